@@ -1,0 +1,14 @@
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace vsp {
+
+// A user-facing failure: the message is one line that names the problem and how to fix it.
+// The CLI prints it as "error: <message>" and exits non-zero.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+}  // namespace vsp

@@ -1,0 +1,34 @@
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace vsp::io {
+
+// 8-bit interleaved pixels, row-major, 3 (RGB) or 4 (RGBA) or 1 (gray) channels.
+struct Image {
+  int width = 0;
+  int height = 0;
+  int channels = 3;
+  std::vector<uint8_t> pixels;
+};
+
+// PNG text chunks, written as tEXt (Latin-1 safe) or iTXt (UTF-8) as needed; key -> value.
+using TextChunks = std::map<std::string, std::string>;
+
+// Writes atomically: a temporary file in the same folder, then rename, so a reader or a killed
+// process never leaves a partial PNG behind. Throws vsp::Error with a one-line message.
+void write_png(const std::filesystem::path& path, const Image& image, const TextChunks& text = {});
+// Reads PNG or JPEG (by content, not by extension) into RGB. Throws vsp::Error on failure.
+Image read_image(const std::filesystem::path& path);
+TextChunks read_png_text(const std::filesystem::path& path);
+
+// Throws vsp::Error naming the folder when a file cannot be created in path's folder.
+void ensure_writable(const std::filesystem::path& path);
+
+// Writes a float32 array as a NumPy .npy file (atomically).
+void write_npy(const std::filesystem::path& path, const std::vector<int64_t>& shape, const float* data);
+
+}  // namespace vsp::io

@@ -1,0 +1,57 @@
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+namespace vsp::sampling {
+
+// The training noise schedule and the sampling options of a diffusers scheduler config
+// (the manifest carries it as "scheduler").
+struct ScheduleConfig {
+  int num_train_timesteps = 1000;
+  double beta_start = 0.00085;
+  double beta_end = 0.012;
+  std::string beta_schedule = "scaled_linear";  // or "linear"
+  std::string timestep_spacing = "leading";     // "leading", "trailing" or "linspace"
+  int steps_offset = 1;
+  std::string prediction_type = "epsilon";      // or "v_prediction"
+  bool set_alpha_to_one = false;                // DDIM's final alpha
+
+  static ScheduleConfig from_json(const nlohmann::json& config);
+};
+
+struct StepOutput {
+  at::Tensor prev_sample;
+  at::Tensor pred_original_sample;  // the predicted clean latent x0
+};
+
+// One sampler, with the same formulas as its diffusers counterpart. The caller walks
+// step_index = 0 .. timesteps().size()-1 and calls step() once per index, in order.
+class Scheduler {
+ public:
+  virtual ~Scheduler() = default;
+  virtual std::string name() const = 0;
+  virtual void set_timesteps(int num_inference_steps) = 0;
+  // The timesteps the UNet sees, one per step (float, on the 1000-step training scale).
+  const std::vector<double>& timesteps() const { return timesteps_; }
+  // sigma_t = sqrt((1 - alphabar_t) / alphabar_t) per step plus the final sigma (k-diffusion view).
+  const std::vector<double>& sigmas() const { return sigmas_; }
+  virtual double init_noise_sigma() const = 0;
+  virtual at::Tensor scale_model_input(const at::Tensor& sample, int step_index) const = 0;
+  virtual StepOutput step(const at::Tensor& model_output, int step_index, const at::Tensor& sample) = 0;
+  // Forward-noise a clean latent to the noise level of step_index (diffusers' add_noise).
+  virtual at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise, int step_index) const = 0;
+
+ protected:
+  std::vector<double> timesteps_;
+  std::vector<double> sigmas_;
+};
+
+// "euler", "ddim" or "dpmpp2m"; throws vsp::Error naming the valid choices otherwise.
+std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const ScheduleConfig& config);
+const std::vector<std::string>& scheduler_names();
+
+}  // namespace vsp::sampling
