@@ -1,0 +1,20 @@
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "vsp/io/image.hpp"
+
+namespace vsp::models {
+struct Manifest;
+}
+
+namespace vsp::app {
+
+std::string vsp_version();
+// A1111 / stable-diffusion.cpp's display name of a sampler ("Euler", "DDIM", "DPM++ 2M").
+std::string sampler_display_name(const std::string& sampler);
+// The PNG text chunks of one output image: "parameters" in the A1111 style, built from the job,
+// and "vsp" with the full job JSON plus the model hash and the vsp version.
+io::TextChunks image_metadata(nlohmann::json job, const models::Manifest& manifest);
+
+}  // namespace vsp::app

@@ -1,0 +1,21 @@
+#pragma once
+#include <chrono>
+#include <string>
+
+namespace vsp::app {
+
+// Step progress on stderr: a redrawn bar with it/s and ETA on a terminal, a few plain lines
+// otherwise (logs, CI), nothing with --quiet.
+class Progress {
+ public:
+  Progress(std::string label, bool quiet);
+  void update(int done, int total);
+
+ private:
+  std::string label_;
+  bool quiet_;
+  bool terminal_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace vsp::app

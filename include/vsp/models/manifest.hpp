@@ -1,0 +1,64 @@
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace vsp::models {
+
+// One row of the manifest's attention table: one UNet attention module, in execution order.
+struct AttentionLayer {
+  int id = 0;
+  std::string name;       // "up_blocks.1.attentions.0.transformer_blocks.0.attn1"
+  bool self = true;       // attn1 (self) or attn2 (cross)
+  std::string block;      // "down_blocks.1", "mid_block", "up_blocks.0", ...
+  std::string attention;  // "up_blocks.0.attentions.2"
+  int level = 0;          // resolution level: 0 = full latent size, +1 per downsampling
+  int heads = 0;
+  int head_dim = 0;
+};
+
+struct TextEncoderInfo {
+  std::string file;
+  std::string tokenizer;  // sub-folder with vocab.json and merges.txt
+  int hidden_size = 0;
+  int pooled_size = 0;    // 0 when this encoder's pooled output is unused
+  int64_t pad_id = 0;
+  int max_length = 77;
+};
+
+// manifest.json of an exported model folder (scripts/export.py), parsed and validated.
+struct Manifest {
+  static constexpr int kFormatVersion = 1;
+
+  std::filesystem::path folder;
+  std::string family;
+  std::string source;
+  std::string device;     // the device the modules were traced on
+  std::string dtype;      // fp32 | fp16 | bf16
+  std::string vae_dtype;
+  int latent_channels = 4;
+  int vae_scale_factor = 8;
+  double scaling_factor = 0.13025;
+  int size_multiple = 32;
+  int default_size = 1024;
+  bool force_zeros_for_empty_prompt = true;
+  nlohmann::json scheduler;
+  std::vector<TextEncoderInfo> text_encoders;
+  std::string unet_file;
+  int addition_time_embed_dim = 256;
+  int cross_attention_dim = 2048;
+  std::string vae_encoder_file;
+  std::string vae_decoder_file;
+  std::vector<AttentionLayer> attention_layers;
+  std::string hash;       // FNV-1a of manifest.json's bytes, to tie outputs to an export
+
+  // Throws vsp::Error naming the problem and the fix (missing folder, other format version,
+  // missing field or file).
+  static Manifest load(const std::filesystem::path& folder);
+  // Throws vsp::Error when the export cannot run at width x height.
+  void check_size(int width, int height) const;
+};
+
+}  // namespace vsp::models

@@ -1,0 +1,1 @@
+"""vsp's exporter: diffusers SDXL pipeline -> TorchScript modules + manifest.json."""

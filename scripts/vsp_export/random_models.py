@@ -1,0 +1,83 @@
+"""Random SDXL-architecture pipelines built from configs with fixed seeds: `tiny` for the tests,
+`medium` for CPU benchmarks, `full` (the real SDXL sizes) for GPU benchmarks. The tokenizers are
+the real CLIP vocabulary, so tokenizer parity stays meaningful."""
+import os
+import sys
+import tempfile
+
+import torch
+from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from clip_vocab import find_clip_vocab, write_clip_tokenizers  # noqa: E402
+
+# stabilityai/stable-diffusion-xl-base-1.0's scheduler config.
+SDXL_SCHEDULER = dict(
+    num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+    prediction_type="epsilon", timestep_spacing="leading", steps_offset=1, interpolation_type="linear",
+    use_karras_sigmas=False, set_alpha_to_one=False, skip_prk_steps=True, clip_sample=False,
+    sample_max_value=1.0)
+
+SIZES = {
+    # SDXL's block structure (3 levels, attention in levels 1-2, deeper transformers at level 2),
+    # scaled down: 17 self- and 17 cross-attention layers.
+    "tiny": dict(
+        unet=dict(block_out_channels=(32, 64, 64), attention_head_dim=(2, 4, 4),
+                  transformer_layers_per_block=(1, 1, 2), cross_attention_dim=64, norm_num_groups=16,
+                  addition_time_embed_dim=8, sample_size=8),
+        vae=dict(block_out_channels=(16, 16, 32, 32), norm_num_groups=8, sample_size=64),
+        text=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=3, num_attention_heads=4),
+        text_2=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=3, num_attention_heads=4)),
+    "medium": dict(
+        unet=dict(block_out_channels=(128, 256, 512), attention_head_dim=(2, 4, 8),
+                  transformer_layers_per_block=(1, 2, 4), cross_attention_dim=768, norm_num_groups=32,
+                  addition_time_embed_dim=256, sample_size=64),
+        vae=dict(block_out_channels=(64, 128, 256, 256), norm_num_groups=32, sample_size=512),
+        text=dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4),
+        text_2=dict(hidden_size=512, intermediate_size=2048, num_hidden_layers=4, num_attention_heads=8)),
+    "full": dict(
+        unet=dict(block_out_channels=(320, 640, 1280), attention_head_dim=(5, 10, 20),
+                  transformer_layers_per_block=(1, 2, 10), cross_attention_dim=2048, norm_num_groups=32,
+                  addition_time_embed_dim=256, sample_size=128),
+        vae=dict(block_out_channels=(128, 256, 512, 512), norm_num_groups=32, sample_size=1024),
+        text=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12),
+        text_2=dict(hidden_size=1280, intermediate_size=5120, num_hidden_layers=32, num_attention_heads=20)),
+}
+
+
+def _text_encoder(cls, seed, act, **size):
+    torch.manual_seed(seed)
+    config = CLIPTextConfig(vocab_size=49408, max_position_embeddings=77, bos_token_id=49406,
+                            eos_token_id=49407, pad_token_id=1, hidden_act=act,
+                            projection_dim=size["hidden_size"], **size)
+    return cls(config).eval()
+
+
+def build_random_pipeline(size: str) -> StableDiffusionXLPipeline:
+    spec = SIZES[size]
+    text_encoder = _text_encoder(CLIPTextModel, 2, "quick_gelu", **spec["text"])
+    text_encoder_2 = _text_encoder(CLIPTextModelWithProjection, 3, "gelu", **spec["text_2"])
+    torch.manual_seed(0)
+    time_dim = spec["unet"]["addition_time_embed_dim"]
+    unet = UNet2DConditionModel(
+        in_channels=4, out_channels=4, layers_per_block=2,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        use_linear_projection=True, addition_embed_type="text_time",
+        projection_class_embeddings_input_dim=6 * time_dim + spec["text_2"]["hidden_size"],
+        **spec["unet"]).eval()
+    torch.manual_seed(1)
+    vae_blocks = len(spec["vae"]["block_out_channels"])
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2,
+                        down_block_types=("DownEncoderBlock2D",) * vae_blocks,
+                        up_block_types=("UpDecoderBlock2D",) * vae_blocks,
+                        scaling_factor=0.13025, force_upcast=True, **spec["vae"]).eval()
+    with tempfile.TemporaryDirectory() as folder:
+        write_clip_tokenizers(find_clip_vocab(), folder)
+        tokenizer = CLIPTokenizer.from_pretrained(os.path.join(folder, "tokenizer"), model_max_length=77)
+        tokenizer_2 = CLIPTokenizer.from_pretrained(os.path.join(folder, "tokenizer_2"), model_max_length=77)
+    return StableDiffusionXLPipeline(
+        vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=tokenizer,
+        tokenizer_2=tokenizer_2, unet=unet, scheduler=EulerDiscreteScheduler.from_config(SDXL_SCHEDULER),
+        force_zeros_for_empty_prompt=True, add_watermarker=False)

@@ -1,0 +1,77 @@
+"""Tracing the pipeline's modules to TorchScript, and auditing the graphs for the pitfalls that
+bite at run time (lost custom ops, float64 constants)."""
+import torch
+
+
+class TextEncoder(torch.nn.Module):
+    """input_ids [B, 77] -> (penultimate hidden states [B, 77, H], pooled [B, P]). `pooled` is the
+    projected EOS embedding for CLIPTextModelWithProjection, the pooler output otherwise."""
+
+    def __init__(self, encoder):
+        super().__init__()
+        self.encoder = encoder
+        self.projected = hasattr(encoder, "text_projection")
+
+    def forward(self, input_ids):
+        out = self.encoder(input_ids, output_hidden_states=True)
+        pooled = out.text_embeds if self.projected else out.pooler_output
+        return out.hidden_states[-2], pooled
+
+
+class UNet(torch.nn.Module):
+    """Positional tensor inputs only, so that C++ can call it; timestep is a 0-dim tensor."""
+
+    def __init__(self, unet):
+        super().__init__()
+        self.unet = unet
+
+    def forward(self, sample, timestep, encoder_hidden_states, text_embeds, time_ids):
+        added = {"text_embeds": text_embeds, "time_ids": time_ids}
+        return self.unet(sample, timestep, encoder_hidden_states, added_cond_kwargs=added, return_dict=False)[0]
+
+
+class VaeEncoder(torch.nn.Module):
+    """image in [-1, 1] -> (mean, logvar) of the latent distribution (not yet scaled)."""
+
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, image):
+        moments = self.vae.quant_conv(self.vae.encoder(image))
+        mean, logvar = torch.chunk(moments, 2, dim=1)
+        return mean, torch.clamp(logvar, -30.0, 20.0)
+
+
+class VaeDecoder(torch.nn.Module):
+    """latents already divided by the scaling factor -> image in about [-1, 1]."""
+
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, latents):
+        return self.vae.decode(latents, return_dict=False)[0]
+
+
+def trace(module, inputs):
+    with torch.no_grad():
+        return torch.jit.trace(module.eval(), inputs, check_trace=False, strict=False)
+
+
+def audit(traced, name, expected_attention_calls=None):
+    """Fails the export when a graph would misbehave in C++: a float64 tensor constant (a Python
+    float baked as double promotes fp16/fp32 math), or a vsp::attention count that differs from
+    the attention table (the tracer drops ops whose output is unused)."""
+    graph = traced.inlined_graph
+    calls = 0
+    for node in graph.nodes():
+        if node.kind() == "vsp::attention":
+            calls += 1
+        if node.kind() == "prim::Constant" and node.output().type().kind() == "TensorType":
+            value = node.output().toIValue()
+            if isinstance(value, torch.Tensor) and value.dtype == torch.float64:
+                raise RuntimeError(f"{name}: float64 constant in the traced graph: {node}")
+    if expected_attention_calls is not None and calls != expected_attention_calls:
+        raise RuntimeError(f"{name}: {calls} vsp::attention calls in the graph, expected {expected_attention_calls}")
+    return calls

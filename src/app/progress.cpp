@@ -1,0 +1,44 @@
+#include "vsp/app/progress.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace vsp::app {
+namespace {
+
+std::string clock_text(double seconds) {
+  const int s = static_cast<int>(seconds + 0.5);
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%d:%02d", s / 60, s % 60);
+  return buffer;
+}
+
+}  // namespace
+
+Progress::Progress(std::string label, bool quiet)
+    : label_(std::move(label)), quiet_(quiet), terminal_(isatty(STDERR_FILENO) == 1),
+      start_(std::chrono::steady_clock::now()) {}
+
+void Progress::update(int done, int total) {
+  if (quiet_ || total <= 0) return;
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double rate = elapsed > 0 ? done / elapsed : 0;
+  const double eta = rate > 0 ? (total - done) / rate : 0;
+  if (terminal_) {
+    constexpr int width = 30;
+    const int filled = width * done / total;
+    std::fprintf(stderr, "\r%s [%s%s] %d/%d %.2f it/s ETA %s ", label_.c_str(), std::string(filled, '#').c_str(),
+                 std::string(width - filled, '.').c_str(), done, total, rate, clock_text(eta).c_str());
+    if (done == total) std::fprintf(stderr, "\n");
+  } else {
+    // About ten lines per run: enough to follow a log, few enough to read it.
+    const int every = total < 10 ? 1 : total / 10;
+    if (done % every == 0 || done == total)
+      std::fprintf(stderr, "%s step %d/%d (%.2f it/s, elapsed %s)\n", label_.c_str(), done, total, rate,
+                   clock_text(elapsed).c_str());
+  }
+  std::fflush(stderr);
+}
+
+}  // namespace vsp::app

@@ -1,0 +1,75 @@
+#include "vsp/text/conditioning.hpp"
+
+#include <torch/torch.h>
+
+#include "vsp/models/model.hpp"
+
+namespace vsp::text {
+namespace {
+
+at::Tensor time_ids(const models::Model& model, int64_t rows, int width, int height) {
+  // Original size = target size = the output size, no crop, as diffusers' SDXL pipeline does.
+  auto ids = torch::tensor({double(height), double(width), 0.0, 0.0, double(height), double(width)},
+                           torch::TensorOptions().dtype(model.dtype));
+  return ids.unsqueeze(0).repeat({rows, 1}).to(model.device);
+}
+
+at::Tensor token_batch(const ClipTokenizer& tokenizer, const std::vector<std::string>& prompts, size_t max_length,
+                       const c10::Device& device) {
+  std::vector<int64_t> ids;
+  ids.reserve(prompts.size() * max_length);
+  for (const auto& prompt : prompts) {
+    const auto row = tokenizer.encode(prompt, max_length);
+    ids.insert(ids.end(), row.begin(), row.end());
+  }
+  return torch::tensor(ids, torch::kLong).view({static_cast<int64_t>(prompts.size()), static_cast<int64_t>(max_length)}).to(device);
+}
+
+}  // namespace
+
+Conditioning Conditioning::select(const std::vector<int64_t>& rows) const {
+  const auto index = torch::tensor(rows, torch::kLong).to(prompt_embeds.device());
+  return {prompt_embeds.index_select(0, index), pooled.index_select(0, index), time_ids.index_select(0, index)};
+}
+
+Conditioning Conditioning::cat(const std::vector<Conditioning>& parts) {
+  std::vector<at::Tensor> embeds, pooled, ids;
+  for (const auto& part : parts) {
+    embeds.push_back(part.prompt_embeds);
+    pooled.push_back(part.pooled);
+    ids.push_back(part.time_ids);
+  }
+  return {torch::cat(embeds), torch::cat(pooled), torch::cat(ids)};
+}
+
+Conditioning encode_prompts(const models::Model& model, const std::vector<std::string>& prompts, int width, int height) {
+  torch::InferenceMode guard;
+  const auto& encoders = model.manifest.text_encoders;
+  auto out_1 = model.text_encoder.forward({token_batch(model.tokenizer, prompts, encoders[0].max_length, model.device)})
+                   .toTuple();
+  auto out_2 = model.text_encoder_2
+                   .forward({token_batch(model.tokenizer_2, prompts, encoders[1].max_length, model.device)})
+                   .toTuple();
+  Conditioning c;
+  c.prompt_embeds = torch::cat({out_1->elements()[0].toTensor(), out_2->elements()[0].toTensor()}, -1);
+  c.pooled = out_2->elements()[1].toTensor();
+  c.time_ids = time_ids(model, static_cast<int64_t>(prompts.size()), width, height);
+  return c;
+}
+
+Conditioning zero_conditioning(const models::Model& model, int64_t rows, int width, int height) {
+  const auto& m = model.manifest;
+  const auto options = torch::TensorOptions().dtype(model.dtype).device(model.device);
+  const int64_t length = m.text_encoders[0].max_length;
+  const int64_t hidden = m.text_encoders[0].hidden_size + m.text_encoders[1].hidden_size;
+  return {torch::zeros({rows, length, hidden}, options), torch::zeros({rows, m.text_encoders[1].pooled_size}, options),
+          time_ids(model, rows, width, height)};
+}
+
+Conditioning encode_negative(const models::Model& model, const std::optional<std::string>& negative, int64_t rows,
+                             int width, int height) {
+  if (!negative && model.manifest.force_zeros_for_empty_prompt) return zero_conditioning(model, rows, width, height);
+  return encode_prompts(model, std::vector<std::string>(rows, negative.value_or("")), width, height);
+}
+
+}  // namespace vsp::text
