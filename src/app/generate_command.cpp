@@ -1,11 +1,14 @@
 // `vsp generate`: text to image.
 #include <torch/torch.h>
 
+#include <chrono>
+
 #include "vsp/app/commands.hpp"
 #include "vsp/app/metadata.hpp"
 #include "vsp/app/progress.hpp"
 #include "vsp/error.hpp"
 #include "vsp/io/image.hpp"
+#include "vsp/io/log.hpp"
 #include "vsp/models/model.hpp"
 #include "vsp/pipeline/text_to_image.hpp"
 #include "vsp/sampling/scheduler.hpp"
@@ -18,7 +21,7 @@ struct GenerateOptions {
   std::string negative;
   std::string out = "out.png";
   std::string latents_out;
-  bool sizes_given = false;
+  bool timings = false;
 };
 
 // out.png for one image; out-0.png, out-1.png, ... for several.
@@ -45,13 +48,20 @@ void run_generate(GenerateOptions& o, const CLI::App& command, const CommonOptio
   for (int i = 0; i < r.num; ++i) io::ensure_writable(output_path(out, i, r.num));
   if (!o.latents_out.empty()) io::ensure_writable(o.latents_out);
 
+  const auto load_started = std::chrono::steady_clock::now();
   const auto model = models::Model::load(common.model, common.device);
+  const auto loaded = std::chrono::steady_clock::now();
   if (command.count("--width") == 0) r.width = model->manifest.default_size;
   if (command.count("--height") == 0) r.height = model->manifest.default_size;
   model->manifest.check_size(r.width, r.height);
 
   Progress progress("generate", common.quiet);
   const auto result = pipeline::text_to_image(*model, r, [&](int done, int total) { progress.update(done, total); });
+  if (o.timings) {
+    const auto seconds = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+    std::fprintf(stderr, "timings: load %.3f s, generate %.3f s\n", seconds(load_started, loaded),
+                 seconds(loaded, std::chrono::steady_clock::now()));
+  }
 
   for (int i = 0; i < r.num; ++i) {
     const auto pixels = result.images[i];
@@ -63,7 +73,7 @@ void run_generate(GenerateOptions& o, const CLI::App& command, const CommonOptio
     job["negative"] = r.negative ? nlohmann::json(*r.negative) : nlohmann::json(nullptr);
     const auto path = output_path(out, i, r.num);
     io::write_png(path, image, image_metadata(job, model->manifest));
-    if (!common.quiet) std::fprintf(stderr, "wrote %s\n", path.string().c_str());
+    log::info("wrote " + path.string());
   }
   if (!o.latents_out.empty()) {
     const auto latents = result.latents.contiguous();
@@ -91,6 +101,7 @@ Action add_generate_command(CLI::App& app, CommonOptions& common) {
       ->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("-o,--out", options->out, "Output PNG")->capture_default_str();
   cmd->add_option("--save-latents", options->latents_out, "Also write the final latents as a .npy file");
+  cmd->add_flag("--timings", options->timings, "Print the model load and generation times (for benchmarks)");
   return [options, cmd, &common] { run_generate(*options, *cmd, common); };
 }
 

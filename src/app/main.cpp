@@ -7,6 +7,7 @@
 #include "vsp/app/commands.hpp"
 #include "vsp/app/metadata.hpp"
 #include "vsp/error.hpp"
+#include "vsp/io/log.hpp"
 
 int main(int argc, char** argv) {
   using namespace vsp::app;
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  vsp::log::set_level(common.quiet ? vsp::log::Level::quiet : vsp::log::Level::normal);
   try {
     for (auto* sub : app.get_subcommands()) actions.at(sub)();
   } catch (const vsp::Error& e) {

@@ -1,9 +1,9 @@
 #include "vsp/models/model.hpp"
 
-#include <spdlog/spdlog.h>
 #include <torch/cuda.h>
 
 #include "vsp/error.hpp"
+#include "vsp/io/log.hpp"
 
 namespace vsp::models {
 namespace {
@@ -60,7 +60,7 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& folder, const st
   };
   model->tokenizer = tokenizer(m.text_encoders[0]);
   model->tokenizer_2 = tokenizer(m.text_encoders[1]);
-  spdlog::debug("loading {} on {}", folder.string(), model->device.str());
+  log::debug("loading " + folder.string() + " on " + model->device.str());
   model->text_encoder = load_module(folder / m.text_encoders[0].file, model->device);
   model->text_encoder_2 = load_module(folder / m.text_encoders[1].file, model->device);
   model->unet = load_module(folder / m.unet_file, model->device);

@@ -13,7 +13,6 @@ at::Tensor denoise(const models::Model& model, sampling::Scheduler& scheduler, a
   torch::InferenceMode guard;
   const bool guided = options.guidance > 1.0;
   const auto batch = guided ? text::Conditioning::cat({uncond, cond}) : cond;
-  auto& unet = const_cast<torch::jit::Module&>(model.unet);
   attention::ActiveScope scope(model.manifest.attention_layers, options.controller);
 
   const auto& timesteps = scheduler.timesteps();
@@ -23,7 +22,7 @@ at::Tensor denoise(const models::Model& model, sampling::Scheduler& scheduler, a
     auto input = scheduler.scale_model_input(latents, i);
     if (guided) input = torch::cat({input, input});
     const auto t = torch::tensor(static_cast<float>(timesteps[i]), torch::TensorOptions().device(model.device));
-    auto eps = unet.forward({input.to(model.dtype), t, batch.prompt_embeds, batch.pooled, batch.time_ids})
+    auto eps = model.unet.forward({input.to(model.dtype), t, batch.prompt_embeds, batch.pooled, batch.time_ids})
                    .toTensor()
                    .to(torch::kFloat);
     if (guided) {
@@ -43,9 +42,8 @@ at::Tensor initial_noise(uint64_t seed, std::vector<int64_t> shape, const c10::D
 
 at::Tensor decode_latents(const models::Model& model, const at::Tensor& latents) {
   torch::InferenceMode guard;
-  auto& decoder = const_cast<torch::jit::Module&>(model.vae_decoder);
   const auto scaled = (latents / model.manifest.scaling_factor).to(model.vae_dtype);
-  auto image = decoder.forward({scaled}).toTensor().to(torch::kCPU, torch::kFloat);
+  auto image = model.vae_decoder.forward({scaled}).toTensor().to(torch::kCPU, torch::kFloat);
   image = (image / 2 + 0.5).clamp(0, 1);
   return (image.permute({0, 2, 3, 1}) * 255).round().to(torch::kUInt8).contiguous();
 }

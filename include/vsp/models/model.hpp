@@ -15,11 +15,12 @@ struct Model {
   Manifest manifest;
   text::ClipTokenizer tokenizer;
   text::ClipTokenizer tokenizer_2;
-  torch::jit::Module text_encoder;
-  torch::jit::Module text_encoder_2;
-  torch::jit::Module unet;
-  torch::jit::Module vae_encoder;
-  torch::jit::Module vae_decoder;
+  // mutable: running a TorchScript module is not const, but it does not change the model.
+  mutable torch::jit::Module text_encoder;
+  mutable torch::jit::Module text_encoder_2;
+  mutable torch::jit::Module unet;
+  mutable torch::jit::Module vae_encoder;
+  mutable torch::jit::Module vae_decoder;
   c10::Device device = c10::kCPU;
   c10::ScalarType dtype = c10::kFloat;      // UNet and text encoders
   c10::ScalarType vae_dtype = c10::kFloat;

@@ -1,0 +1,43 @@
+"""The exporter's contract: one vsp::attention call per attention module, listed in execution
+order in the manifest, and an export from a local diffusers folder equal to the random one."""
+import json
+
+import torch
+
+import vsp_export.op  # noqa: F401  (registers vsp::attention so the TorchScript files load)
+
+
+def test_traced_unet_calls_the_op_once_per_attention_module(tiny_model):
+    manifest = json.loads((tiny_model / "manifest.json").read_text())
+    layers = manifest["attention_layers"]
+    unet = torch.jit.load(str(tiny_model / "unet.pt"))
+    calls = [n for n in unet.inlined_graph.nodes() if n.kind() == "vsp::attention"]
+    assert len(calls) == len(layers) == 34
+    assert sorted(n.inputsAt(3).toIValue() for n in calls) == list(range(len(layers)))
+    assert sum(row["kind"] == "self" for row in layers) == 17
+
+
+def test_layer_table_is_in_execution_order(tiny_model):
+    layers = json.loads((tiny_model / "manifest.json").read_text())["attention_layers"]
+    blocks = [row["block"] for row in layers]
+    order = ["down_blocks.1", "down_blocks.2", "mid_block", "up_blocks.0", "up_blocks.1"]
+    assert sorted(set(blocks), key=order.index) == order
+    assert blocks == sorted(blocks, key=order.index), "mid_block must come between down and up blocks"
+    assert [row["id"] for row in layers] == list(range(len(layers)))
+    assert all(row["kind"] == ("self" if row["name"].endswith("attn1") else "cross") for row in layers)
+
+
+def test_export_from_a_local_diffusers_folder(tiny_model, tmp_path):
+    import subprocess
+    import sys
+    from conftest import DATA, ROOT
+    out = tmp_path / "from-folder"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "export.py"), "--model", str(DATA / "tiny-diffusers"),
+                    "--out", str(out)], check=True, capture_output=True)
+    ours, theirs = (json.loads((p / "manifest.json").read_text()) for p in (tiny_model, out))
+    assert ours["attention_layers"] == theirs["attention_layers"]
+    inputs = (torch.randn(2, 4, 8, 8), torch.tensor(321.0), torch.randn(2, 77, 64), torch.randn(2, 32), torch.randn(2, 6))
+    a = torch.jit.load(str(tiny_model / "unet.pt"))(*inputs)
+    b = torch.jit.load(str(out / "unet.pt"))(*inputs)
+    assert torch.equal(a, b)
+    assert not (tmp_path / "from-folder.partial").exists()

@@ -1,0 +1,72 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "vsp/error.hpp"
+#include "vsp/models/manifest.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kTiny = fs::path(VSP_TEST_DATA) / "tiny";
+
+std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const vsp::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// A copy of the tiny manifest with one change, in a fresh folder with the tiny model's files.
+fs::path edited_model(const std::string& name, const std::function<void(nlohmann::json&)>& edit) {
+  const auto folder = fs::temp_directory_path() / ("vsp-manifest-test-" + name);
+  fs::remove_all(folder);
+  fs::copy(kTiny, folder, fs::copy_options::recursive);
+  std::ifstream in(kTiny / "manifest.json");
+  auto json = nlohmann::json::parse(in);
+  edit(json);
+  std::ofstream(folder / "manifest.json") << json.dump();
+  return folder;
+}
+
+TEST(Manifest, LoadsTheTinyExport) {
+  ASSERT_TRUE(fs::exists(kTiny / "manifest.json")) << "run scripts/test.sh, which exports the tiny model";
+  const auto m = vsp::models::Manifest::load(kTiny);
+  EXPECT_EQ(m.family, "sdxl");
+  EXPECT_EQ(m.attention_layers.size(), 34u);
+  EXPECT_EQ(m.size_multiple, 32);
+  EXPECT_EQ(m.text_encoders[1].pad_id, 0);
+  EXPECT_EQ(m.text_encoders[0].pad_id, 49407);
+  EXPECT_EQ(m.hash.size(), 16u);
+}
+
+TEST(Manifest, MissingFolderSaysHowToExport) {
+  const auto message = error_of([] { vsp::models::Manifest::load("/nonexistent/models/sdxl"); });
+  EXPECT_NE(message.find("not found"), std::string::npos);
+  EXPECT_NE(message.find("scripts/export.py"), std::string::npos);
+}
+
+TEST(Manifest, OtherFormatVersionIsRefused) {
+  const auto folder = edited_model("version", [](auto& j) { j["format_version"] = 2; });
+  const auto message = error_of([&] { vsp::models::Manifest::load(folder); });
+  EXPECT_NE(message.find("format_version 2"), std::string::npos) << message;
+}
+
+TEST(Manifest, MissingFieldIsNamed) {
+  const auto folder = edited_model("field", [](auto& j) { j.erase("scaling_factor"); });
+  const auto message = error_of([&] { vsp::models::Manifest::load(folder); });
+  EXPECT_NE(message.find("'scaling_factor'"), std::string::npos) << message;
+}
+
+TEST(Manifest, SizeMustBeAMultiple) {
+  ASSERT_TRUE(fs::exists(kTiny / "manifest.json"));
+  const auto m = vsp::models::Manifest::load(kTiny);
+  EXPECT_NO_THROW(m.check_size(96, 64));
+  const auto message = error_of([&] { m.check_size(100, 64); });
+  EXPECT_NE(message.find("multiples of 32"), std::string::npos) << message;
+  EXPECT_NE(message.find("--width 96"), std::string::npos) << message;
+}
+
+}  // namespace
