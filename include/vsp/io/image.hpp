@@ -31,4 +31,9 @@ void ensure_writable(const std::filesystem::path& path);
 // Writes a float32 array as a NumPy .npy file (atomically).
 void write_npy(const std::filesystem::path& path, const std::vector<int64_t>& shape, const float* data);
 
+// Tiles same-size images row by row, `columns` per row, with `gap_px` of white between them.
+Image make_grid(const std::vector<Image>& images, int columns, int gap_px = 0);
+// Resamples to width x height: area averaging when shrinking, bicubic when enlarging.
+Image resize(const Image& image, int width, int height);
+
 }  // namespace vsp::io

@@ -1,0 +1,140 @@
+// Reading whole files, atomic writes and the writability probe, with one-line vsp::Error messages.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "internal.hpp"
+#include "vsp/error.hpp"
+
+namespace vsp::io {
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path folder_of(const fs::path& path) {
+  const fs::path folder = path.parent_path();
+  return folder.empty() ? fs::path(".") : folder;
+}
+
+std::string fix_for(int error) {
+  switch (error) {
+    case ENOSPC:
+    case EDQUOT:
+      return "free some disk space or choose another --out";
+    case ENOENT:
+    case ENOTDIR:
+      return "create the folder or choose another --out";
+    default:
+      return "choose a writable --out";
+  }
+}
+
+std::string write_failure(const fs::path& path, int error) {
+  return "cannot write " + path.string() + ": " + std::strerror(error) + "; " + fix_for(error);
+}
+
+// Creates a new file next to path under a name no other thread or process is using
+// (".<name>.<tag>-<pid>-<counter>"); returns the descriptor, or -1 with errno set.
+int create_sibling(const fs::path& path, const char* tag, fs::path& created) {
+  static std::atomic<unsigned> counter{0};
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    created = folder_of(path) / ("." + path.filename().string() + "." + tag + "-" +
+                                 std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    const int fd = ::open(created.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0 || errno != EEXIST) return fd;  // EEXIST: a leftover of a killed process; next name
+  }
+  return -1;
+}
+
+// Returns 0 or the errno of the failed write.
+int write_all(int fd, const std::string& bytes) {
+  const char* data = bytes.data();
+  size_t left = bytes.size();
+  while (left > 0) {
+    const ssize_t written = ::write(fd, data, left);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    data += written;
+    left -= static_cast<size_t>(written);
+  }
+  return 0;
+}
+
+// Makes the rename itself durable. Best effort: some file systems refuse fsync on folders.
+void sync_folder(const fs::path& folder) {
+  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+namespace detail {
+
+void write_file_atomically(const fs::path& path, const std::string& bytes) {
+  fs::path temp;
+  const int fd = create_sibling(path, "tmp", temp);
+  if (fd < 0) throw Error(write_failure(path, errno));
+  int error = write_all(fd, bytes);
+  if (error == 0 && ::fsync(fd) != 0) error = errno;
+  if (::close(fd) != 0 && error == 0) error = errno;
+  if (error == 0 && ::rename(temp.c_str(), path.c_str()) != 0) error = errno;
+  if (error != 0) {
+    ::unlink(temp.c_str());
+    throw Error(write_failure(path, error));
+  }
+  sync_folder(folder_of(path));
+}
+
+std::string read_file(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec))
+    throw Error(path.string() + " is a folder, not an image file; name a PNG or JPEG file");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error("cannot read " + path.string() + ": " + std::strerror(errno) + "; check the path");
+  std::string bytes;
+  char chunk[1 << 16];
+  ssize_t got;
+  while ((got = ::read(fd, chunk, sizeof chunk)) != 0) {
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      const int error = errno;
+      ::close(fd);
+      throw Error("cannot read " + path.string() + ": " + std::strerror(error) + "; check the file");
+    }
+    bytes.append(chunk, static_cast<size_t>(got));
+  }
+  ::close(fd);
+  return bytes;
+}
+
+}  // namespace detail
+
+void ensure_writable(const fs::path& path) {
+  const fs::path folder = folder_of(path);
+  std::error_code ec;
+  const fs::file_status status = fs::status(folder, ec);
+  if (status.type() == fs::file_type::not_found)
+    throw Error("output folder " + folder.string() + " does not exist; create it or choose another --out");
+  if (ec)
+    throw Error("cannot access output folder " + folder.string() + ": " + ec.message() + "; choose another --out");
+  if (!fs::is_directory(status)) throw Error(folder.string() + " is not a folder; choose another --out");
+  if (fs::is_directory(path, ec)) throw Error(path.string() + " is a folder; --out must name a file");
+
+  fs::path probe;
+  const int fd = create_sibling(path, "probe", probe);
+  if (fd < 0) {
+    const int error = errno;
+    throw Error("cannot write to folder " + folder.string() + ": " + std::strerror(error) + "; " + fix_for(error));
+  }
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
+}  // namespace vsp::io

@@ -1,0 +1,57 @@
+// Pixel operations on whole images: grids of results and resampling (OpenCV imgproc).
+#include <algorithm>
+
+#include <opencv2/imgproc.hpp>
+
+#include "internal.hpp"
+#include "vsp/error.hpp"
+
+namespace vsp::io {
+namespace {
+
+cv::Mat view_of(const Image& image) {
+  return cv::Mat(image.height, image.width, CV_8UC(image.channels), const_cast<uint8_t*>(image.pixels.data()));
+}
+
+}  // namespace
+
+Image make_grid(const std::vector<Image>& images, int columns, int gap_px) {
+  if (images.empty()) throw Error("make_grid: no images to tile");
+  if (columns < 1 || gap_px < 0) throw Error("make_grid: need at least one column and a gap of zero or more pixels");
+  const Image& first = images.front();
+  for (const Image& image : images) {
+    detail::check_layout(image, "make_grid");
+    if (image.width != first.width || image.height != first.height || image.channels != first.channels)
+      throw Error("make_grid: all images must share one size and channel count");
+  }
+  const int used_columns = std::min<int>(columns, static_cast<int>(images.size()));
+  const int rows = (static_cast<int>(images.size()) + columns - 1) / columns;
+  Image grid;
+  grid.width = used_columns * first.width + (used_columns - 1) * gap_px;
+  grid.height = rows * first.height + (rows - 1) * gap_px;
+  grid.channels = first.channels;
+  grid.pixels.assign(static_cast<size_t>(grid.width) * grid.height * grid.channels, 255);  // white gaps
+  cv::Mat canvas = view_of(grid);
+  for (size_t i = 0; i < images.size(); ++i) {
+    const int column = static_cast<int>(i) % columns;
+    const int row = static_cast<int>(i) / columns;
+    const cv::Rect cell(column * (first.width + gap_px), row * (first.height + gap_px), first.width, first.height);
+    view_of(images[i]).copyTo(canvas(cell));
+  }
+  return grid;
+}
+
+Image resize(const Image& image, int width, int height) {
+  detail::check_layout(image, "resize");
+  if (width < 1 || height < 1)
+    throw Error("resize: target size " + std::to_string(width) + "x" + std::to_string(height) + " must be positive");
+  // Area averaging avoids aliasing when shrinking; bicubic is sharper when enlarging.
+  const bool shrinking = width <= image.width && height <= image.height;
+  Image resized{width, height, image.channels,
+                std::vector<uint8_t>(static_cast<size_t>(width) * height * image.channels)};
+  cv::Mat target = view_of(resized);
+  cv::resize(view_of(image), target, target.size(), 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_CUBIC);
+  return resized;
+}
+
+}  // namespace vsp::io
