@@ -1,9 +1,11 @@
 #pragma once
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace vsp::text {
@@ -13,12 +15,13 @@ namespace vsp::text {
 // "</w>" word ends, BOS 49406 / EOS 49407, truncation and padding to max_length.
 class ClipTokenizer {
  public:
-  // vocab.json and merges.txt as written by transformers' save_pretrained; pad_id is the
+  // vocab.json and merges.txt of a CLIP tokenizer folder (scripts/export.py writes both); pad_id is the
   // tokenizer's own pad token id (49407 for SDXL's first tokenizer, 0 "!" for the second).
   static ClipTokenizer from_files(const std::filesystem::path& vocab_json,
                                   const std::filesystem::path& merges_txt, int64_t pad_id);
 
   // BOS, tokens (truncated so that BOS + tokens + EOS fit), EOS, then pad_id up to max_length.
+  // Invalid UTF-8 is read as U+FFFD, like Python's errors="replace"; max_length < 2 throws.
   std::vector<int64_t> encode(std::string_view text, size_t max_length = 77) const;
   // The BPE ids of the text alone, with no BOS/EOS, no truncation and no padding.
   std::vector<int64_t> tokenize(std::string_view text) const;
@@ -28,10 +31,21 @@ class ClipTokenizer {
   int64_t pad_id() const { return pad_id_; }
 
  private:
-  std::vector<std::string> bpe(const std::string& word) const;
+  struct Merge {
+    int32_t rank;
+    int32_t merged_id;
+  };
 
-  std::unordered_map<std::string, int64_t> vocab_;
-  std::unordered_map<std::string, int> merge_ranks_;  // "left right" -> rank
+  // Normalises, pre-tokenises and BPE-encodes text that holds no special token.
+  void tokenize_segment(const std::u32string& segment, std::vector<int64_t>& ids) const;
+  // One pre-token's UTF-8 bytes -> BPE ids.
+  void bpe(const std::string& word, std::vector<int64_t>& ids) const;
+
+  std::array<int32_t, 256> byte_ids_{};      // each byte's character
+  std::array<int32_t, 256> byte_end_ids_{};  // the same with "</w>", ending a word
+  std::unordered_map<uint64_t, Merge> merges_;  // (left id << 32 | right id) -> merge
+  // Matched in the raw text, before normalisation, like transformers' added special tokens.
+  std::vector<std::pair<std::u32string, int64_t>> special_tokens_;
   int64_t bos_id_ = 49406;
   int64_t eos_id_ = 49407;
   int64_t pad_id_ = 49407;
