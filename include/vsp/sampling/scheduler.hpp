@@ -19,7 +19,13 @@ struct ScheduleConfig {
   int steps_offset = 1;
   std::string prediction_type = "epsilon";      // or "v_prediction"
   bool set_alpha_to_one = false;                // DDIM's final alpha
+  bool clip_sample = false;                     // DDIM clamps its x0 prediction to [-1, 1]
 
+  // Reads a diffusers scheduler config dict (the SDXL one is EulerDiscreteScheduler's). Unknown keys
+  // are ignored. A missing key takes diffusers' constructor default, which is the same for all three
+  // samplers (so, as in diffusers, DDIM clips when clip_sample is absent); timestep_spacing, whose
+  // default differs between them, is required. Known options this runtime does not implement
+  // (Karras sigmas, thresholding, ...) are refused with a vsp::Error.
   static ScheduleConfig from_json(const nlohmann::json& config);
 };
 
@@ -37,7 +43,9 @@ class Scheduler {
   virtual void set_timesteps(int num_inference_steps) = 0;
   // The timesteps the UNet sees, one per step (float, on the 1000-step training scale).
   const std::vector<double>& timesteps() const { return timesteps_; }
-  // sigma_t = sqrt((1 - alphabar_t) / alphabar_t) per step plus the final sigma (k-diffusion view).
+  // sigma_t = sqrt((1 - alphabar_t) / alphabar_t) per step plus the sigma the last step lands on
+  // (k-diffusion view): 0 for Euler and DPM++ 2M; for DDIM, the sigma of alphabar at t_last - T/n
+  // (where alphabar is 1 or alphabar_0 when that is before t = 0).
   const std::vector<double>& sigmas() const { return sigmas_; }
   virtual double init_noise_sigma() const = 0;
   virtual at::Tensor scale_model_input(const at::Tensor& sample, int step_index) const = 0;

@@ -1,0 +1,36 @@
+#pragma once
+// The training noise schedule and the timestep grids shared by the samplers. Each function
+// reproduces the numpy/torch code of diffusers 0.42.1 operation by operation, so the grids and
+// sigmas come out bit-identical to diffusers'.
+#include <ATen/core/Tensor.h>
+
+#include <vector>
+
+#include "vsp/sampling/scheduler.hpp"
+
+namespace vsp::sampling::detail {
+
+// alphabar_t for t = 0 .. num_train_timesteps-1, in float32 as diffusers keeps it (betas from
+// torch.linspace in float32, squared for scaled_linear, then cumprod of 1 - beta).
+at::Tensor alphas_cumprod(const ScheduleConfig& config);
+
+// The k-diffusion noise level sqrt((1 - alphabar) / alphabar), elementwise in the input dtype.
+at::Tensor sigmas_from_alphas_cumprod(const at::Tensor& alphas_cumprod);
+
+// The descending timestep grid of count steps for config.timestep_spacing, in float64:
+// leading  (arange(count) * (T // count)).round()[::-1] + steps_offset,
+// trailing  arange(T, 0, -T / count).round() - 1,
+// linspace  linspace(0, T - 1, count)[::-1], rounded when round_linspace (DDIM, DPM-Solver).
+std::vector<double> timestep_grid(const ScheduleConfig& config, int count, bool round_linspace);
+
+// np.interp(timesteps, arange(len(sigmas)), sigmas) in float64, for float32 training sigmas.
+std::vector<double> interpolate_sigmas(const std::vector<double>& timesteps, const at::Tensor& training_sigmas);
+
+// A 1-D float32 CPU tensor from doubles (the values are rounded to float32).
+at::Tensor float_tensor(const std::vector<double>& values);
+std::vector<double> to_doubles(const at::Tensor& values);
+
+// The step count must fit the training schedule; throws vsp::Error otherwise.
+void check_step_count(const ScheduleConfig& config, int num_inference_steps);
+
+}  // namespace vsp::sampling::detail

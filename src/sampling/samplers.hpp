@@ -1,0 +1,13 @@
+#pragma once
+// The sampler factories behind make_scheduler, one per file (euler.cpp, ddim.cpp, dpmpp_2m.cpp).
+#include <memory>
+
+#include "vsp/sampling/scheduler.hpp"
+
+namespace vsp::sampling::detail {
+
+std::unique_ptr<Scheduler> make_euler(const ScheduleConfig& config);
+std::unique_ptr<Scheduler> make_ddim(const ScheduleConfig& config);
+std::unique_ptr<Scheduler> make_dpmpp_2m(const ScheduleConfig& config);
+
+}  // namespace vsp::sampling::detail

@@ -1,0 +1,118 @@
+// ScheduleConfig::from_json, make_scheduler's names and errors, and the samplers' own invariants.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+
+#include "vsp/error.hpp"
+#include "vsp/sampling/ddim_inversion.hpp"
+#include "vsp/sampling/scheduler.hpp"
+
+namespace vsp::sampling {
+namespace {
+
+// stabilityai/stable-diffusion-xl-base-1.0's scheduler/scheduler_config.json.
+const char* const kSdxlConfig = R"({
+  "_class_name": "EulerDiscreteScheduler", "_diffusers_version": "0.19.0.dev0",
+  "beta_end": 0.012, "beta_schedule": "scaled_linear", "beta_start": 0.00085, "clip_sample": false,
+  "interpolation_type": "linear", "num_train_timesteps": 1000, "prediction_type": "epsilon",
+  "sample_max_value": 1.0, "set_alpha_to_one": false, "skip_prk_steps": true, "steps_offset": 1,
+  "timestep_spacing": "leading", "trained_betas": null, "use_karras_sigmas": false})";
+
+std::string error_message(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no vsp::Error)";
+}
+
+TEST(ScheduleConfig, ParsesTheSdxlConfig) {
+  const auto config = ScheduleConfig::from_json(nlohmann::json::parse(kSdxlConfig));
+  EXPECT_EQ(config.num_train_timesteps, 1000);
+  EXPECT_DOUBLE_EQ(config.beta_start, 0.00085);
+  EXPECT_DOUBLE_EQ(config.beta_end, 0.012);
+  EXPECT_EQ(config.beta_schedule, "scaled_linear");
+  EXPECT_EQ(config.timestep_spacing, "leading");
+  EXPECT_EQ(config.steps_offset, 1);
+  EXPECT_EQ(config.prediction_type, "epsilon");
+  EXPECT_FALSE(config.set_alpha_to_one);
+  EXPECT_FALSE(config.clip_sample);
+}
+
+TEST(ScheduleConfig, MissingKeysTakeDiffusersDefaults) {
+  const auto config = ScheduleConfig::from_json({{"timestep_spacing", "trailing"}, {"prediction_type", "v_prediction"}});
+  EXPECT_DOUBLE_EQ(config.beta_start, 0.0001);
+  EXPECT_DOUBLE_EQ(config.beta_end, 0.02);
+  EXPECT_EQ(config.beta_schedule, "linear");
+  EXPECT_EQ(config.steps_offset, 0);
+  EXPECT_EQ(config.prediction_type, "v_prediction");
+  EXPECT_EQ(config.timestep_spacing, "trailing");
+  EXPECT_TRUE(config.set_alpha_to_one);
+  EXPECT_TRUE(config.clip_sample);
+}
+
+TEST(ScheduleConfig, RefusesWhatItCannotReproduce) {
+  auto with = [](const char* key, nlohmann::json value) {
+    auto json = nlohmann::json::parse(kSdxlConfig);
+    json[key] = std::move(value);
+    return error_message([&] { ScheduleConfig::from_json(json); });
+  };
+  EXPECT_NE(with("use_karras_sigmas", true).find("use_karras_sigmas"), std::string::npos);
+  EXPECT_NE(with("interpolation_type", "log_linear").find("interpolation_type"), std::string::npos);
+  EXPECT_NE(with("trained_betas", {0.1, 0.2}).find("trained_betas"), std::string::npos);
+  EXPECT_NE(with("prediction_type", "sample").find("prediction_type 'sample'"), std::string::npos);
+  EXPECT_NE(with("beta_schedule", "squaredcos_cap_v2").find("beta_schedule"), std::string::npos);
+  EXPECT_NE(with("timestep_spacing", "even").find("leading, trailing, linspace"), std::string::npos);
+  EXPECT_NE(with("steps_offset", "one").find("'steps_offset' has the wrong type"), std::string::npos);
+  auto no_spacing = nlohmann::json::parse(kSdxlConfig);
+  no_spacing.erase("timestep_spacing");
+  EXPECT_NE(error_message([&] { ScheduleConfig::from_json(no_spacing); }).find("timestep_spacing"), std::string::npos);
+  EXPECT_THROW(ScheduleConfig::from_json(nlohmann::json::array()), Error);
+}
+
+TEST(MakeScheduler, KnowsTheThreeSamplers) {
+  EXPECT_EQ(scheduler_names(), (std::vector<std::string>{"euler", "ddim", "dpmpp2m"}));
+  for (const auto& name : scheduler_names()) EXPECT_EQ(make_scheduler(name, ScheduleConfig())->name(), name);
+}
+
+TEST(MakeScheduler, UnknownNameListsTheValidOnes) {
+  EXPECT_EQ(error_message([] { make_scheduler("heun", ScheduleConfig()); }),
+            "unknown sampler 'heun'; choose one of: euler, ddim, dpmpp2m");
+}
+
+TEST(DpmppTwoM, StepsMustRunInOrder) {
+  auto scheduler = make_scheduler("dpmpp2m", ScheduleConfig());
+  scheduler->set_timesteps(10);
+  const auto x = torch::zeros({1, 4, 2, 2});
+  scheduler->step(x, 0, x);
+  EXPECT_THROW(scheduler->step(x, 2, x), std::logic_error);
+  scheduler->set_timesteps(10);  // a new run starts from step 0 with an empty history
+  EXPECT_NO_THROW(scheduler->step(x, 0, x));
+}
+
+// With an eps that does not depend on the latent, DDIM sampling over the same timesteps undoes
+// the inversion exactly (up to rounding): both use the same x0 at each step.
+TEST(DdimInversion, DdimSamplingRetracesItWithTheSameNoisePrediction) {
+  const ScheduleConfig config;
+  const int steps = 20;
+  DdimInversion inversion(config);
+  inversion.set_timesteps(steps);
+  auto sampler = make_scheduler("ddim", config);
+  sampler->set_timesteps(steps);
+  ASSERT_EQ(std::vector<double>(inversion.timesteps().rbegin(), inversion.timesteps().rend()), sampler->timesteps());
+
+  auto generator = at::detail::createCPUGenerator(7);
+  const auto clean = torch::randn({1, 4, 8, 8}, generator);
+  std::vector<at::Tensor> eps;
+  for (int i = 0; i < steps; ++i) eps.push_back(torch::randn({1, 4, 8, 8}, generator));
+
+  auto latent = clean;
+  for (int i = 0; i < steps; ++i) latent = inversion.step(eps[i], i, latent).prev_sample;
+  for (int i = 0; i < steps; ++i) latent = sampler->step(eps[steps - 1 - i], i, latent).prev_sample;
+  EXPECT_LT((latent - clean).abs().max().item<double>(), 1e-4);
+}
+
+}  // namespace
+}  // namespace vsp::sampling
