@@ -18,6 +18,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vsp_export.batch_invariance import make_embeddings_row_stable  # noqa: E402
 from vsp_export.op import install_processors  # noqa: E402  (registers vsp::attention)
 from vsp_export.trace import TextEncoder, UNet, VaeDecoder, VaeEncoder, audit, trace  # noqa: E402
 
@@ -79,6 +80,7 @@ def export(pipe, source, out, device, dtype_name):
         torch.randn(2, te2.config.projection_dim, device=device, dtype=dtype),
         torch.tensor([[default_size, default_size, 0, 0, default_size, default_size]] * 2, device=device, dtype=dtype),
     )
+    make_embeddings_row_stable(unet)
     unet_module = UNet(unet)
     table = install_processors(unet, lambda: unet_module(*example))
     assert time_dim % 6 == 0

@@ -102,6 +102,7 @@ Action add_generate_command(CLI::App& app, CommonOptions& common) {
   cmd->add_option("-o,--out", options->out, "Output PNG")->capture_default_str();
   cmd->add_option("--save-latents", options->latents_out, "Also write the final latents as a .npy file");
   cmd->add_flag("--timings", options->timings, "Print the model load and generation times (for benchmarks)");
+  add_common_options(*cmd, common);
   return [options, cmd, &common] { run_generate(*options, *cmd, common); };
 }
 

@@ -9,23 +9,35 @@
 #include "vsp/error.hpp"
 #include "vsp/io/log.hpp"
 
+namespace vsp::app {
+
+void add_common_options(CLI::App& app, CommonOptions& common) {
+  app.add_option("-m,--model", common.model, "Exported model folder (scripts/export.py)")->capture_default_str();
+  app.add_option("--device", common.device, "auto (the export's device) | cpu | cuda | cuda:N")->capture_default_str();
+  app.add_flag("-q,--quiet", common.quiet, "No progress output");
+}
+
+}  // namespace vsp::app
+
 int main(int argc, char** argv) {
   using namespace vsp::app;
   CLI::App app{"vsp " + vsp_version() +
                ": Stable Diffusion XL from TorchScript exports, with visual style prompting.\n"
-               "Example: vsp generate --prompt \"a lighthouse at dusk\" --steps 30 --seed 7 --out lighthouse.png"};
+               "Examples:\n"
+               "  vsp --style fire                        the fire style on its default objects\n"
+               "  vsp --style watercolor --object \"a fox\" --num 4 --out foxes\n"
+               "  vsp --style-image \"The starry night.png\" --object \"a cat\"\n"
+               "  vsp styles                              list the styles\n"
+               "  vsp generate --prompt \"a lighthouse at dusk\" --steps 30 --seed 7 --out lighthouse.png\n"
+               "Run vsp COMMAND --help for a command's flags."};
   app.set_version_flag("--version", vsp_version());
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
   CommonOptions common;
-  app.add_option("-m,--model", common.model, "Exported model folder (scripts/export.py)")->capture_default_str();
-  app.add_option("--device", common.device, "auto (the export's device) | cpu | cuda | cuda:N")->capture_default_str();
-  app.add_flag("-q,--quiet", common.quiet, "No progress output");
-  app.fallthrough();
-
-  std::map<CLI::App*, Action> actions;
-  const auto add = [&](Action action) { actions[app.get_subcommands({}).back()] = std::move(action); };
-  add(add_generate_command(app, common));
-
+  add_common_options(app, common);
+  const Action style_mode = add_style_mode(app, common);
+  std::map<std::string, Action> commands{{"generate", add_generate_command(app, common)},
+                                         {"style", add_style_command(app, common)},
+                                         {"styles", add_styles_command(app, common)}};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -33,7 +45,14 @@ int main(int argc, char** argv) {
   }
   vsp::log::set_level(common.quiet ? vsp::log::Level::quiet : vsp::log::Level::normal);
   try {
-    for (auto* sub : app.get_subcommands()) actions.at(sub)();
+    const auto chosen = app.get_subcommands();
+    if (!chosen.empty()) {
+      commands.at(chosen.front()->get_name())();
+    } else if (app.count("--style") > 0 || app.count("--style-image") > 0) {
+      style_mode();
+    } else {
+      std::printf("%s", app.help().c_str());
+    }
   } catch (const vsp::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -1,5 +1,6 @@
 #include "vsp/models/model.hpp"
 
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/cuda.h>
 
 #include "vsp/error.hpp"
@@ -48,6 +49,10 @@ c10::ScalarType parse_dtype(const std::string& name) {
 }
 
 std::shared_ptr<Model> Model::load(const std::filesystem::path& folder, const std::string& device) {
+  // The profiling executor re-specialises the graphs over the first calls, which stalls the first
+  // denoising steps for seconds and gains nothing on these graphs of large ops (docs/benchmarks.md).
+  torch::jit::getProfilingMode() = false;
+  torch::jit::setGraphExecutorOptimize(false);
   auto model = std::make_shared<Model>();
   model->manifest = Manifest::load(folder);
   const auto& m = model->manifest;

@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 
 
-def generate_args(model, out, *extra):
-    return ["generate", "--model", model, "--prompt", "a red fox in the snow", "--steps", 4, "--seed", 3,
+def generate_args(model, out, *extra, seed=3):
+    return ["generate", "--model", model, "--prompt", "a red fox in the snow", "--steps", 4, "--seed", seed,
             "--out", out, "--quiet", *extra]
 
 
@@ -33,7 +33,7 @@ def test_png_carries_parameters_and_job(run_vsp, tiny_model, tmp_path):
 
 def test_seed_changes_the_image(run_vsp, tiny_model, tmp_path):
     run_vsp(*generate_args(tiny_model, tmp_path / "a.png"))
-    run_vsp(*generate_args(tiny_model, tmp_path / "b.png", "--seed", 4))
+    run_vsp(*generate_args(tiny_model, tmp_path / "b.png", seed=4))
     assert (tmp_path / "a.png").read_bytes() != (tmp_path / "b.png").read_bytes()
 
 

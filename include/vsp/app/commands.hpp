@@ -10,9 +10,14 @@ struct CommonOptions {
   std::string device = "auto";
   bool quiet = false;
 };
+void add_common_options(CLI::App& app, CommonOptions& common);
 
-// Each command adds its subcommand and returns the action to run when it was chosen.
+// Each command adds its options or subcommand and returns the action to run when it is chosen.
 using Action = std::function<void()>;
 Action add_generate_command(CLI::App& app, CommonOptions& common);
+Action add_style_command(CLI::App& app, CommonOptions& common);
+Action add_styles_command(CLI::App& app, CommonOptions& common);
+// `vsp --style NAME ...` with no subcommand: the style options on the main app.
+Action add_style_mode(CLI::App& app, CommonOptions& common);
 
 }  // namespace vsp::app

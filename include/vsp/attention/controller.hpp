@@ -7,12 +7,17 @@
 
 namespace vsp::attention {
 
+// Which rows a UNet call carries (see pipeline::BranchLayout): all of them, the reference rows
+// (run first, in their own call), or a chunk of the other rows (targets).
+enum class Branch { all, reference, targets };
+
 // Where the denoising loop stands when the UNet calls an attention layer.
 struct StepContext {
-  int step_index = -1;  // -1 outside the denoising loop (e.g. DDIM inversion may set its own)
+  int step_index = -1;  // -1 outside the denoising loop
   int num_steps = 0;
   double timestep = 0;
   int cfg_halves = 1;   // 2 when the UNet batch is [uncond rows..., cond rows...]
+  Branch branch = Branch::all;
 };
 
 // A per-layer attention policy, in the spirit of diffusers' attention processors and

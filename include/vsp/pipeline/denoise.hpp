@@ -12,6 +12,7 @@ struct Model;
 }
 namespace vsp::sampling {
 class Scheduler;
+struct StepOutput;
 }
 namespace vsp::attention {
 class AttentionController;
@@ -22,15 +23,37 @@ namespace vsp::pipeline {
 // Called after each denoising step with (steps done, total steps).
 using ProgressFn = std::function<void(int, int)>;
 
+// How the rows of one run are split into UNet calls and guided.
+struct BranchLayout {
+  // The first reference_rows rows run first, in a UNet call of their own, at every step: their
+  // numbers never depend on the other rows, and controllers can record them for the others.
+  int64_t reference_rows = 0;
+  // The other rows run in chunks of this many rows per UNet call (0: all in one call).
+  int64_t batch_size = 0;
+  // Rows whose prediction is the conditional one alone, without CFG (e.g. a real-image
+  // reference). Empty: every row is guided.
+  std::vector<bool> unguided;
+};
+
 struct DenoiseOptions {
-  double guidance = 5.0;  // classifier-free guidance scale; <= 1 runs the conditional rows alone
+  double guidance = 5.0;        // classifier-free guidance scale; <= 1 runs the conditional rows alone
+  int warmup_steps = 0;         // the first warmup_steps steps use warmup_guidance instead
+  double warmup_guidance = 0;
+  BranchLayout layout;
   attention::AttentionController* controller = nullptr;  // nullptr: plain SDPA everywhere
+  // Before each step's UNet calls: may overwrite rows of the latents (e.g. a reference that
+  // follows a noised real image).
+  std::function<void(int step, at::Tensor& latents)> before_unet;
+  // After the scheduler's step: may replace the next latents (e.g. colour calibration).
+  std::function<at::Tensor(int step, const sampling::StepOutput& out, const at::Tensor& latents)> after_step;
   ProgressFn progress;
+
+  double guidance_at(int step) const { return step < warmup_steps ? warmup_guidance : guidance; }
 };
 
 // The one denoising loop. latents are float32 [rows, C, h, w] on the model's device, already
-// scaled by the scheduler's init_noise_sigma; with guidance the UNet batch is
-// [uncond rows..., cond rows...]. Returns the final latents (float32).
+// scaled by the scheduler's init_noise_sigma; with guidance each UNet call's batch is
+// [uncond rows..., cond rows...] of its chunk. Returns the final latents (float32).
 at::Tensor denoise(const models::Model& model, sampling::Scheduler& scheduler, at::Tensor latents,
                    const text::Conditioning& uncond, const text::Conditioning& cond, const DenoiseOptions& options);
 
@@ -39,8 +62,8 @@ at::Tensor denoise(const models::Model& model, sampling::Scheduler& scheduler, a
 // same image on every device.
 at::Tensor initial_noise(uint64_t seed, std::vector<int64_t> shape, const c10::Device& device);
 
-// VAE decode (in the VAE's dtype, fp32 unless the export says otherwise) to uint8 [N, H, W, 3]
-// on the CPU, rounded as diffusers' numpy_to_pil does.
+// VAE decode, one image at a time, in the VAE's dtype (fp32 unless the export says otherwise) to
+// uint8 [N, H, W, 3] on the CPU, rounded as diffusers' numpy_to_pil does.
 at::Tensor decode_latents(const models::Model& model, const at::Tensor& latents);
 
 }  // namespace vsp::pipeline

@@ -1,0 +1,46 @@
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vsp::app {
+
+// A style: configs/styles/<name>.json (schema in the README).
+struct StyleConfig {
+  std::filesystem::path file;
+  std::string name;
+  std::string description;
+  std::string style_template;  // "template": contains {object}
+  std::string reference_object;
+  uint64_t reference_seed = 0;
+  std::optional<std::string> negative;  // null: zero negatives; "" is encoded
+  bool zero_target_negatives = false;
+  std::vector<std::string> targets;
+  std::vector<uint64_t> seeds;
+  std::vector<std::string> layers{"up_blocks.1"};
+  std::string swap_steps = "all";
+  int steps = 50;
+  double cfg = 7.0;
+  std::string sampler = "euler";
+  int warmup_steps = 0;
+  double warmup_cfg = 0;
+
+  // {object} replaced by `object`.
+  std::string prompt_for(const std::string& object) const;
+  // Throws vsp::Error naming the file, the field and the expected type.
+  static StyleConfig load(const std::filesystem::path& file);
+};
+
+// The style folder: $VSP_STYLES, else configs/styles beside the executable's repository, else
+// ./configs/styles.
+std::filesystem::path default_styles_folder();
+std::vector<StyleConfig> load_all_styles(const std::filesystem::path& folder);
+// Throws vsp::Error listing the closest names when there is no such style.
+StyleConfig find_style(const std::filesystem::path& folder, const std::string& name);
+
+// Candidates ordered by edit distance to `word`, the close ones only (for "did you mean").
+std::vector<std::string> closest(const std::string& word, const std::vector<std::string>& candidates, size_t limit = 3);
+
+}  // namespace vsp::app

@@ -1,0 +1,53 @@
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vsp/io/image.hpp"
+#include "vsp/pipeline/denoise.hpp"
+
+namespace vsp::pipeline {
+
+// Visual style prompting (docs: methods.md, section 1): one reference row, denoised with the
+// targets at every step, whose self-attention keys and values the targets take in the chosen
+// late layers.
+struct StyleRequest {
+  std::string reference_prompt;
+  uint64_t reference_seed = 0;
+  std::vector<std::string> target_prompts;
+  std::vector<uint64_t> target_seeds;       // one per target
+  std::optional<std::string> negative;      // encoded for every row (even ""); absent: zeros
+  bool zero_target_negatives = false;       // targets get zero negatives instead
+  int steps = 50;
+  double cfg = 7.0;
+  int warmup_steps = 0;
+  double warmup_cfg = 0;
+  std::string sampler = "euler";
+  int width = 1024;
+  int height = 1024;
+  std::vector<std::string> layers = {"up_blocks.1"};  // see attention::select_self_layers
+  std::string swap_steps = "all";                     // see attention::select_steps
+  int64_t batch_size = 0;                             // targets per UNet call; 0: all
+
+  // Reference from a real image: the reference row follows the encoded image, noised to each
+  // step's timestep ("noise", seeded by reference_seed) or its DDIM inversion ("inversion").
+  std::optional<io::Image> style_image;
+  std::string reference_trajectory = "noise";
+  bool color_calibration = true;            // real-image path, DDIM only
+  double calibration_t_min = 100;           // exclusive window on the 1000-step scale
+  double calibration_t_max = 150;
+};
+
+struct StyleResult {
+  at::Tensor latents;  // float32 [1 + N, C, h, w]: row 0 is the reference
+  at::Tensor images;   // uint8 [1 + N, H, W, 3]
+};
+
+// Throws vsp::Error on an invalid request.
+StyleResult visual_style_prompting(const models::Model& model, const StyleRequest& request,
+                                   const ProgressFn& progress = {});
+
+}  // namespace vsp::pipeline

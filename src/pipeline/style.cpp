@@ -1,0 +1,114 @@
+#include "vsp/pipeline/style.hpp"
+
+#include <torch/torch.h>
+
+#include "vsp/attention/selection.hpp"
+#include "vsp/attention/style_swap.hpp"
+#include "vsp/error.hpp"
+#include "vsp/models/model.hpp"
+#include "vsp/pipeline/image_latents.hpp"
+#include "vsp/sampling/scheduler.hpp"
+
+namespace vsp::pipeline {
+namespace {
+
+void validate(const models::Model& model, const StyleRequest& r) {
+  model.manifest.check_size(r.width, r.height);
+  if (r.target_prompts.empty()) throw Error("style: at least one target is needed (--object or --prompt)");
+  if (r.target_seeds.size() != r.target_prompts.size())
+    throw Error("style: " + std::to_string(r.target_prompts.size()) + " targets but " +
+                std::to_string(r.target_seeds.size()) + " seeds; give one seed per target (--seeds)");
+  if (r.steps < 1) throw Error("--steps must be at least 1");
+  if (r.batch_size < 0) throw Error("--batch-size must be 0 (all targets at once) or more");
+  if (r.style_image) {
+    if (r.sampler != "ddim")
+      throw Error("a style image is followed with DDIM; use --sampler ddim (the default for --style-image)");
+    if (r.reference_trajectory != "noise" && r.reference_trajectory != "inversion")
+      throw Error("unknown --reference-trajectory '" + r.reference_trajectory + "'; use noise or inversion");
+  }
+}
+
+// Colour calibration (methods.md 1.7): inside the timestep window, renormalise every row's
+// predicted x0 per channel to the reference row's statistics and finish the DDIM step from it,
+// keeping the model's eps: x_prev' = sqrt(abar_prev) x0' + sqrt(1 - abar_prev) eps
+//                                  = x_prev + sqrt(abar_prev) (x0' - x0).
+at::Tensor calibrate_colours(const sampling::StepOutput& out, double sigma_prev) {
+  const auto& x0 = out.pred_original_sample;
+  const auto mean = x0.mean({2, 3}, true);
+  const auto std = x0.std({2, 3}, /*unbiased=*/true, true);
+  const auto corrected = (x0 - mean) / (std + 1e-8) * std.slice(0, 0, 1) + mean.slice(0, 0, 1);
+  const double sqrt_alpha_prev = 1.0 / std::sqrt(1.0 + sigma_prev * sigma_prev);
+  return out.prev_sample + sqrt_alpha_prev * (corrected - x0);
+}
+
+}  // namespace
+
+StyleResult visual_style_prompting(const models::Model& model, const StyleRequest& r, const ProgressFn& progress) {
+  validate(model, r);
+  torch::InferenceMode guard;
+  const auto& m = model.manifest;
+  const auto schedule = sampling::ScheduleConfig::from_json(m.scheduler);
+  auto scheduler = sampling::make_scheduler(r.sampler, schedule);
+  scheduler->set_timesteps(r.steps);
+  const auto targets = static_cast<int64_t>(r.target_prompts.size());
+  const int64_t rows = 1 + targets;
+
+  std::vector<std::string> prompts{r.reference_prompt};
+  prompts.insert(prompts.end(), r.target_prompts.begin(), r.target_prompts.end());
+  const auto cond = text::encode_prompts(model, prompts, r.width, r.height);
+  text::Conditioning uncond;
+  if (r.style_image || !r.negative) {
+    uncond = text::zero_conditioning(model, rows, r.width, r.height);
+  } else {
+    uncond = text::encode_prompts(model, std::vector<std::string>(rows, *r.negative), r.width, r.height);
+    if (r.zero_target_negatives)
+      uncond = text::Conditioning::cat({uncond.select({0}), text::zero_conditioning(model, targets, r.width, r.height)});
+  }
+
+  const int64_t h = r.height / m.vae_scale_factor, w = r.width / m.vae_scale_factor;
+  std::vector<at::Tensor> noise{initial_noise(r.reference_seed, {1, m.latent_channels, h, w}, model.device)};
+  for (auto seed : r.target_seeds) noise.push_back(initial_noise(seed, {1, m.latent_channels, h, w}, model.device));
+  auto latents = torch::cat(noise) * scheduler->init_noise_sigma();
+
+  attention::StyleSwapController swap(attention::select_self_layers(m.attention_layers, r.layers),
+                                      attention::select_steps(r.swap_steps, r.steps));
+  DenoiseOptions options;
+  options.guidance = r.cfg;
+  options.warmup_steps = r.warmup_steps;
+  options.warmup_guidance = r.warmup_cfg;
+  options.layout.reference_rows = 1;
+  options.layout.batch_size = r.batch_size;
+  options.controller = &swap;
+  options.progress = progress;
+
+  if (r.style_image) {
+    options.layout.unguided = {true};
+    const auto z0 = encode_image(model, *r.style_image, r.width, r.height);
+    std::vector<at::Tensor> trajectory;
+    if (r.reference_trajectory == "inversion") {
+      trajectory = ddim_inversion_trajectory(model, schedule, z0, cond.select({0}), r.steps);
+    } else {
+      // Seeded, unlike the original code: the same run gives the same reference path.
+      auto generator = at::detail::createCPUGenerator(r.reference_seed);
+      for (int i = 0; i < r.steps; ++i) {
+        const auto eps = torch::randn(z0.sizes(), generator, torch::kFloat).to(model.device);
+        trajectory.push_back(scheduler->add_noise(z0, eps, i));
+      }
+    }
+    options.before_unet = [trajectory](int step, at::Tensor& x) { x.slice(0, 0, 1).copy_(trajectory[step]); };
+    if (r.color_calibration) {
+      const auto& timesteps = scheduler->timesteps();
+      const auto& sigmas = scheduler->sigmas();
+      options.after_step = [&, timesteps, sigmas](int step, const sampling::StepOutput& out, const at::Tensor&) {
+        const double t = timesteps[step];
+        if (t > r.calibration_t_min && t < r.calibration_t_max) return calibrate_colours(out, sigmas[step + 1]);
+        return out.prev_sample;
+      };
+    }
+  }
+  latents = denoise(model, *scheduler, latents, uncond, cond, options);
+
+  return {latents.to(torch::kCPU), decode_latents(model, latents)};
+}
+
+}  // namespace vsp::pipeline
