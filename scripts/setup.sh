@@ -28,13 +28,17 @@ done
 say() { echo "[setup] $*"; }
 
 # 1. System packages. OpenCV: core and imgproc only (imgcodecs drags in GDAL and much more).
-apt_packages="build-essential cmake pkg-config ccache python3-venv python3-dev
-  libopencv-core-dev libopencv-imgproc-dev nlohmann-json3-dev libcli11-dev
-  libgtest-dev libgmock-dev libspdlog-dev libfmt-dev libpng-dev libjpeg-dev"
-missing=$(dpkg-query -W -f='${Package} ${Status}\n' $apt_packages 2>/dev/null | awk '$NF != "installed" {print $1}' || true)
-for p in $apt_packages; do dpkg-query -W "$p" >/dev/null 2>&1 || missing="$missing $p"; done
-missing=$(echo $missing | tr ' ' '\n' | sort -u | tr '\n' ' ')
-if [ -n "${missing// }" ]; then
+#    Libraries are checked with dpkg; tools by command, since they may come from elsewhere.
+missing=""
+for p in libopencv-core-dev libopencv-imgproc-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev \
+         libspdlog-dev libfmt-dev libpng-dev libjpeg-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+command -v g++ >/dev/null || missing="$missing g++ make"
+command -v cmake >/dev/null || missing="$missing cmake"
+command -v ccache >/dev/null || missing="$missing ccache"
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$missing python3-venv"
+if [ -n "$missing" ]; then
   say "installing system packages:$missing"
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq

@@ -57,11 +57,7 @@ void run_generate(GenerateOptions& o, const CLI::App& command, const CommonOptio
 
   Progress progress("generate", common.quiet);
   const auto result = pipeline::text_to_image(*model, r, [&](int done, int total) { progress.update(done, total); });
-  if (o.timings) {
-    const auto seconds = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
-    std::fprintf(stderr, "timings: load %.3f s, generate %.3f s\n", seconds(load_started, loaded),
-                 seconds(loaded, std::chrono::steady_clock::now()));
-  }
+  if (o.timings) print_timings(load_started, loaded, std::chrono::steady_clock::now());
 
   for (int i = 0; i < r.num; ++i) {
     const auto pixels = result.images[i];

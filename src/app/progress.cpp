@@ -41,4 +41,10 @@ void Progress::update(int done, int total) {
   std::fflush(stderr);
 }
 
+void print_timings(std::chrono::steady_clock::time_point started, std::chrono::steady_clock::time_point loaded,
+                   std::chrono::steady_clock::time_point done) {
+  const auto seconds = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+  std::fprintf(stderr, "timings: load %.3f s, generate %.3f s\n", seconds(started, loaded), seconds(loaded, done));
+}
+
 }  // namespace vsp::app

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <sstream>
 
@@ -41,6 +42,7 @@ struct StyleOptions {
   int height = 0;
   std::string reference_trajectory = "noise";
   bool no_color_calibration = false;
+  bool timings = false;
   std::string out;
 };
 
@@ -133,12 +135,15 @@ void run_style(const StyleOptions& o, const CommonOptions& common) {
   while (!existing.empty() && !std::filesystem::exists(existing)) existing = existing.parent_path();
   io::ensure_writable((existing.empty() ? std::filesystem::path(".") : existing) / "grid.png");
 
+  const auto load_started = std::chrono::steady_clock::now();
   const auto model = models::Model::load(common.model, common.device);
+  const auto loaded = std::chrono::steady_clock::now();
   auto request = build_request(o, style, *model);
   request.style_image = style_image;
   Progress progress("style " + style.name, common.quiet);
   const auto result =
       pipeline::visual_style_prompting(*model, request, [&](int done, int total) { progress.update(done, total); });
+  if (o.timings) print_timings(load_started, loaded, std::chrono::steady_clock::now());
 
   nlohmann::json job = {{"mode", "style"}, {"style", style.name}, {"reference_prompt", request.reference_prompt},
                         {"reference_seed", request.reference_seed}, {"steps", request.steps}, {"cfg", request.cfg},
@@ -201,6 +206,7 @@ void add_style_options(CLI::App& app, StyleOptions& o) {
   app.add_option("--reference-trajectory", o.reference_trajectory, "With --style-image: noise | inversion")
       ->capture_default_str();
   app.add_flag("--no-color-calibration", o.no_color_calibration, "With --style-image: keep the targets' own colours");
+  app.add_flag("--timings", o.timings, "Print the model load and generation times (for benchmarks)");
   app.add_option("--styles", o.styles_folder, "Style folder (default: configs/styles, or $VSP_STYLES)");
   app.add_option("-o,--out", o.out, "Output folder (default: out/<style>)");
 }

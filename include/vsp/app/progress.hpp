@@ -18,4 +18,8 @@ class Progress {
   std::chrono::steady_clock::time_point start_;
 };
 
+// "timings: load X s, generate Y s" on stderr (--timings; scripts/benchmark*.py read it).
+void print_timings(std::chrono::steady_clock::time_point started, std::chrono::steady_clock::time_point loaded,
+                   std::chrono::steady_clock::time_point done);
+
 }  // namespace vsp::app
