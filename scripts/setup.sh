@@ -11,6 +11,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+# ccache keys on paths relative to the checkout, so clones share one cache.
+export CCACHE_BASEDIR=$root
 
 with_sdxl=0
 libtorch=${VSP_LIBTORCH:-}

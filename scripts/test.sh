@@ -7,6 +7,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+# ccache keys on paths relative to the checkout, so clones share one cache.
+export CCACHE_BASEDIR=$root
 py=$root/.venv/bin/python
 build=$root/build
 data=$build/testdata

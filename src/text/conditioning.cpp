@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <map>
+
 #include "vsp/models/model.hpp"
 
 namespace vsp::text {
@@ -14,15 +16,21 @@ at::Tensor time_ids(const models::Model& model, int64_t rows, int width, int hei
   return ids.unsqueeze(0).repeat({rows, 1}).to(model.device);
 }
 
-at::Tensor token_batch(const ClipTokenizer& tokenizer, const std::vector<std::string>& prompts, size_t max_length,
-                       const c10::Device& device) {
-  std::vector<int64_t> ids;
-  ids.reserve(prompts.size() * max_length);
-  for (const auto& prompt : prompts) {
-    const auto row = tokenizer.encode(prompt, max_length);
-    ids.insert(ids.end(), row.begin(), row.end());
-  }
-  return torch::tensor(ids, torch::kLong).view({static_cast<int64_t>(prompts.size()), static_cast<int64_t>(max_length)}).to(device);
+at::Tensor tokens(const ClipTokenizer& tokenizer, const std::string& prompt, size_t max_length, const c10::Device& device) {
+  const auto ids = tokenizer.encode(prompt, max_length);
+  return torch::tensor(ids, torch::kLong).view({1, static_cast<int64_t>(ids.size())}).to(device);
+}
+
+// One prompt through both encoders: [1, 77, H1 + H2] embeddings and [1, P] pooled.
+std::pair<at::Tensor, at::Tensor> encode_one(const models::Model& model, const std::string& prompt) {
+  const auto& encoders = model.manifest.text_encoders;
+  const auto out_1 = model.text_encoder.forward({tokens(model.tokenizer, prompt, encoders[0].max_length, model.device)})
+                         .toTuple();
+  const auto out_2 = model.text_encoder_2
+                         .forward({tokens(model.tokenizer_2, prompt, encoders[1].max_length, model.device)})
+                         .toTuple();
+  return {torch::cat({out_1->elements()[0].toTensor(), out_2->elements()[0].toTensor()}, -1),
+          out_2->elements()[1].toTensor()};
 }
 
 }  // namespace
@@ -44,17 +52,17 @@ Conditioning Conditioning::cat(const std::vector<Conditioning>& parts) {
 
 Conditioning encode_prompts(const models::Model& model, const std::vector<std::string>& prompts, int width, int height) {
   torch::InferenceMode guard;
-  const auto& encoders = model.manifest.text_encoders;
-  auto out_1 = model.text_encoder.forward({token_batch(model.tokenizer, prompts, encoders[0].max_length, model.device)})
-                   .toTuple();
-  auto out_2 = model.text_encoder_2
-                   .forward({token_batch(model.tokenizer_2, prompts, encoders[1].max_length, model.device)})
-                   .toTuple();
-  Conditioning c;
-  c.prompt_embeds = torch::cat({out_1->elements()[0].toTensor(), out_2->elements()[0].toTensor()}, -1);
-  c.pooled = out_2->elements()[1].toTensor();
-  c.time_ids = time_ids(model, static_cast<int64_t>(prompts.size()), width, height);
-  return c;
+  // Each distinct prompt alone: a row's embedding never depends on the other prompts of the run
+  // (a batched projection's bits depend on the batch size), and repeats cost nothing.
+  std::map<std::string, std::pair<at::Tensor, at::Tensor>> encoded;
+  std::vector<at::Tensor> embeds, pooled;
+  for (const auto& prompt : prompts) {
+    auto found = encoded.find(prompt);
+    if (found == encoded.end()) found = encoded.emplace(prompt, encode_one(model, prompt)).first;
+    embeds.push_back(found->second.first);
+    pooled.push_back(found->second.second);
+  }
+  return {torch::cat(embeds), torch::cat(pooled), time_ids(model, static_cast<int64_t>(prompts.size()), width, height)};
 }
 
 Conditioning zero_conditioning(const models::Model& model, int64_t rows, int width, int height) {
