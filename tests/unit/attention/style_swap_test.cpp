@@ -1,0 +1,111 @@
+// The style-swap controller and the layer/step selection, on synthetic tensors, against
+// attention computed by hand.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "vsp/attention/selection.hpp"
+#include "vsp/attention/style_swap.hpp"
+#include "vsp/error.hpp"
+
+namespace {
+
+using vsp::attention::Branch;
+using vsp::models::AttentionLayer;
+
+at::Tensor by_hand(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  return torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(q.size(-1))), -1).matmul(v);
+}
+
+AttentionLayer layer(int id, bool self, const std::string& name) {
+  AttentionLayer l;
+  l.id = id;
+  l.self = self;
+  l.name = name;
+  l.block = name.substr(0, name.find(".attentions"));
+  l.attention = name.substr(0, name.find(".transformer_blocks"));
+  return l;
+}
+
+TEST(StyleSwap, TargetsTakeTheReferenceKeysAndValuesOfTheirHalf) {
+  torch::manual_seed(0);
+  const int64_t targets = 3, heads = 2, tokens = 5, dim = 4;
+  const auto ref_q = torch::randn({2, heads, tokens, dim}), ref_k = torch::randn({2, heads, tokens, dim}),
+             ref_v = torch::randn({2, heads, tokens, dim});
+  const auto q = torch::randn({2 * targets, heads, tokens, dim}), k = torch::randn({2 * targets, heads, tokens, dim}),
+             v = torch::randn({2 * targets, heads, tokens, dim});
+  const auto self_layer = layer(0, true, "up_blocks.1.attentions.0.transformer_blocks.0.attn1");
+  vsp::attention::StyleSwapController swap({true}, {true});
+
+  const auto ref_out = swap.attend(self_layer, {0, 1, 999, 2, Branch::reference}, ref_q, ref_k, ref_v);
+  EXPECT_TRUE(torch::allclose(ref_out, by_hand(ref_q, ref_k, ref_v), 1e-5, 1e-6)) << "the reference is untouched";
+  const auto out = swap.attend(self_layer, {0, 1, 999, 2, Branch::targets}, q, k, v);
+  for (int64_t row = 0; row < 2 * targets; ++row) {
+    const int64_t half = row / targets;
+    const auto expected = by_hand(q[row], ref_k[half], ref_v[half]);
+    EXPECT_TRUE(torch::allclose(out[row], expected, 1e-5, 1e-6)) << "row " << row;
+  }
+}
+
+TEST(StyleSwap, InactiveLayersStepsAndCrossAttentionAreUntouched) {
+  torch::manual_seed(1);
+  const auto q = torch::randn({4, 2, 5, 4}), k = torch::randn({4, 2, 5, 4}), v = torch::randn({4, 2, 5, 4});
+  vsp::attention::StyleSwapController swap({true, false}, {false, true});
+  const auto self_layer = layer(0, true, "up_blocks.1.attentions.0.transformer_blocks.0.attn1");
+  const auto other = layer(1, true, "up_blocks.1.attentions.1.transformer_blocks.0.attn1");
+  const auto own = by_hand(q, k, v);
+  EXPECT_TRUE(torch::allclose(swap.attend(self_layer, {0, 2, 999, 2, Branch::targets}, q, k, v), own, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(swap.attend(other, {1, 2, 999, 2, Branch::targets}, q, k, v), own, 1e-5, 1e-6));
+  const auto cross = layer(0, false, "up_blocks.1.attentions.0.transformer_blocks.0.attn2");
+  EXPECT_TRUE(torch::allclose(swap.attend(cross, {1, 2, 999, 2, Branch::targets}, q, k, v), own, 1e-5, 1e-6));
+}
+
+TEST(StyleSwap, TargetsBeforeTheirReferenceIsAnError) {
+  vsp::attention::StyleSwapController swap({true}, {true});
+  const auto t = torch::randn({2, 1, 3, 4});
+  EXPECT_THROW(swap.attend(layer(0, true, "up_blocks.1.attentions.0.transformer_blocks.0.attn1"),
+                           {0, 1, 999, 2, Branch::targets}, t, t, t),
+               vsp::Error);
+}
+
+std::vector<AttentionLayer> table() {
+  std::vector<AttentionLayer> layers;
+  int id = 0;
+  for (const std::string attention : {"down_blocks.1.attentions.0", "up_blocks.0.attentions.2", "up_blocks.1.attentions.0",
+                                      "up_blocks.1.attentions.1"}) {
+    layers.push_back(layer(id++, true, attention + ".transformer_blocks.0.attn1"));
+    layers.push_back(layer(id++, false, attention + ".transformer_blocks.0.attn2"));
+  }
+  return layers;
+}
+
+TEST(Selection, LayersByModuleAndBySlice) {
+  const auto layers = table();
+  EXPECT_EQ(vsp::attention::select_self_layers(layers, {"up_blocks.1"}),
+            (std::vector<bool>{false, false, false, false, true, false, true, false}));
+  EXPECT_EQ(vsp::attention::select_self_layers(layers, {"up_blocks.0.attentions.2", "up_blocks.1"}),
+            (std::vector<bool>{false, false, true, false, true, false, true, false}));
+  EXPECT_EQ(vsp::attention::select_self_layers(layers, {"self[-2:]"}),
+            vsp::attention::select_self_layers(layers, {"up_blocks.1"}));
+  EXPECT_EQ(vsp::attention::select_self_layers(layers, {"self[0:1]"}),
+            (std::vector<bool>{true, false, false, false, false, false, false, false}));
+  try {
+    vsp::attention::select_self_layers(layers, {"up_blocks.7"});
+    FAIL() << "an unknown module must be refused";
+  } catch (const vsp::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("up_blocks.1"), std::string::npos) << e.what();
+  }
+  // "up_blocks.1" must not match "up_blocks.10..." style prefixes.
+  EXPECT_THROW(vsp::attention::select_self_layers(layers, {"up_blocks.1.attentions.0.trans"}), vsp::Error);
+}
+
+TEST(Selection, StepsByIndexFractionAndAll) {
+  using vsp::attention::select_steps;
+  EXPECT_EQ(select_steps("all", 3), (std::vector<bool>{true, true, true}));
+  EXPECT_EQ(select_steps("0-1,4", 5), (std::vector<bool>{true, true, false, false, true}));
+  EXPECT_EQ(select_steps("0.0-0.5", 4), (std::vector<bool>{true, true, false, false}));
+  EXPECT_EQ(select_steps("0.5-1.0", 3), (std::vector<bool>{false, false, true}));  // i/3 >= 0.5
+  EXPECT_EQ(select_steps("999", 3), (std::vector<bool>{false, false, false}));
+  EXPECT_THROW(select_steps("first half", 10), vsp::Error);
+}
+
+}  // namespace
