@@ -53,20 +53,24 @@ def diffusers_child(args):
     print(json.dumps({"load": load, "generate": seconds, "peak_mib": peak}))
 
 
-def vsp_once(args, out):
-    cmd = [args.vsp, "generate", "--model", args.model, "--prompt", args.prompt, "--steps", str(args.steps),
-           "--width", str(args.size), "--height", str(args.size), "--sampler", args.sampler, "--num", str(args.num),
-           "--seed", "0", "--out", out, "--device", args.device, "--timings"]
+def run_vsp_timed(cmd):
+    """Runs a vsp command with --timings; returns its wall, load and generate seconds and peak RSS."""
     started = time.perf_counter()
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, _, usage = os.wait4(process.pid, 0)
+    process = subprocess.Popen(cmd + ["--timings"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     err = process.stderr.read()
     match = re.search(r"timings: load ([\d.]+) s, generate ([\d.]+) s", err)
-    if not match:
-        sys.exit(f"benchmark: vsp failed or printed no timings:\n{err}")
+    if status != 0 or not match:
+        sys.exit(f"benchmark: {' '.join(cmd)} failed:\n{err}")
     return {"total": wall, "load": float(match.group(1)), "generate": float(match.group(2)),
             "peak_mib": usage.ru_maxrss / 1024}
+
+
+def vsp_once(args, out):
+    return run_vsp_timed([args.vsp, "generate", "--model", args.model, "--prompt", args.prompt, "--steps",
+                          str(args.steps), "--width", str(args.size), "--height", str(args.size), "--sampler",
+                          args.sampler, "--num", str(args.num), "--seed", "0", "--out", out, "--device", args.device])
 
 
 def diffusers_once(args):

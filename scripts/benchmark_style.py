@@ -10,29 +10,18 @@ ratio of the per-image time to a one-target run's. "generate" excludes model loa
 --timings); runs are repeated --runs times and the medians kept."""
 import argparse
 import os
-import re
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
+
+from benchmark import run_vsp_timed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_style(args, num, out):
-    cmd = [args.vsp, "--style", args.style, "--model", args.model, "--num", str(num), "--steps", str(args.steps),
-           "--width", str(args.size), "--height", str(args.size), "--device", args.device, "--out", out,
-           "--timings", "--quiet"]
-    started = time.perf_counter()
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    err = process.stderr.read()
-    match = re.search(r"timings: load ([\d.]+) s, generate ([\d.]+) s", err)
-    if status != 0 or not match:
-        sys.exit(f"benchmark: {' '.join(cmd)} failed:\n{err}")
-    return {"total": wall, "generate": float(match.group(2)), "peak_mib": usage.ru_maxrss / 1024}
+    return run_vsp_timed([args.vsp, "--style", args.style, "--model", args.model, "--num", str(num), "--steps",
+                          str(args.steps), "--width", str(args.size), "--height", str(args.size), "--device",
+                          args.device, "--out", out, "--quiet"])
 
 
 def main():
