@@ -53,7 +53,6 @@ void run_generate(GenerateOptions& o, const CLI::App& command, const CommonOptio
   const auto loaded = std::chrono::steady_clock::now();
   if (command.count("--width") == 0) r.width = model->manifest.default_size;
   if (command.count("--height") == 0) r.height = model->manifest.default_size;
-  model->manifest.check_size(r.width, r.height);
 
   Progress progress("generate", common.quiet);
   const auto result = pipeline::text_to_image(*model, r, [&](int done, int total) { progress.update(done, total); });
