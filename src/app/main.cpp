@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
                "  vsp --style-image \"The starry night.png\" --object \"a cat\"\n"
                "  vsp styles                              list the styles\n"
                "  vsp generate --prompt \"a lighthouse at dusk\" --steps 30 --seed 7 --out lighthouse.png\n"
+               "  vsp batch jobs.json --out renders --resume   every job of a jobs file\n"
+               "  vsp check --golden golden --actual out    compare images for CI (exit 1: regression, 2: missing/extra)\n"
                "Run vsp COMMAND --help for a command's flags."};
   app.set_version_flag("--version", vsp_version());
   app.require_subcommand(0, 1);
@@ -37,7 +39,9 @@ int main(int argc, char** argv) {
   const Action style_mode = add_style_mode(app, common);
   std::map<std::string, Action> commands{{"generate", add_generate_command(app, common)},
                                          {"style", add_style_command(app, common)},
-                                         {"styles", add_styles_command(app, common)}};
+                                         {"styles", add_styles_command(app, common)},
+                                         {"batch", add_batch_command(app, common)},
+                                         {"check", add_check_command(app, common)}};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -46,13 +50,9 @@ int main(int argc, char** argv) {
   vsp::log::set_level(common.quiet ? vsp::log::Level::quiet : vsp::log::Level::normal);
   try {
     const auto chosen = app.get_subcommands();
-    if (!chosen.empty()) {
-      commands.at(chosen.front()->get_name())();
-    } else if (app.count("--style") > 0 || app.count("--style-image") > 0) {
-      style_mode();
-    } else {
-      std::printf("%s", app.help().c_str());
-    }
+    if (!chosen.empty()) return commands.at(chosen.front()->get_name())();
+    if (app.count("--style") > 0 || app.count("--style-image") > 0) return style_mode();
+    std::printf("%s", app.help().c_str());
   } catch (const vsp::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

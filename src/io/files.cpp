@@ -73,11 +73,31 @@ void sync_folder(const fs::path& folder) {
   ::close(fd);
 }
 
-}  // namespace
+// An unnamed file in path's folder (O_TMPFILE): a process killed while writing it leaves nothing
+// behind. Returns -1 where the file system has no unnamed files.
+int create_unnamed(const fs::path& path) {
+  return ::open(folder_of(path).c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+}
 
-namespace detail {
+// Gives the complete unnamed file its name. linkat cannot replace a file, so an existing one is
+// replaced through a named sibling and rename. Returns 0 or the errno.
+int publish_unnamed(int fd, const fs::path& path) {
+  const std::string self = "/proc/self/fd/" + std::to_string(fd);
+  if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) == 0) return 0;
+  if (errno != EEXIST) return errno;
+  static std::atomic<unsigned> counter{0};
+  const fs::path sibling = folder_of(path) / ("." + path.filename().string() + ".tmp-" + std::to_string(::getpid()) +
+                                              "-link" + std::to_string(counter++));
+  if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, sibling.c_str(), AT_SYMLINK_FOLLOW) != 0) return errno;
+  if (::rename(sibling.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    ::unlink(sibling.c_str());
+    return error;
+  }
+  return 0;
+}
 
-void write_file_atomically(const fs::path& path, const std::string& bytes) {
+void write_named_then_rename(const fs::path& path, const std::string& bytes) {
   fs::path temp;
   const int fd = create_sibling(path, "tmp", temp);
   if (fd < 0) throw Error(write_failure(path, errno));
@@ -88,6 +108,23 @@ void write_file_atomically(const fs::path& path, const std::string& bytes) {
   if (error != 0) {
     ::unlink(temp.c_str());
     throw Error(write_failure(path, error));
+  }
+}
+
+}  // namespace
+
+namespace detail {
+
+void write_file_atomically(const fs::path& path, const std::string& bytes) {
+  const int fd = create_unnamed(path);
+  if (fd < 0) {
+    write_named_then_rename(path, bytes);
+  } else {
+    int error = write_all(fd, bytes);
+    if (error == 0 && ::fsync(fd) != 0) error = errno;
+    if (error == 0) error = publish_unnamed(fd, path);
+    ::close(fd);
+    if (error != 0) throw Error(write_failure(path, error));
   }
   sync_folder(folder_of(path));
 }
@@ -135,6 +172,21 @@ void ensure_writable(const fs::path& path) {
   }
   ::close(fd);
   ::unlink(probe.c_str());
+}
+
+size_t remove_stale_temporaries(const fs::path& folder) {
+  size_t removed = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    const std::string name = entry.path().filename().string();
+    const size_t tag = name.rfind(".tmp-");
+    if (name.empty() || name[0] != '.' || tag == std::string::npos) continue;
+    const std::string pid = name.substr(tag + 5, name.find('-', tag + 5) - tag - 5);
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (fs::exists("/proc/" + pid, ec)) continue;  // its writer may still be running
+    removed += fs::remove(entry.path(), ec) ? 1 : 0;
+  }
+  return removed;
 }
 
 }  // namespace vsp::io

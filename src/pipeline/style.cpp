@@ -12,8 +12,10 @@
 namespace vsp::pipeline {
 namespace {
 
-void validate(const models::Model& model, const StyleRequest& r) {
-  model.manifest.check_size(r.width, r.height);
+}  // namespace
+
+void check_style_request(const models::Manifest& manifest, const StyleRequest& r) {
+  manifest.check_size(r.width, r.height);
   if (r.target_prompts.empty()) throw Error("style: at least one target is needed (--object or --prompt)");
   if (r.target_seeds.size() != r.target_prompts.size())
     throw Error("style: " + std::to_string(r.target_prompts.size()) + " targets but " +
@@ -27,6 +29,8 @@ void validate(const models::Model& model, const StyleRequest& r) {
       throw Error("unknown --reference-trajectory '" + r.reference_trajectory + "'; use noise or inversion");
   }
 }
+
+namespace {
 
 // Colour calibration (methods.md 1.7): inside the timestep window, renormalise every row's
 // predicted x0 per channel to the reference row's statistics and finish the DDIM step from it,
@@ -44,7 +48,7 @@ at::Tensor calibrate_colours(const sampling::StepOutput& out, double sigma_prev)
 }  // namespace
 
 StyleResult visual_style_prompting(const models::Model& model, const StyleRequest& r, const ProgressFn& progress) {
-  validate(model, r);
+  check_style_request(model.manifest, r);
   torch::InferenceMode guard;
   const auto& m = model.manifest;
   const auto schedule = sampling::ScheduleConfig::from_json(m.scheduler);

@@ -8,28 +8,56 @@
 
 namespace vsp::pipeline {
 
-TextToImageResult text_to_image(const models::Model& model, const TextToImageRequest& request,
-                                const ProgressFn& progress) {
+namespace {
+
+void check_shared(const TextToImageRequest& a, const TextToImageRequest& b) {
+  if (a.width != b.width || a.height != b.height || a.steps != b.steps || a.cfg != b.cfg || a.sampler != b.sampler)
+    throw Error("text_to_image: requests batched together need the same size, steps, cfg and sampler");
+}
+
+}  // namespace
+
+std::vector<TextToImageResult> text_to_image(const models::Model& model, const std::vector<TextToImageRequest>& requests,
+                                             int64_t batch_size, const ProgressFn& progress) {
+  if (requests.empty()) return {};
+  const auto& first = requests.front();
   const auto& m = model.manifest;
-  m.check_size(request.width, request.height);
-  if (request.steps < 1) throw Error("--steps must be at least 1");
-  if (request.num < 1) throw Error("--num must be at least 1");
+  m.check_size(first.width, first.height);
+  if (first.steps < 1) throw Error("--steps must be at least 1");
   torch::InferenceMode guard;
 
-  auto scheduler = sampling::make_scheduler(request.sampler, sampling::ScheduleConfig::from_json(m.scheduler));
-  scheduler->set_timesteps(request.steps);
-  const std::vector<std::string> prompts(request.num, request.prompt);
-  const auto cond = text::encode_prompts(model, prompts, request.width, request.height);
-  const auto uncond = text::encode_negative(model, request.negative, request.num, request.width, request.height);
-
-  const int64_t h = request.height / m.vae_scale_factor, w = request.width / m.vae_scale_factor;
-  auto latents = initial_noise(request.seed, {request.num, m.latent_channels, h, w}, model.device) *
-                 scheduler->init_noise_sigma();
+  const int64_t h = first.height / m.vae_scale_factor, w = first.width / m.vae_scale_factor;
+  std::vector<text::Conditioning> conds, unconds;
+  std::vector<at::Tensor> noise;
+  for (const auto& r : requests) {
+    check_shared(first, r);
+    if (r.num < 1) throw Error("--num must be at least 1");
+    conds.push_back(text::encode_prompts(model, std::vector<std::string>(r.num, r.prompt), r.width, r.height));
+    unconds.push_back(text::encode_negative(model, r.negative, r.num, r.width, r.height));
+    noise.push_back(initial_noise(r.seed, {r.num, m.latent_channels, h, w}, model.device));
+  }
+  auto scheduler = sampling::make_scheduler(first.sampler, sampling::ScheduleConfig::from_json(m.scheduler));
+  scheduler->set_timesteps(first.steps);
   DenoiseOptions options;
-  options.guidance = request.cfg;
+  options.guidance = first.cfg;
+  options.layout.batch_size = batch_size;
   options.progress = progress;
-  latents = denoise(model, *scheduler, latents, uncond, cond, options);
-  return {latents.to(torch::kCPU), decode_latents(model, latents)};
+  const auto latents = denoise(model, *scheduler, torch::cat(noise) * scheduler->init_noise_sigma(),
+                               text::Conditioning::cat(unconds), text::Conditioning::cat(conds), options);
+  const auto images = decode_latents(model, latents);
+  const auto cpu_latents = latents.to(torch::kCPU);
+  std::vector<TextToImageResult> results;
+  int64_t row = 0;
+  for (const auto& r : requests) {
+    results.push_back({cpu_latents.narrow(0, row, r.num), images.narrow(0, row, r.num)});
+    row += r.num;
+  }
+  return results;
+}
+
+TextToImageResult text_to_image(const models::Model& model, const TextToImageRequest& request,
+                                const ProgressFn& progress) {
+  return text_to_image(model, std::vector<TextToImageRequest>{request}, 0, progress).front();
 }
 
 }  // namespace vsp::pipeline

@@ -79,7 +79,7 @@ BAD_INPUTS = {
     "other format version": (lambda m, t: generate_args(bad_model_other_version(m, t), t / "o.png"),
                              ["format_version 99", "re-export"]),
     "corrupt unet": (lambda m, t: generate_args(bad_model_corrupt_unet(m, t), t / "o.png"), ["unet.pt", "re-export"]),
-    "unknown sampler": (lambda m, t: generate_args(m, t / "o.png", "--sampler", "heun"), ["unknown sampler 'heun'", "euler"]),
+    "unknown sampler": (lambda m, t: generate_args(m, t / "o.png", "--sampler", "heun"), ['--sampler: unknown value "heun"', "euler"]),
     "unsupported size": (lambda m, t: generate_args(m, t / "o.png", "--width", 100), ["100x64", "multiples of 32"]),
     "unwritable output": (lambda m, t: generate_args(m, t / "missing-dir" / "o.png"), ["missing-dir", "--out"]),
 }

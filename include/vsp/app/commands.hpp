@@ -12,11 +12,15 @@ struct CommonOptions {
 };
 void add_common_options(CLI::App& app, CommonOptions& common);
 
-// Each command adds its options or subcommand and returns the action to run when it is chosen.
-using Action = std::function<void()>;
+// Each command adds its options or subcommand and returns the action to run when it is chosen;
+// the action returns the exit code (errors are thrown as vsp::Error and exit 1).
+using Action = std::function<int()>;
 Action add_generate_command(CLI::App& app, CommonOptions& common);
 Action add_style_command(CLI::App& app, CommonOptions& common);
 Action add_styles_command(CLI::App& app, CommonOptions& common);
+Action add_batch_command(CLI::App& app, CommonOptions& common);
+// `vsp check`: golden images against generated ones, for CI (loads no model; see check.hpp).
+Action add_check_command(CLI::App& app, CommonOptions& common);
 // `vsp --style NAME ...` with no subcommand: the style options on the main app.
 Action add_style_mode(CLI::App& app, CommonOptions& common);
 

@@ -18,8 +18,9 @@ struct Image {
 // PNG text chunks, written as tEXt (Latin-1 safe) or iTXt (UTF-8) as needed; key -> value.
 using TextChunks = std::map<std::string, std::string>;
 
-// Writes atomically: a temporary file in the same folder, then rename, so a reader or a killed
-// process never leaves a partial PNG behind. Throws vsp::Error with a one-line message.
+// Writes atomically: an unnamed file in the same folder (O_TMPFILE) that gets its name once
+// complete, or where the file system cannot, a temporary name then rename. A reader never sees
+// a partial PNG, and a killed process leaves none behind. Throws vsp::Error with a one-line message.
 void write_png(const std::filesystem::path& path, const Image& image, const TextChunks& text = {});
 // Reads PNG or JPEG (by content, not by extension) into RGB. Throws vsp::Error on failure.
 Image read_image(const std::filesystem::path& path);
@@ -27,6 +28,10 @@ TextChunks read_png_text(const std::filesystem::path& path);
 
 // Throws vsp::Error naming the folder when a file cannot be created in path's folder.
 void ensure_writable(const std::filesystem::path& path);
+
+// Deletes the named temporaries (".<name>.tmp-<pid>-...") that writers killed mid-write left in
+// folder; those of running processes stay. Returns how many were removed.
+size_t remove_stale_temporaries(const std::filesystem::path& folder);
 
 // Writes a float32 array as a NumPy .npy file (atomically).
 void write_npy(const std::filesystem::path& path, const std::vector<int64_t>& shape, const float* data);

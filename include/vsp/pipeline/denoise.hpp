@@ -8,8 +8,9 @@
 #include "vsp/text/conditioning.hpp"
 
 namespace vsp::models {
+struct Manifest;
 struct Model;
-}
+}  // namespace vsp::models
 namespace vsp::sampling {
 class Scheduler;
 struct StepOutput;

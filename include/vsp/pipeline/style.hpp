@@ -46,6 +46,8 @@ struct StyleResult {
   at::Tensor images;   // uint8 [1 + N, H, W, 3]
 };
 
+// Throws vsp::Error on a request the export cannot run (size, seeds, sampler, ...).
+void check_style_request(const models::Manifest& manifest, const StyleRequest& request);
 // Throws vsp::Error on an invalid request.
 StyleResult visual_style_prompting(const models::Model& model, const StyleRequest& request,
                                    const ProgressFn& progress = {});

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "vsp/pipeline/denoise.hpp"
 
@@ -28,5 +29,12 @@ struct TextToImageResult {
 
 TextToImageResult text_to_image(const models::Model& model, const TextToImageRequest& request,
                                 const ProgressFn& progress = {});
+
+// Requests of one size, step count, guidance and sampler, run as one batch of rows, batch_size
+// rows per UNet call (0: all). Every request gets the numbers it would get alone: its own noise
+// and prompts, and the runtime's rows do not depend on their neighbours. Throws vsp::Error when
+// the requests cannot share a batch.
+std::vector<TextToImageResult> text_to_image(const models::Model& model, const std::vector<TextToImageRequest>& requests,
+                                             int64_t batch_size, const ProgressFn& progress = {});
 
 }  // namespace vsp::pipeline

@@ -1,0 +1,47 @@
+#pragma once
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace vsp::app {
+
+// One schema for the command line and for batch jobs: every option of a mode is a JSON field
+// ("swap_steps") and a flag ("--swap-steps"). The command line fills a job object from its flags;
+// a jobs file gives the object directly; both are checked by check_job_fields.
+enum class ValueKind {
+  text,           // "a string"
+  optional_text,  // a string or null
+  integer,        // an integer >= minimum
+  seed,           // a non-negative integer
+  number,
+  flag,           // true or false
+  text_list,      // a list of strings (a single string is a list of one)
+  seed_list,      // a list of non-negative integers (a single one is a list of one)
+};
+
+struct OptionSpec {
+  std::string key;    // JSON field
+  std::string flags;  // CLI11 names, e.g. "-p,--prompt" or "--color-calibration,!--no-color-calibration"
+  ValueKind kind;
+  std::string help;
+  int64_t minimum = 0;               // integer: the smallest valid value
+  char delimiter = 0;                // lists: a flag value is also split on this
+  std::vector<std::string> choices;  // text: the valid values (empty: any)
+};
+
+// Adds a flag per option; each flag given on the command line is stored in job[key].
+void add_job_options(CLI::App& app, const std::vector<OptionSpec>& options, nlohmann::json& job);
+
+// How field errors name a field: "--swap-steps" for the command line, "\"swap_steps\"" in a file.
+enum class FieldNaming { flag, json };
+std::string field_name(const OptionSpec& option, FieldNaming naming);
+
+// Checks every field of job against options, after removing `ignored` keys (e.g. "mode").
+// Returns the job with lists normalised (a single value becomes a list). Throws vsp::Error:
+// "<where>unknown field "sed"; did you mean "seed"?" or "<where>"steps" must be an integer >= 1, got "ten"".
+nlohmann::json check_job_fields(const nlohmann::json& job, const std::vector<OptionSpec>& options,
+                                const std::vector<std::string>& ignored, FieldNaming naming, const std::string& where);
+
+}  // namespace vsp::app

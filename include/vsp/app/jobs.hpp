@@ -1,0 +1,84 @@
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "vsp/app/job_schema.hpp"
+#include "vsp/io/image.hpp"
+#include "vsp/pipeline/denoise.hpp"
+
+namespace vsp::models {
+struct Manifest;
+struct Model;
+}  // namespace vsp::models
+
+namespace vsp::app {
+
+// One image a job writes: its file, relative to the output folder, and the JSON its metadata
+// carries (image_metadata adds the model hash and the vsp version).
+struct OutputImage {
+  std::filesystem::path file;
+  nlohmann::json metadata;
+};
+
+struct JobResult {
+  std::vector<io::Image> images;  // in the order of PlannedJob::outputs
+  at::Tensor latents;             // the final latents of the generated rows, on the CPU
+};
+
+// A job checked against the model's manifest, its outputs known before it runs (for duplicate
+// names, --resume and the progress bar).
+class PlannedJob {
+ public:
+  virtual ~PlannedJob() = default;
+  nlohmann::json job;                // the whole job, as given (defaults merged)
+  std::vector<OutputImage> outputs;  // what run() returns, in order
+  int64_t rows = 0;                  // images denoised together
+  int64_t work = 0;                  // denoising steps times rows, for the ETA
+
+  virtual JobResult run(const models::Model& model, const pipeline::ProgressFn& progress) const = 0;
+  // Jobs with the same non-empty group key can run together as one batch of rows.
+  virtual std::string group_key() const { return {}; }
+  // Runs the jobs of one group key (this one among them) together; results in their order.
+  // The default runs them one after the other.
+  virtual std::vector<JobResult> run_group(const std::vector<const PlannedJob*>& group, const models::Model& model,
+                                           const pipeline::ProgressFn& progress) const;
+};
+
+// What a job is planned against.
+struct PlanContext {
+  const models::Manifest& manifest;
+  std::string name;                  // prefix of the output files ("" on the command line)
+  std::filesystem::path base_folder;  // relative paths in the job are taken from here
+  int64_t batch_size = 0;            // rows per UNet call when the job does not say (0: all)
+};
+
+// A mode (generate, style, ...): its options, shared by its flags and its batch jobs, and how a
+// job of it is planned. Throws vsp::Error on a job that cannot run.
+struct Mode {
+  std::string name;
+  std::string description;
+  std::vector<OptionSpec> options;
+  std::function<std::unique_ptr<PlannedJob>(const nlohmann::json& job, const PlanContext& context)> plan;
+};
+
+const Mode& generate_mode();
+const Mode& style_mode();
+// Every mode a jobs file can name.
+const std::vector<const Mode*>& all_modes();
+// Throws vsp::Error listing the closest mode names.
+const Mode& find_mode(const std::string& name, const std::string& where);
+
+// Writes each output's image under folder with its metadata; returns the paths written.
+std::vector<std::filesystem::path> write_outputs(const PlannedJob& job, const JobResult& result,
+                                                 const std::filesystem::path& folder,
+                                                 const models::Manifest& manifest);
+// True when every output already exists under folder with exactly the metadata it would get.
+bool outputs_up_to_date(const PlannedJob& job, const std::filesystem::path& folder, const models::Manifest& manifest);
+
+}  // namespace vsp::app

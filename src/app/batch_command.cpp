@@ -1,0 +1,274 @@
+// `vsp batch jobs.json`: every job of a jobs file, checked first, run with each model loaded once,
+// resumable, shardable, and optionally checked against golden images.
+#include <torch/torch.h>
+
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <map>
+
+#include "vsp/app/batch.hpp"
+#include "vsp/app/batch_progress.hpp"
+#include "vsp/app/check.hpp"
+#include "vsp/app/commands.hpp"
+#include "vsp/app/jobs.hpp"
+#include "vsp/error.hpp"
+#include "vsp/io/log.hpp"
+#include "vsp/models/model.hpp"
+
+namespace vsp::app {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct BatchOptions {
+  std::string jobs_file;
+  std::string out;
+  bool resume = false;
+  std::string shard;
+  std::string golden;
+  CheckOptions check;
+  int64_t batch_size = 4;
+  bool log_json = false;
+};
+
+// Ctrl-C or SIGTERM asks the batch to stop at the next step; a second one kills at once.
+std::atomic<bool> stop_requested{false};
+extern "C" void request_stop(int signal) {
+  stop_requested = true;
+  std::signal(signal, SIG_DFL);
+}
+struct Interrupted {};
+
+struct PlannedBatchJob {
+  const BatchJob* source;
+  std::unique_ptr<PlannedJob> planned;
+};
+
+// Plans every job of the file (not only this shard's, so every shard sees the same errors and
+// names) against its model's manifest.
+std::vector<PlannedBatchJob> plan_all(const BatchFile& batch, int64_t batch_size,
+                                      std::map<std::string, models::Manifest>& manifests) {
+  std::vector<PlannedBatchJob> planned;
+  std::map<std::string, size_t> writers;
+  for (const auto& job : batch.jobs) {
+    const std::string where = batch.path.string() + ": " + job.where();
+    const std::string key = job.model.lexically_normal().string();
+    if (!manifests.count(key)) {
+      try {
+        manifests.emplace(key, models::Manifest::load(job.model));
+      } catch (const Error& e) {
+        throw Error(where + e.what());
+      }
+    }
+    const Mode& mode = find_mode(job.mode, where);
+    try {
+      planned.push_back({&job, mode.plan(job.job, {manifests.at(key), job.name, batch.path.parent_path(), batch_size})});
+    } catch (const Error& e) {
+      throw Error(where + e.what());
+    }
+    for (const auto& output : planned.back().planned->outputs) {
+      const auto [at, fresh] = writers.emplace(output.file.lexically_normal().string(), job.index);
+      if (!fresh)
+        throw Error(batch.path.string() + ": jobs[" + std::to_string(at->second) + "] and jobs[" +
+                    std::to_string(job.index) + "] both write " + at->first + "; give them different \"name\"s");
+    }
+  }
+  return planned;
+}
+
+void check_writable_folder(const fs::path& out) {
+  auto existing = out;
+  while (!existing.empty() && !fs::exists(existing)) existing = existing.parent_path();
+  if (!existing.empty() && !fs::is_directory(existing))
+    throw Error(existing.string() + " is a file, not a folder; choose another --out");
+  io::ensure_writable((existing.empty() ? fs::path(".") : existing) / "summary.jsonl");
+}
+
+std::string error_text(const std::exception& e) {
+  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&e)) {
+    const std::string what = torch_error->what_without_backtrace();
+    return what.substr(0, what.find('\n'));
+  }
+  return e.what();
+}
+
+class BatchRun {
+ public:
+  BatchRun(const fs::path& out, const std::string& summary_name, BatchProgress& progress)
+      : out_(out), summary_(out / summary_name), progress_(progress) {}
+
+  // Runs the jobs of one model, compatible neighbours batched up to batch_size rows.
+  void run_model(const std::vector<const PlannedBatchJob*>& jobs, const models::Model& model, int64_t batch_size) {
+    for (size_t first = 0; first < jobs.size();) {
+      std::vector<const PlannedBatchJob*> group{jobs[first]};
+      const auto key = jobs[first]->planned->group_key();
+      int64_t rows = jobs[first]->planned->rows;
+      while (!key.empty() && first + group.size() < jobs.size()) {
+        const auto* next = jobs[first + group.size()];
+        if (next->planned->group_key() != key || rows + next->planned->rows > std::max<int64_t>(batch_size, 1)) break;
+        rows += next->planned->rows;
+        group.push_back(next);
+      }
+      run_group(group, model);
+      first += group.size();
+    }
+  }
+
+  void record(const BatchJob& job, const std::vector<fs::path>& files, double seconds, const std::string& status,
+              const std::string& error = "") {
+    json line = {{"job", job.name}, {"index", job.index}, {"mode", job.mode}, {"files", json::array()},
+                 {"seconds", seconds}, {"status", status}};
+    for (const auto& f : files) line["files"].push_back(f.lexically_relative(out_).string());
+    if (!error.empty()) line["error"] = error;
+    summary_ << line.dump() << "\n" << std::flush;
+    if (status == "failed") ++failed_;
+    progress_.job_finished(line, static_cast<int>(files.size()));
+  }
+
+  int failed() const { return failed_; }
+
+ private:
+  void run_group(const std::vector<const PlannedBatchJob*>& group, const models::Model& model) {
+    if (stop_requested) throw Interrupted{};
+    std::string label;
+    int64_t work = 0;
+    std::vector<const PlannedJob*> jobs;
+    for (const auto* job : group) {
+      label += (label.empty() ? "" : ", ") + job->source->name;
+      work += job->planned->work;
+      jobs.push_back(job->planned.get());
+    }
+    progress_.group_started(label, work);
+    const auto started = std::chrono::steady_clock::now();
+    const auto seconds = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() / group.size();
+    };
+    try {
+      const auto results = jobs.front()->run_group(jobs, model, [&](int done, int total) {
+        progress_.step(done, total);
+        if (stop_requested) throw Interrupted{};
+      });
+      for (size_t i = 0; i < group.size(); ++i)
+        record(*group[i]->source, write_outputs(*jobs[i], results[i], out_, model.manifest), seconds(), "done");
+    } catch (const Interrupted&) {
+      for (const auto* job : group) record(*job->source, {}, seconds(), "interrupted");
+      throw;
+    } catch (const std::exception& e) {
+      log::warn(label + ": " + error_text(e));
+      for (const auto* job : group) record(*job->source, {}, seconds(), "failed", error_text(e));
+    }
+  }
+
+  fs::path out_;
+  std::ofstream summary_;
+  BatchProgress& progress_;
+  int failed_ = 0;
+};
+
+int run_batch(const BatchOptions& o, const CommonOptions& common) {
+  const auto batch = load_batch_file(o.jobs_file, common.model);
+  const Shard shard = !o.shard.empty() ? parse_shard(o.shard)
+                                       : shard_from_environment(std::getenv).value_or(Shard{});
+  if (shard.count > 1 && !o.golden.empty())
+    throw Error("--check compares the whole batch; with --shard, run vsp check once every shard has finished");
+  const fs::path out = o.out.empty() ? fs::path("out") / fs::path(o.jobs_file).stem() : fs::path(o.out);
+  check_writable_folder(out);
+  std::map<std::string, models::Manifest> manifests;
+  const auto planned = plan_all(batch, o.batch_size, manifests);
+
+  // This shard's jobs, grouped by model in the order the models first appear.
+  std::vector<std::string> model_order;
+  std::map<std::string, std::vector<const PlannedBatchJob*>> by_model;
+  std::vector<const PlannedBatchJob*> skipped;
+  int images = 0;
+  int64_t work = 0;
+  int shard_jobs = 0;
+  for (const auto& job : planned) {
+    if (!shard.contains(job.source->index)) continue;
+    ++shard_jobs;
+    images += static_cast<int>(job.planned->outputs.size());
+    const std::string key = job.source->model.lexically_normal().string();
+    if (o.resume && outputs_up_to_date(*job.planned, out, manifests.at(key))) {
+      skipped.push_back(&job);
+      continue;
+    }
+    if (!by_model.count(key)) model_order.push_back(key);
+    by_model[key].push_back(&job);
+    work += job.planned->work;
+  }
+
+  fs::create_directories(out);
+  io::remove_stale_temporaries(out);
+  for (const auto& job : planned)
+    if (fs::is_directory(out / job.planned->outputs.front().file.parent_path()))
+      io::remove_stale_temporaries(out / job.planned->outputs.front().file.parent_path());
+  // --log-json is asked for explicitly: it wins over --quiet.
+  const auto style = o.log_json       ? BatchProgress::Style::json
+                     : common.quiet ? BatchProgress::Style::quiet
+                                    : BatchProgress::Style::human;
+  BatchProgress progress(style, shard_jobs, images, work);
+  const std::string summary_name =
+      shard.count > 1 ? "summary-shard-" + std::to_string(shard.index) + "-of-" + std::to_string(shard.count) + ".jsonl"
+                      : "summary.jsonl";
+  BatchRun run(out, summary_name, progress);
+  for (const auto* job : skipped) {
+    std::vector<fs::path> files;
+    for (const auto& output : job->planned->outputs) files.push_back(out / output.file);
+    run.record(*job->source, files, 0, "skipped");
+  }
+
+  stop_requested = false;
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
+  try {
+    for (const auto& key : model_order) {
+      const auto model = models::Model::load(by_model[key].front()->source->model, common.device);
+      run.run_model(by_model[key], *model, o.batch_size);
+    }
+  } catch (const Interrupted&) {
+    progress.finished("interrupted");
+    std::fprintf(stderr, "interrupted: the images written so far are complete; add --resume to finish the batch\n");
+    return 130;
+  }
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  progress.finished(run.failed() > 0 ? "finished with failures" : "done");
+  if (run.failed() > 0) {
+    std::fprintf(stderr, "error: %d job(s) failed; see %s\n", run.failed(), (out / summary_name).string().c_str());
+    return 1;
+  }
+  if (o.golden.empty()) return 0;
+  auto check = o.check;
+  check.golden = o.golden;
+  check.actual = out;
+  return run_check(check);
+}
+
+}  // namespace
+
+Action add_batch_command(CLI::App& app, CommonOptions& common) {
+  auto options = std::make_shared<BatchOptions>();
+  auto* cmd = app.add_subcommand("batch", "Run the jobs of a JSON jobs file (see the README for the format)");
+  cmd->add_option("jobs", options->jobs_file, "Jobs file: {\"defaults\": {...}, \"jobs\": [...]}")->required();
+  cmd->add_option("-o,--out", options->out, "Output folder (default: out/<jobs file name>)");
+  cmd->add_flag("--resume", options->resume, "Skip jobs whose images already exist with the same metadata");
+  cmd->add_option("--shard", options->shard,
+                  "Run shard INDEX/COUNT: the jobs whose index % COUNT == INDEX (default: from SLURM_ARRAY_TASK_ID or "
+                  "JOB_COMPLETION_INDEX, else all)");
+  cmd->add_option("--batch-size", options->batch_size, "Images per UNet call; generate jobs that fit are batched")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--log-json", options->log_json, "Progress as JSON lines on stdout instead of bars");
+  cmd->add_option("--check", options->golden, "After the batch, compare the images with this golden folder");
+  cmd->add_option("--report", options->check.report, "With --check: folder for junit.xml and diff images")
+      ->capture_default_str();
+  cmd->add_option("--max-diff", options->check.max_diff, "With --check: largest tolerated pixel difference (0-255)")
+      ->capture_default_str();
+  cmd->add_option("--min-psnr", options->check.min_psnr, "With --check: lowest tolerated PSNR in dB")
+      ->capture_default_str();
+  add_common_options(*cmd, common);
+  return [options, &common] { return run_batch(*options, common); };
+}
+
+}  // namespace vsp::app

@@ -1,0 +1,169 @@
+// Jobs files and shards: everything about a batch that is checked before a model loads.
+#include <algorithm>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "vsp/app/batch.hpp"
+#include "vsp/app/jobs.hpp"
+#include "vsp/app/style_config.hpp"
+#include "vsp/error.hpp"
+
+namespace vsp::app {
+namespace {
+
+using nlohmann::json;
+
+// Fields every job takes besides its mode's options.
+const std::vector<std::string> kJobFields = {"mode", "name", "model"};
+
+int parse_count(const std::string& text, const std::string& what) {
+  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos)
+    throw Error(what + " must be a non-negative integer, got \"" + text + "\"");
+  return std::stoi(text);
+}
+
+// "line L, column C" of a parse error at byte offset `byte` (nlohmann counts from 1).
+std::string position(const std::string& text, size_t byte) {
+  size_t line = 1, column = 1;
+  for (size_t i = 0; i + 1 < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return std::to_string(line) + ":" + std::to_string(column);
+}
+
+json parse(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw Error("cannot read jobs file " + path.string() + "; check the path");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    // nlohmann's message: "[json.exception.parse_error.101] parse error at line 3, column 14: <what>"
+    std::string what = e.what();
+    const size_t at = what.find(": ", what.find("column"));
+    if (at != std::string::npos) what = what.substr(at + 2);
+    throw Error(path.string() + ":" + position(text, e.byte) + ": invalid JSON: " + what);
+  }
+}
+
+void check_name(const BatchJob& job, const std::string& file) {
+  static const std::regex valid("[A-Za-z0-9][A-Za-z0-9._-]*");
+  if (!std::regex_match(job.name, valid))
+    throw Error(file + ": " + job.where() +
+                "\"name\" must be letters, digits, '.', '_' or '-' (it names the output files), got \"" + job.name +
+                "\"");
+}
+
+// Defaults apply to the jobs whose mode takes them; a field no mode takes is a typo.
+void check_defaults(const json& defaults, const std::string& where) {
+  std::vector<std::string> known = {"mode", "model"};
+  for (const auto* mode : all_modes())
+    for (const auto& option : mode->options) known.push_back(option.key);
+  for (const auto& [key, value] : defaults.items()) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    const auto near = closest(key, known, 1);
+    throw Error(where + "unknown field \"" + key + "\"" + (near.empty() ? "" : "; did you mean \"" + near[0] + "\"?") +
+                (key == "name" ? " (a name belongs to one job)" : " (the README lists the fields)"));
+  }
+}
+
+json merged(const json& defaults, const json& job, const Mode& mode) {
+  json out = json::object();
+  for (const auto& [key, value] : defaults.items()) {
+    const bool taken = key == "model" || std::any_of(mode.options.begin(), mode.options.end(),
+                                                     [&](const OptionSpec& o) { return o.key == key; });
+    if (taken) out[key] = value;
+  }
+  for (const auto& [key, value] : job.items()) out[key] = value;
+  out["mode"] = mode.name;
+  return out;
+}
+
+}  // namespace
+
+Shard parse_shard(const std::string& text) {
+  const size_t slash = text.find('/');
+  if (slash == std::string::npos) throw Error("--shard must be INDEX/COUNT, e.g. 0/4, got \"" + text + "\"");
+  Shard shard{parse_count(text.substr(0, slash), "--shard's index"), parse_count(text.substr(slash + 1), "--shard's count")};
+  if (shard.count < 1 || shard.index >= shard.count)
+    throw Error("--shard " + text + ": the index must be below the count (0/" + std::to_string(std::max(shard.count, 1)) +
+                " to " + std::to_string(std::max(shard.count, 1) - 1) + "/" + std::to_string(std::max(shard.count, 1)) + ")");
+  return shard;
+}
+
+std::optional<Shard> shard_from_environment(const std::function<const char*(const char*)>& getenv) {
+  const auto read = [&](const char* name) { return std::string(getenv(name) ? getenv(name) : ""); };
+  if (!read("SLURM_ARRAY_TASK_ID").empty()) {
+    const int id = parse_count(read("SLURM_ARRAY_TASK_ID"), "SLURM_ARRAY_TASK_ID");
+    const int first = read("SLURM_ARRAY_TASK_MIN").empty() ? 0 : parse_count(read("SLURM_ARRAY_TASK_MIN"), "SLURM_ARRAY_TASK_MIN");
+    if (read("SLURM_ARRAY_TASK_COUNT").empty())
+      throw Error("SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not; pass --shard INDEX/COUNT");
+    return parse_shard(std::to_string(id - first) + "/" + read("SLURM_ARRAY_TASK_COUNT"));
+  }
+  if (!read("JOB_COMPLETION_INDEX").empty()) {
+    if (read("VSP_SHARD_COUNT").empty())
+      throw Error("JOB_COMPLETION_INDEX is set but VSP_SHARD_COUNT is not; set it to the Job's completions");
+    return parse_shard(read("JOB_COMPLETION_INDEX") + "/" + read("VSP_SHARD_COUNT"));
+  }
+  return std::nullopt;
+}
+
+std::string BatchJob::where() const { return "jobs[" + std::to_string(index) + "] (\"" + name + "\"): "; }
+
+BatchFile load_batch_file(const std::filesystem::path& path, const std::filesystem::path& default_model) {
+  const json root = parse(path);
+  const std::string file = path.string();
+  if (!root.is_object()) throw Error(file + ": a jobs file is an object {\"defaults\": {...}, \"jobs\": [...]}");
+  for (const auto& [key, value] : root.items()) {
+    if (key == "defaults" || key == "jobs") continue;
+    const auto near = closest(key, {"defaults", "jobs"}, 1);
+    throw Error(file + ": unknown field \"" + key + "\"" + (near.empty() ? "" : "; did you mean \"" + near[0] + "\"?") +
+                " (a jobs file has \"defaults\" and \"jobs\")");
+  }
+  const json defaults = root.value("defaults", json::object());
+  if (!defaults.is_object()) throw Error(file + ": \"defaults\" must be an object, got " + defaults.dump());
+  check_defaults(defaults, file + ": defaults: ");
+  if (!root.contains("jobs") || !root["jobs"].is_array() || root["jobs"].empty())
+    throw Error(file + ": \"jobs\" must be a non-empty list of jobs");
+
+  BatchFile batch{path, {}};
+  const auto base = path.parent_path();
+  for (size_t i = 0; i < root["jobs"].size(); ++i) {
+    const json& given = root["jobs"][i];
+    BatchJob job;
+    job.index = i;
+    char name[32];
+    std::snprintf(name, sizeof name, "job-%03zu", i);
+    job.name = given.is_object() && given.contains("name") && given["name"].is_string() ? given["name"].get<std::string>()
+                                                                                         : name;
+    const std::string where = file + ": " + job.where();
+    if (!given.is_object()) throw Error(where + "a job must be an object, got " + given.dump());
+    const json mode_value = given.contains("mode") ? given["mode"] : defaults.value("mode", json());
+    if (!mode_value.is_string()) throw Error(where + "\"mode\" must name a mode, e.g. \"generate\" or \"style\"");
+    const Mode& mode = find_mode(mode_value, where);
+    job.mode = mode.name;
+    job.job = check_job_fields(merged(defaults, given, mode), mode.options, kJobFields, FieldNaming::json, where);
+    if (given.contains("name") && !given["name"].is_string()) throw Error(where + "\"name\" must be a string");
+    check_name(job, file);
+    if (job.job.contains("model")) {
+      if (!job.job["model"].is_string()) throw Error(where + "\"model\" must be the path of an exported model folder");
+      const std::filesystem::path model = job.job["model"].get<std::string>();
+      job.model = model.is_absolute() ? model : base / model;
+    } else {
+      job.model = default_model;
+    }
+    batch.jobs.push_back(std::move(job));
+  }
+  return batch;
+}
+
+}  // namespace vsp::app

@@ -1,0 +1,104 @@
+// The generate mode: text to image. Its jobs batch together when they share a size, step count,
+// guidance and sampler.
+#include <torch/torch.h>
+
+#include <sstream>
+
+#include "vsp/app/jobs.hpp"
+#include "vsp/error.hpp"
+#include "vsp/models/manifest.hpp"
+#include "vsp/pipeline/text_to_image.hpp"
+#include "vsp/sampling/scheduler.hpp"
+
+namespace vsp::app {
+namespace {
+
+using nlohmann::json;
+
+io::Image to_image(const at::Tensor& pixels) {
+  return {static_cast<int>(pixels.size(1)), static_cast<int>(pixels.size(0)), 3,
+          std::vector<uint8_t>(pixels.data_ptr<uint8_t>(), pixels.data_ptr<uint8_t>() + pixels.numel())};
+}
+
+class GenerateJob : public PlannedJob {
+ public:
+  pipeline::TextToImageRequest request;
+  int64_t batch_size = 0;
+
+  JobResult run(const models::Model& model, const pipeline::ProgressFn& progress) const override {
+    return run_group({this}, model, progress).front();
+  }
+
+  std::string group_key() const override {
+    std::ostringstream key;
+    key << "generate " << request.width << "x" << request.height << " " << request.steps << " " << request.cfg << " "
+        << request.sampler;
+    return key.str();
+  }
+
+  std::vector<JobResult> run_group(const std::vector<const PlannedJob*>& group, const models::Model& model,
+                                   const pipeline::ProgressFn& progress) const override {
+    std::vector<pipeline::TextToImageRequest> requests;
+    for (const auto* job : group) requests.push_back(static_cast<const GenerateJob*>(job)->request);
+    std::vector<JobResult> results;
+    for (const auto& made : pipeline::text_to_image(model, requests, batch_size, progress)) {
+      JobResult result{{}, made.latents};
+      for (int64_t i = 0; i < made.images.size(0); ++i) result.images.push_back(to_image(made.images[i]));
+      results.push_back(std::move(result));
+    }
+    return results;
+  }
+};
+
+std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& context) {
+  auto planned = std::make_unique<GenerateJob>();
+  planned->job = job;
+  planned->batch_size = context.batch_size;
+  auto& r = planned->request;
+  r.prompt = job.value("prompt", "");
+  if (job.contains("negative") && !job["negative"].is_null()) r.negative = job["negative"].get<std::string>();
+  r.steps = job.value("steps", r.steps);
+  r.cfg = job.value("cfg", r.cfg);
+  r.seed = job.value("seed", r.seed);
+  r.width = job.value("width", context.manifest.default_size);
+  r.height = job.value("height", context.manifest.default_size);
+  r.sampler = job.value("sampler", r.sampler);
+  r.num = job.value("num", r.num);
+  context.manifest.check_size(r.width, r.height);
+
+  const std::string stem = context.name + (context.name.empty() ? "" : "_") + "s" + std::to_string(r.seed);
+  for (int i = 0; i < r.num; ++i) {
+    json image = {{"mode", "generate"}, {"prompt", r.prompt}, {"steps", r.steps}, {"cfg", r.cfg}, {"seed", r.seed},
+                  {"width", r.width}, {"height", r.height}, {"sampler", r.sampler}, {"num", r.num}, {"index", i},
+                  {"negative", r.negative ? json(*r.negative) : json(nullptr)}, {"job", job}};
+    planned->outputs.push_back({stem + (r.num > 1 ? "_" + std::to_string(i) : "") + ".png", image});
+  }
+  planned->rows = r.num;
+  planned->work = static_cast<int64_t>(r.steps) * r.num;
+  return planned;
+}
+
+}  // namespace
+
+const Mode& generate_mode() {
+  static const Mode mode{
+      "generate",
+      "text to image",
+      {
+          {"prompt", "-p,--prompt", ValueKind::text, "What to draw (an empty prompt is valid)"},
+          {"negative", "-n,--negative", ValueKind::optional_text,
+           "Negative prompt. Absent: zero negative embeddings (SDXL's default); \"\" is encoded as text"},
+          {"steps", "--steps", ValueKind::integer, "Denoising steps (default 50)", 1},
+          {"cfg", "--cfg", ValueKind::number, "Classifier-free guidance scale, <= 1 turns it off (default 5)"},
+          {"seed", "-s,--seed", ValueKind::seed,
+           "Seed of the initial noise (default 0; CPU generator: the same image on every device)"},
+          {"width", "-W,--width", ValueKind::integer, "Image width in pixels (default: the model's size)", 1},
+          {"height", "-H,--height", ValueKind::integer, "Image height in pixels (default: the model's size)", 1},
+          {"sampler", "--sampler", ValueKind::text, "Sampler (default euler)", 0, 0, sampling::scheduler_names()},
+          {"num", "--num", ValueKind::integer, "Images from one seed's noise (default 1)", 1},
+      },
+      plan_generate};
+  return mode;
+}
+
+}  // namespace vsp::app

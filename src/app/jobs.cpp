@@ -1,0 +1,63 @@
+#include "vsp/app/jobs.hpp"
+
+#include "vsp/app/metadata.hpp"
+#include "vsp/app/style_config.hpp"
+#include "vsp/error.hpp"
+#include "vsp/models/manifest.hpp"
+
+namespace vsp::app {
+
+std::vector<JobResult> PlannedJob::run_group(const std::vector<const PlannedJob*>& group, const models::Model& model,
+                                             const pipeline::ProgressFn& progress) const {
+  std::vector<JobResult> results;
+  for (const auto* job : group) results.push_back(job->run(model, progress));
+  return results;
+}
+
+const std::vector<const Mode*>& all_modes() {
+  static const std::vector<const Mode*> modes = {&generate_mode(), &style_mode()};
+  return modes;
+}
+
+const Mode& find_mode(const std::string& name, const std::string& where) {
+  std::vector<std::string> names;
+  for (const auto* mode : all_modes()) {
+    if (mode->name == name) return *mode;
+    names.push_back(mode->name);
+  }
+  const auto near = closest(name, names, 1);
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  throw Error(where + "unknown mode \"" + name + "\"" + (near.empty() ? "" : "; did you mean \"" + near[0] + "\"?") +
+              " (modes: " + list + ")");
+}
+
+std::vector<std::filesystem::path> write_outputs(const PlannedJob& job, const JobResult& result,
+                                                 const std::filesystem::path& folder,
+                                                 const models::Manifest& manifest) {
+  std::vector<std::filesystem::path> written;
+  for (size_t i = 0; i < job.outputs.size(); ++i) {
+    const auto path = folder / job.outputs[i].file;
+    std::filesystem::create_directories(path.parent_path());
+    io::write_png(path, result.images.at(i), image_metadata(job.outputs[i].metadata, manifest));
+    written.push_back(path);
+  }
+  return written;
+}
+
+bool outputs_up_to_date(const PlannedJob& job, const std::filesystem::path& folder, const models::Manifest& manifest) {
+  for (const auto& output : job.outputs) {
+    const auto path = folder / output.file;
+    if (!std::filesystem::is_regular_file(path)) return false;
+    try {
+      const auto text = io::read_png_text(path);
+      const auto found = text.find("vsp");
+      if (found == text.end() || found->second != image_metadata(output.metadata, manifest).at("vsp")) return false;
+    } catch (const Error&) {
+      return false;  // unreadable: make it again
+    }
+  }
+  return true;
+}
+
+}  // namespace vsp::app

@@ -1,0 +1,194 @@
+// The style mode: visual style prompting from a style config or a style image. A job writes a
+// folder: reference.png, one NN_<slug>_s<seed>.png per target and grid.png.
+#include <torch/torch.h>
+
+#include <cctype>
+
+#include "vsp/app/jobs.hpp"
+#include "vsp/app/style_config.hpp"
+#include "vsp/attention/selection.hpp"
+#include "vsp/error.hpp"
+#include "vsp/models/manifest.hpp"
+#include "vsp/pipeline/style.hpp"
+#include "vsp/sampling/scheduler.hpp"
+
+namespace vsp::app {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+std::string slug(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c)) out += static_cast<char>(std::tolower(c));
+    else if (!out.empty() && out.back() != '-') out += '-';
+    if (out.size() >= 40) break;
+  }
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out.empty() ? "target" : out;
+}
+
+fs::path from_base(const PlanContext& context, const std::string& path) {
+  return fs::path(path).is_absolute() ? fs::path(path) : context.base_folder / path;
+}
+
+// The style of a job: a config from the style folder, or for a style image a style made from the
+// file name ("The starry night.png" -> reference prompt "The starry night", targets "{object}").
+StyleConfig resolve_style(const json& job, const PlanContext& context) {
+  const std::string name = job.value("style", ""), image = job.value("style_image", "");
+  if (name.empty() && image.empty()) throw Error("give a style (--style NAME, see vsp styles) or a --style-image FILE");
+  const auto folder = job.contains("styles") ? from_base(context, job["styles"]) : default_styles_folder();
+  if (image.empty()) return find_style(folder, name);
+  StyleConfig s = name.empty() ? StyleConfig{} : find_style(folder, name);
+  const auto stem = fs::path(image).stem().string();
+  if (name.empty()) {
+    s.name = slug(stem);
+    s.description = "style of " + stem;
+    s.style_template = "{object}";
+    s.targets = {"a cat"};
+  }
+  s.reference_object = job.value("style_prompt", stem);
+  s.negative.reset();  // the real-image path uses zero negatives
+  s.sampler = "ddim";
+  return s;
+}
+
+pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, const PlanContext& context) {
+  pipeline::StyleRequest r;
+  const bool from_image = job.contains("style_image");
+  r.reference_prompt = from_image ? s.reference_object : s.prompt_for(job.value("reference_object", s.reference_object));
+  r.reference_seed = job.value("reference_seed", s.reference_seed);
+  // Targets: "prompt" (used as given), else "object" (put into the template), else the style's.
+  std::vector<std::string> prompts = job.value("prompt", std::vector<std::string>{});
+  const auto objects = job.value("object", std::vector<std::string>{});
+  for (const auto& object : objects.empty() && prompts.empty() ? s.targets : objects)
+    prompts.push_back(s.prompt_for(object));
+  std::vector<uint64_t> seeds = job.value("seeds", s.seeds);
+  const size_t count = job.contains("num") ? job["num"].get<size_t>() : (seeds.empty() ? prompts.size() : seeds.size());
+  if (seeds.empty()) seeds.push_back(0);
+  for (size_t i = 0; i < count; ++i) {
+    r.target_prompts.push_back(prompts[i % prompts.size()]);
+    // Past the given seeds, count on from the last one.
+    r.target_seeds.push_back(i < seeds.size() ? seeds[i] : seeds.back() + (i - seeds.size() + 1));
+  }
+  r.negative = s.negative;
+  r.zero_target_negatives = s.zero_target_negatives;
+  r.steps = job.value("steps", s.steps);
+  r.cfg = job.value("cfg", s.cfg);
+  r.warmup_steps = job.value("warmup_steps", s.warmup_steps);
+  r.warmup_cfg = job.value("warmup_cfg", s.warmup_cfg);
+  r.sampler = job.value("sampler", s.sampler);
+  r.width = job.value("width", context.manifest.default_size);
+  r.height = job.value("height", context.manifest.default_size);
+  r.layers = job.value("layers", s.layers);
+  r.swap_steps = job.value("swap_steps", s.swap_steps);
+  r.batch_size = job.value("batch_size", context.batch_size);
+  r.reference_trajectory = job.value("reference_trajectory", r.reference_trajectory);
+  r.color_calibration = job.value("color_calibration", true);
+  return r;
+}
+
+class StyleJob : public PlannedJob {
+ public:
+  pipeline::StyleRequest request;
+
+  JobResult run(const models::Model& model, const pipeline::ProgressFn& progress) const override {
+    const auto made = pipeline::visual_style_prompting(model, request, progress);
+    JobResult result{{}, made.latents};
+    for (int64_t row = 0; row < made.images.size(0); ++row) {
+      const auto pixels = made.images[row];
+      result.images.push_back({static_cast<int>(pixels.size(1)), static_cast<int>(pixels.size(0)), 3,
+                               std::vector<uint8_t>(pixels.data_ptr<uint8_t>(),
+                                                    pixels.data_ptr<uint8_t>() + pixels.numel())});
+    }
+    result.images.push_back(io::make_grid(result.images, static_cast<int>(result.images.size()), 4));
+    return result;
+  }
+};
+
+std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& context) {
+  const auto style = resolve_style(job, context);
+  auto planned = std::make_unique<StyleJob>();
+  planned->job = job;
+  auto& r = planned->request = build_request(job, style, context);
+  if (job.contains("style_image")) r.style_image = io::read_image(from_base(context, job["style_image"]));
+  pipeline::check_style_request(context.manifest, r);
+  attention::select_self_layers(context.manifest.attention_layers, r.layers);
+  attention::select_steps(r.swap_steps, r.steps);
+
+  json shared = {{"mode", "style"}, {"style", style.name}, {"reference_prompt", r.reference_prompt},
+                 {"reference_seed", r.reference_seed}, {"steps", r.steps}, {"cfg", r.cfg},
+                 {"warmup", {{"steps", r.warmup_steps}, {"cfg", r.warmup_cfg}}}, {"sampler", r.sampler},
+                 {"width", r.width}, {"height", r.height}, {"layers", r.layers}, {"swap_steps", r.swap_steps},
+                 {"targets", r.target_prompts}, {"seeds", r.target_seeds},
+                 {"negative", r.negative ? json(*r.negative) : json(nullptr)},
+                 {"zero_target_negatives", r.zero_target_negatives}, {"job", job}};
+  if (r.style_image) {
+    shared["style_image"] = job["style_image"];
+    shared["reference_trajectory"] = r.reference_trajectory;
+    shared["color_calibration"] = r.color_calibration;
+  }
+  const fs::path folder = context.name;
+  auto reference = shared;
+  reference["prompt"] = r.reference_prompt;
+  reference["seed"] = r.reference_seed;
+  planned->outputs.push_back({folder / "reference.png", reference});
+  for (size_t i = 0; i < r.target_prompts.size(); ++i) {
+    auto target = shared;
+    target["prompt"] = r.target_prompts[i];
+    target["seed"] = r.target_seeds[i];
+    target["index"] = i;
+    char prefix[16];
+    std::snprintf(prefix, sizeof prefix, "%02zu", i);
+    const auto name = std::string(prefix) + "_" + slug(r.target_prompts[i]) + "_s" + std::to_string(r.target_seeds[i]);
+    planned->outputs.push_back({folder / (name + ".png"), target});
+  }
+  planned->outputs.push_back({folder / "grid.png", shared});
+  planned->rows = static_cast<int64_t>(r.target_prompts.size()) + 1;
+  planned->work = r.steps * planned->rows;
+  return planned;
+}
+
+}  // namespace
+
+const Mode& style_mode() {
+  static const Mode mode{
+      "style",
+      "visual style prompting",
+      {
+          {"style", "--style", ValueKind::text, "Style name (configs/styles/<name>.json; vsp styles lists them)"},
+          {"style_image", "--style-image", ValueKind::text, "Take the style from this picture (PNG or JPEG) instead"},
+          {"style_prompt", "--style-prompt", ValueKind::text,
+           "With --style-image: what the picture shows (default: its file name)"},
+          {"object", "--object", ValueKind::text_list, "Target object, put into the style's template (repeatable)"},
+          {"prompt", "-p,--prompt", ValueKind::text_list, "Target prompt used as given (repeatable)"},
+          {"num", "--num", ValueKind::integer, "Number of targets (repeating the objects, seeds counting on)", 1},
+          {"seeds", "--seeds", ValueKind::seed_list, "Target seeds, e.g. --seeds 1,2,3", 0, ','},
+          {"layers", "--layers", ValueKind::text_list,
+           "Swap layers: modules (up_blocks.1,up_blocks.0.attentions.2) or self[-6:]", 0, ','},
+          {"swap_steps", "--swap-steps", ValueKind::text, "Steps that swap: all, 0-9,20-29 or 0.0-0.5"},
+          {"steps", "--steps", ValueKind::integer, "Denoising steps (default: the style's)", 1},
+          {"cfg", "--cfg", ValueKind::number, "Guidance scale (default: the style's)"},
+          {"warmup_steps", "--warmup-steps", ValueKind::integer,
+           "Steps at --warmup-cfg before --cfg (default: the style's)", 0},
+          {"warmup_cfg", "--warmup-cfg", ValueKind::number, "Guidance during the warm-up steps"},
+          {"sampler", "--sampler", ValueKind::text, "Sampler (default: the style's; ddim for --style-image)", 0, 0,
+           sampling::scheduler_names()},
+          {"reference_object", "--reference-object", ValueKind::text,
+           "Object of the reference image (default: the style's)"},
+          {"reference_seed", "--reference-seed", ValueKind::seed, "Seed of the reference (default: the style's)"},
+          {"batch_size", "--batch-size", ValueKind::integer, "Targets per UNet call when memory is short (0: all)", 0},
+          {"width", "-W,--width", ValueKind::integer, "Width in pixels (default: the model's size)", 1},
+          {"height", "-H,--height", ValueKind::integer, "Height in pixels (default: the model's size)", 1},
+          {"reference_trajectory", "--reference-trajectory", ValueKind::text,
+           "With --style-image: how the reference follows the picture (default noise)", 0, 0, {"noise", "inversion"}},
+          {"color_calibration", "--color-calibration,!--no-color-calibration", ValueKind::flag,
+           "With --style-image: match the targets' colours to the picture (default on)"},
+          {"styles", "--styles", ValueKind::text, "Style folder (default: configs/styles, or $VSP_STYLES)"},
+      },
+      plan_style};
+  return mode;
+}
+
+}  // namespace vsp::app
