@@ -90,29 +90,46 @@ json merged(const json& defaults, const json& job, const Mode& mode) {
 
 }  // namespace
 
+namespace {
+
+// index of count, from `source` ("--shard", "SLURM_ARRAY_TASK_ID", ...) for messages.
+Shard checked_shard(int index, int count, const std::string& source) {
+  if (count < 1) throw Error(source + ": the shard count must be at least 1");
+  if (index >= count)
+    throw Error(source + ": shard index " + std::to_string(index) + " is not below the count " + std::to_string(count) +
+                " (indices run from 0 to " + std::to_string(count - 1) + ")");
+  return {index, count};
+}
+
+}  // namespace
+
 Shard parse_shard(const std::string& text) {
   const size_t slash = text.find('/');
   if (slash == std::string::npos) throw Error("--shard must be INDEX/COUNT, e.g. 0/4, got \"" + text + "\"");
-  Shard shard{parse_count(text.substr(0, slash), "--shard's index"), parse_count(text.substr(slash + 1), "--shard's count")};
-  if (shard.count < 1 || shard.index >= shard.count)
-    throw Error("--shard " + text + ": the index must be below the count (0/" + std::to_string(std::max(shard.count, 1)) +
-                " to " + std::to_string(std::max(shard.count, 1) - 1) + "/" + std::to_string(std::max(shard.count, 1)) + ")");
-  return shard;
+  return checked_shard(parse_count(text.substr(0, slash), "--shard's index"),
+                       parse_count(text.substr(slash + 1), "--shard's count"), "--shard " + text);
 }
 
 std::optional<Shard> shard_from_environment(const std::function<const char*(const char*)>& getenv) {
   const auto read = [&](const char* name) { return std::string(getenv(name) ? getenv(name) : ""); };
+  const auto number = [&](const char* name, int fallback) {
+    return read(name).empty() ? fallback : parse_count(read(name), name);
+  };
   if (!read("SLURM_ARRAY_TASK_ID").empty()) {
-    const int id = parse_count(read("SLURM_ARRAY_TASK_ID"), "SLURM_ARRAY_TASK_ID");
-    const int first = read("SLURM_ARRAY_TASK_MIN").empty() ? 0 : parse_count(read("SLURM_ARRAY_TASK_MIN"), "SLURM_ARRAY_TASK_MIN");
     if (read("SLURM_ARRAY_TASK_COUNT").empty())
       throw Error("SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not; pass --shard INDEX/COUNT");
-    return parse_shard(std::to_string(id - first) + "/" + read("SLURM_ARRAY_TASK_COUNT"));
+    // --array=MIN-MAX:STEP numbers the tasks MIN, MIN+STEP, ...
+    const int id = number("SLURM_ARRAY_TASK_ID", 0), first = number("SLURM_ARRAY_TASK_MIN", 0);
+    const int step = std::max(number("SLURM_ARRAY_TASK_STEP", 1), 1);
+    if (id < first || (id - first) % step != 0)
+      throw Error("SLURM_ARRAY_TASK_ID " + std::to_string(id) + " is not in the array's range from " +
+                  std::to_string(first) + " by " + std::to_string(step) + "; pass --shard INDEX/COUNT");
+    return checked_shard((id - first) / step, number("SLURM_ARRAY_TASK_COUNT", 1), "SLURM_ARRAY_TASK_ID");
   }
   if (!read("JOB_COMPLETION_INDEX").empty()) {
     if (read("VSP_SHARD_COUNT").empty())
       throw Error("JOB_COMPLETION_INDEX is set but VSP_SHARD_COUNT is not; set it to the Job's completions");
-    return parse_shard(read("JOB_COMPLETION_INDEX") + "/" + read("VSP_SHARD_COUNT"));
+    return checked_shard(number("JOB_COMPLETION_INDEX", 0), number("VSP_SHARD_COUNT", 1), "JOB_COMPLETION_INDEX");
   }
   return std::nullopt;
 }

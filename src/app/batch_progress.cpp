@@ -4,15 +4,10 @@
 
 #include <cstdio>
 
+#include "vsp/app/progress.hpp"
+
 namespace vsp::app {
 namespace {
-
-std::string clock_text(double seconds) {
-  const int s = static_cast<int>(seconds + 0.5);
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%d:%02d", s / 60, s % 60);
-  return buffer;
-}
 
 std::string bar(int64_t done, int64_t total, int width = 24) {
   const int filled = total > 0 ? static_cast<int>(width * done / total) : width;

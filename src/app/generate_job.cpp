@@ -15,11 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-io::Image to_image(const at::Tensor& pixels) {
-  return {static_cast<int>(pixels.size(1)), static_cast<int>(pixels.size(0)), 3,
-          std::vector<uint8_t>(pixels.data_ptr<uint8_t>(), pixels.data_ptr<uint8_t>() + pixels.numel())};
-}
-
 class GenerateJob : public PlannedJob {
  public:
   pipeline::TextToImageRequest request;

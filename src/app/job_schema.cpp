@@ -1,6 +1,7 @@
 #include "vsp/app/job_schema.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "vsp/app/style_config.hpp"
 #include "vsp/error.hpp"
@@ -19,7 +20,8 @@ std::string expected(const OptionSpec& option) {
       return "one of " + list;
     }
     case ValueKind::optional_text: return "a string or null";
-    case ValueKind::integer: return "an integer >= " + std::to_string(option.minimum);
+    case ValueKind::integer:
+      return "an integer >= " + std::to_string(option.minimum);
     case ValueKind::seed: return "a non-negative integer";
     case ValueKind::number: return "a number";
     case ValueKind::flag: return "true or false";
@@ -45,7 +47,10 @@ json normalised(const OptionSpec& option, const json& value) {
         return {};
       return value;
     case ValueKind::optional_text: return value.is_string() || value.is_null() ? json(value) : json();
-    case ValueKind::integer: return value.is_number_integer() && value >= option.minimum ? value : json();
+    case ValueKind::integer:
+      return value.is_number_integer() && value >= option.minimum && value <= std::numeric_limits<int32_t>::max()
+                 ? value
+                 : json();
     case ValueKind::seed: return is_seed(value) ? value : json();
     case ValueKind::number: return value.is_number() ? value : json();
     case ValueKind::flag: return value.is_boolean() ? value : json();
@@ -90,6 +95,9 @@ void add_job_options(CLI::App& app, const std::vector<OptionSpec>& options, json
         break;
     }
     if (added && option.delimiter) added->delimiter(option.delimiter);
+    // CLI11 would wrap "-1" round to a huge unsigned seed; a jobs file rejects it, so must the flag.
+    if (added && (option.kind == ValueKind::seed || option.kind == ValueKind::seed_list))
+      added->check(CLI::NonNegativeNumber);
   }
 }
 
@@ -125,6 +133,9 @@ json check_job_fields(const json& job, const std::vector<OptionSpec>& options, c
                     (near.empty() ? "" : "; did you mean \"" + near[0] + "\"?") + " (" + expected(*option) + ")");
       }
     }
+    if (option->kind == ValueKind::integer && value.is_number_integer() && value > std::numeric_limits<int32_t>::max())
+      throw Error(where + field_name(*option, naming) + " must be at most " +
+                  std::to_string(std::numeric_limits<int32_t>::max()) + ", got " + value.dump());
     json value_checked = normalised(*option, value);
     if (value_checked.is_null() && !(option->kind == ValueKind::optional_text && value.is_null()))
       throw Error(where + field_name(*option, naming) + " must be " + expected(*option) + ", got " + value.dump());

@@ -1,5 +1,7 @@
 #include "vsp/app/jobs.hpp"
 
+#include <ATen/core/Tensor.h>
+
 #include "vsp/app/metadata.hpp"
 #include "vsp/app/style_config.hpp"
 #include "vsp/error.hpp"
@@ -12,6 +14,11 @@ std::vector<JobResult> PlannedJob::run_group(const std::vector<const PlannedJob*
   std::vector<JobResult> results;
   for (const auto* job : group) results.push_back(job->run(model, progress));
   return results;
+}
+
+io::Image to_image(const at::Tensor& pixels) {
+  return {static_cast<int>(pixels.size(1)), static_cast<int>(pixels.size(0)), 3,
+          std::vector<uint8_t>(pixels.data_ptr<uint8_t>(), pixels.data_ptr<uint8_t>() + pixels.numel())};
 }
 
 const std::vector<const Mode*>& all_modes() {

@@ -5,16 +5,12 @@
 #include <cstdio>
 
 namespace vsp::app {
-namespace {
-
 std::string clock_text(double seconds) {
   const int s = static_cast<int>(seconds + 0.5);
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%d:%02d", s / 60, s % 60);
   return buffer;
 }
-
-}  // namespace
 
 Progress::Progress(std::string label, bool quiet)
     : label_(std::move(label)), quiet_(quiet), terminal_(isatty(STDERR_FILENO) == 1),

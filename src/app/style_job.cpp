@@ -96,12 +96,7 @@ class StyleJob : public PlannedJob {
   JobResult run(const models::Model& model, const pipeline::ProgressFn& progress) const override {
     const auto made = pipeline::visual_style_prompting(model, request, progress);
     JobResult result{{}, made.latents};
-    for (int64_t row = 0; row < made.images.size(0); ++row) {
-      const auto pixels = made.images[row];
-      result.images.push_back({static_cast<int>(pixels.size(1)), static_cast<int>(pixels.size(0)), 3,
-                               std::vector<uint8_t>(pixels.data_ptr<uint8_t>(),
-                                                    pixels.data_ptr<uint8_t>() + pixels.numel())});
-    }
+    for (int64_t row = 0; row < made.images.size(0); ++row) result.images.push_back(to_image(made.images[row]));
     result.images.push_back(io::make_grid(result.images, static_cast<int>(result.images.size()), 4));
     return result;
   }

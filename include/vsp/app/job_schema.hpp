@@ -13,7 +13,7 @@ namespace vsp::app {
 enum class ValueKind {
   text,           // "a string"
   optional_text,  // a string or null
-  integer,        // an integer >= minimum
+  integer,        // an integer from minimum to INT32_MAX
   seed,           // a non-negative integer
   number,
   flag,           // true or false

@@ -50,6 +50,9 @@ class PlannedJob {
                                            const pipeline::ProgressFn& progress) const;
 };
 
+// uint8 [H, W, 3] pixels on the CPU as an image.
+io::Image to_image(const at::Tensor& pixels);
+
 // What a job is planned against.
 struct PlanContext {
   const models::Manifest& manifest;

@@ -18,6 +18,9 @@ class Progress {
   std::chrono::steady_clock::time_point start_;
 };
 
+// "1:05" for 65 seconds.
+std::string clock_text(double seconds);
+
 // "timings: load X s, generate Y s" on stderr (--timings; scripts/benchmark*.py read it).
 void print_timings(std::chrono::steady_clock::time_point started, std::chrono::steady_clock::time_point loaded,
                    std::chrono::steady_clock::time_point done);

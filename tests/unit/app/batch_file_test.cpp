@@ -1,0 +1,249 @@
+// Jobs files: defaults, names, model paths and the errors of a bad file; and the outputs a job
+// plans against the tiny model's manifest (no model is loaded).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "vsp/app/batch.hpp"
+#include "vsp/app/jobs.hpp"
+#include "vsp/error.hpp"
+#include "vsp/models/manifest.hpp"
+
+namespace vsp::app {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+class BatchFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "vsp-batch-file-test-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    root = pattern;
+  }
+  void TearDown() override { fs::remove_all(root); }
+
+  // Writes `text` as root/jobs.json and loads it with the default model "/models/default".
+  BatchFile load_text(const std::string& text) {
+    std::ofstream(root / "jobs.json") << text;
+    return load_batch_file(root / "jobs.json", "/models/default");
+  }
+  BatchFile load(const json& file) { return load_text(file.dump(2)); }
+  // The message of the vsp::Error that loading the text (or the JSON) throws.
+  std::string text_error(const std::string& text) {
+    try {
+      load_text(text);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "expected a vsp::Error";
+    return "";
+  }
+  std::string error_of(const json& file) { return text_error(file.dump(2)); }
+
+  fs::path root;
+};
+
+TEST_F(BatchFileTest, DefaultsMergeAndJobValuesWin) {
+  const auto batch = load(json{{"defaults", {{"mode", "generate"}, {"steps", 4}, {"cfg", 3.0}, {"style", "fire"}}},
+                               {"jobs", {{{"prompt", "a cat"}, {"steps", 9}}, {{"prompt", "a dog"}}}}});
+  EXPECT_EQ(batch.path, root / "jobs.json");
+  ASSERT_EQ(batch.jobs.size(), 2u);
+  const json first = {{"mode", "generate"}, {"prompt", "a cat"}, {"steps", 9}, {"cfg", 3.0}};
+  EXPECT_EQ(batch.jobs[0].job, first);  // no "style": generate does not take it
+  const json second = {{"mode", "generate"}, {"prompt", "a dog"}, {"steps", 4}, {"cfg", 3.0}};
+  EXPECT_EQ(batch.jobs[1].job, second);
+  EXPECT_EQ(batch.jobs[0].mode, "generate");
+  EXPECT_EQ(batch.jobs[1].index, 1u);
+}
+
+TEST_F(BatchFileTest, DefaultsApplyPerMode) {
+  const auto batch = load(json{{"defaults", {{"mode", "generate"}, {"style", "fire"}, {"steps", 5}, {"seeds", 2}}},
+                               {"jobs", {{{"prompt", "x"}}, {{"mode", "style"}, {"object", "a cat"}}}}});
+  ASSERT_EQ(batch.jobs.size(), 2u);
+  EXPECT_FALSE(batch.jobs[0].job.contains("style"));
+  EXPECT_FALSE(batch.jobs[0].job.contains("seeds"));
+  EXPECT_EQ(batch.jobs[1].mode, "style");
+  const json style = {{"mode", "style"}, {"style", "fire"}, {"steps", 5}, {"seeds", {2}}, {"object", {"a cat"}}};
+  EXPECT_EQ(batch.jobs[1].job, style);  // lists normalised after the merge
+}
+
+TEST_F(BatchFileTest, NamesDefaultToTheJobIndex) {
+  const auto batch = load(json{{"jobs", {{{"mode", "generate"}},
+                                         {{"mode", "generate"}, {"name", "cat.v2_final-1"}},
+                                         {{"mode", "generate"}}}}});
+  ASSERT_EQ(batch.jobs.size(), 3u);
+  EXPECT_EQ(batch.jobs[0].name, "job-000");
+  EXPECT_EQ(batch.jobs[1].name, "cat.v2_final-1");
+  EXPECT_EQ(batch.jobs[2].name, "job-002");
+  EXPECT_EQ(batch.jobs[1].job["name"], "cat.v2_final-1");
+  EXPECT_EQ(batch.jobs[2].where(), "jobs[2] (\"job-002\"): ");
+}
+
+TEST_F(BatchFileTest, ModelIsRelativeToTheJobsFile) {
+  const auto batch = load(json{{"defaults", {{"mode", "generate"}}},
+                               {"jobs", {{{"model", "models/tiny"}}, json::object(), {{"model", "/abs/model"}}}}});
+  ASSERT_EQ(batch.jobs.size(), 3u);
+  EXPECT_EQ(batch.jobs[0].model, root / "models/tiny");
+  EXPECT_EQ(batch.jobs[1].model, fs::path("/models/default"));
+  EXPECT_EQ(batch.jobs[2].model, fs::path("/abs/model"));
+  // A default model applies to every job that names none.
+  const auto shared = load(json{{"defaults", {{"mode", "generate"}, {"model", "m"}}}, {"jobs", {json::object()}}});
+  EXPECT_EQ(shared.jobs[0].model, root / "m");
+  EXPECT_TRUE(contains(error_of(json{{"jobs", {{{"mode", "generate"}, {"model", 3}}}}}), "\"model\" must be"));
+}
+
+TEST_F(BatchFileTest, MalformedJsonGivesLineAndColumn) {
+  const std::string line3 = R"(    {"mode": "generate", "prompt": "a cat",})";
+  const std::string message = text_error("{\n  \"jobs\": [\n" + line3 + "\n  ]\n}\n");
+  const std::string where =
+      (root / "jobs.json").string() + ":3:" + std::to_string(line3.find('}') + 1) + ": invalid JSON";
+  EXPECT_EQ(message.rfind(where, 0), 0u) << message << "\nwanted: " << where;
+  EXPECT_FALSE(contains(message, "[json.exception")) << message;
+  // The first line, first column.
+  const std::string first = text_error("x");
+  EXPECT_TRUE(contains(first, "jobs.json:1:1: invalid JSON")) << first;
+}
+
+TEST_F(BatchFileTest, MissingFileThrows) {
+  try {
+    load_batch_file(root / "none.json", "m");
+    FAIL() << "expected a vsp::Error";
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), "cannot read jobs file")) << e.what();
+  }
+}
+
+TEST_F(BatchFileTest, UnknownTopLevelField) {
+  const std::string message = error_of(json{{"job", json::array()}});
+  EXPECT_TRUE(contains(message, "unknown field \"job\"; did you mean \"jobs\"?")) << message;
+  EXPECT_TRUE(contains(error_of(json::array({1})), "a jobs file is an object"));
+}
+
+TEST_F(BatchFileTest, JobsMissingOrEmpty) {
+  for (const json& file : {json{{"defaults", json::object()}}, json{{"jobs", json::array()}}, json{{"jobs", 1}},
+                           json::object()}) {
+    const std::string message = error_of(file);
+    EXPECT_TRUE(contains(message, "\"jobs\" must be a non-empty list")) << file.dump() << ": " << message;
+  }
+}
+
+TEST_F(BatchFileTest, UnknownModeSuggestsClosest) {
+  const std::string message = error_of(json{{"jobs", {{{"mode", "styel"}}}}});
+  EXPECT_TRUE(contains(message, "jobs[0] (\"job-000\"): unknown mode \"styel\"; did you mean \"style\"?")) << message;
+  EXPECT_TRUE(contains(message, "generate")) << message;
+  const std::string missing = error_of(json{{"jobs", {{{"prompt", "x"}}}}});
+  EXPECT_TRUE(contains(missing, "\"mode\" must name a mode")) << missing;
+}
+
+TEST_F(BatchFileTest, UnknownDefaultsFieldSuggestsClosest) {
+  const std::string message = error_of(json{{"defaults", {{"stesp", 3}}}, {"jobs", {{{"mode", "generate"}}}}});
+  EXPECT_TRUE(contains(message, "defaults: unknown field \"stesp\"; did you mean \"steps\"?")) << message;
+  const std::string name = error_of(json{{"defaults", {{"name", "x"}}}, {"jobs", {{{"mode", "generate"}}}}});
+  EXPECT_TRUE(contains(name, "a name belongs to one job")) << name;
+  EXPECT_TRUE(contains(error_of(json{{"defaults", 1}, {"jobs", {{{"mode", "generate"}}}}}), "must be an object"));
+}
+
+TEST_F(BatchFileTest, UnknownJobFieldNamesTheJob) {
+  const std::string message = error_of(json{{"jobs", {{{"mode", "generate"}}, {{"mode", "generate"}, {"sed", 1}}}}});
+  EXPECT_TRUE(contains(message, "jobs.json: jobs[1] (\"job-001\"): unknown field \"sed\"; did you mean \"seed\"?"))
+      << message;
+}
+
+TEST_F(BatchFileTest, BadNames) {
+  const std::string slash = error_of(json{{"jobs", {{{"mode", "generate"}, {"name", "a/b"}}}}});
+  EXPECT_TRUE(contains(slash, "\"name\" must be letters, digits")) << slash;
+  EXPECT_TRUE(contains(slash, "got \"a/b\"")) << slash;
+  for (const std::string bad : {"", ".hidden", "a b", "-x", "..", "a\\b"})
+    EXPECT_THROW(load(json{{"jobs", {{{"mode", "generate"}, {"name", bad}}}}}), Error) << bad;
+  EXPECT_TRUE(contains(error_of(json{{"jobs", {{{"mode", "generate"}, {"name", 5}}}}}), "\"name\" must be a string"));
+}
+
+TEST_F(BatchFileTest, JobThatIsNotAnObject) {
+  const std::string message = error_of(json{{"jobs", {json{{"mode", "generate"}}, json("a cat")}}});
+  EXPECT_TRUE(contains(message, "jobs[1] (\"job-001\"): a job must be an object, got \"a cat\"")) << message;
+}
+
+TEST_F(BatchFileTest, BadValueInDefaultsIsCaught) {
+  const std::string message =
+      error_of(json{{"defaults", {{"mode", "generate"}, {"steps", 0}}}, {"jobs", {json::object()}}});
+  EXPECT_TRUE(contains(message, "\"steps\" must be an integer >= 1, got 0")) << message;
+}
+
+// Planning against the tiny model's manifest.
+class PlanTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { manifest = new models::Manifest(models::Manifest::load(VSP_TEST_DATA "/tiny")); }
+  static void TearDownTestSuite() {
+    delete manifest;
+    manifest = nullptr;
+  }
+  static std::vector<std::string> files(const PlannedJob& job) {
+    std::vector<std::string> out;
+    for (const auto& output : job.outputs) out.push_back(output.file.generic_string());
+    return out;
+  }
+  static models::Manifest* manifest;
+};
+models::Manifest* PlanTest::manifest = nullptr;
+
+TEST_F(PlanTest, GenerateFilesAreNamedBySeed) {
+  const json job = {{"mode", "generate"}, {"prompt", "a cat"}, {"seed", 7}, {"steps", 3}};
+  const auto planned = generate_mode().plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
+  EXPECT_EQ(files(*planned), std::vector<std::string>{"name_s7.png"});
+  ASSERT_EQ(planned->outputs.size(), 1u);
+  const json& metadata = planned->outputs[0].metadata;
+  EXPECT_EQ(metadata["job"], job);
+  EXPECT_EQ(metadata["prompt"], "a cat");
+  EXPECT_EQ(metadata["seed"], 7);
+  EXPECT_EQ(metadata["steps"], 3);
+  EXPECT_EQ(metadata["width"], manifest->default_size);
+  EXPECT_TRUE(metadata["negative"].is_null());
+  EXPECT_EQ(planned->job, job);
+  EXPECT_EQ(planned->rows, 1);
+  EXPECT_EQ(planned->work, 3);
+}
+
+TEST_F(PlanTest, GenerateNumberedFilesForSeveralImages) {
+  const json job = {{"mode", "generate"}, {"seed", 7}, {"num", 2}, {"steps", 5}};
+  const auto planned = generate_mode().plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
+  EXPECT_EQ(files(*planned), (std::vector<std::string>{"name_s7_0.png", "name_s7_1.png"}));
+  ASSERT_EQ(planned->outputs.size(), 2u);
+  EXPECT_EQ(planned->outputs[0].metadata["index"], 0);
+  EXPECT_EQ(planned->outputs[1].metadata["index"], 1);
+  EXPECT_EQ(planned->outputs[1].metadata["job"], job);
+  EXPECT_EQ(planned->rows, 2);
+  EXPECT_EQ(planned->work, 10);
+  // On the command line there is no name prefix.
+  const auto unnamed = generate_mode().plan({{"seed", 3}}, PlanContext{*manifest, "", fs::path("/tmp"), 0});
+  EXPECT_EQ(files(*unnamed), std::vector<std::string>{"s3.png"});
+}
+
+TEST_F(PlanTest, GenerateRejectsSizeTheModelCannotMake) {
+  EXPECT_THROW(generate_mode().plan({{"width", 65}}, PlanContext{*manifest, "name", fs::path("/tmp"), 0}), Error);
+}
+
+TEST_F(PlanTest, StyleJobWritesAFolder) {
+  const json job = {{"mode", "style"}, {"style", "fire"}, {"object", {"a cat"}}, {"seeds", {3}},
+                    {"styles", VSP_SOURCE_DIR "/configs/styles"}};
+  const auto planned = style_mode().plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
+  const auto names = files(*planned);
+  ASSERT_EQ(names.size(), 3u);
+  EXPECT_EQ(names[0], "name/reference.png");
+  EXPECT_EQ(names[1].rfind("name/00_", 0), 0u) << names[1];
+  EXPECT_EQ(names[1], "name/00_a-cat-made-of-fire-roaring-flames-glowin_s3.png");
+  EXPECT_EQ(names[2], "name/grid.png");
+  const json& target = planned->outputs[1].metadata;
+  EXPECT_EQ(target["seed"], 3);
+  EXPECT_EQ(target["prompt"], "a cat made of fire, roaring flames, glowing embers, sparks, dark background");
+  EXPECT_EQ(target["job"], job);
+  EXPECT_EQ(planned->outputs[0].metadata["seed"], 100);  // the style's reference seed
+  EXPECT_EQ(planned->rows, 2);
+}
+
+}  // namespace
+}  // namespace vsp::app

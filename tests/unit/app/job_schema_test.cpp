@@ -1,0 +1,242 @@
+// The job schema shared by flags and jobs files: field checks, normalised lists, messages that
+// name the field the way the user wrote it, and flags filling a job object.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "vsp/app/job_schema.hpp"
+#include "vsp/app/jobs.hpp"
+#include "vsp/error.hpp"
+
+namespace vsp::app {
+namespace {
+
+using nlohmann::json;
+
+const std::vector<std::string> kIgnored = {"mode", "name", "model"};
+
+json check_generate(const json& job, FieldNaming naming = FieldNaming::json) {
+  return check_job_fields(job, generate_mode().options, kIgnored, naming, "jobs[0]: ");
+}
+json check_style(const json& job, FieldNaming naming = FieldNaming::json) {
+  return check_job_fields(job, style_mode().options, kIgnored, naming, "jobs[0]: ");
+}
+
+// The message of the vsp::Error that `body` throws ("" and a test failure when it throws none).
+template <typename Body>
+std::string error_of(Body body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a vsp::Error";
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+TEST(CheckJobFields, ValidJobComesBackUnchanged) {
+  const json job = {{"mode", "generate"}, {"prompt", "a cat"}, {"negative", "blurry"}, {"steps", 4},
+                    {"cfg", 5.5},         {"seed", 7},         {"width", 64},          {"height", 32},
+                    {"sampler", "ddim"},  {"num", 2}};
+  EXPECT_EQ(check_generate(job), job);
+}
+
+TEST(CheckJobFields, SingleStringBecomesListOfOne) {
+  const json checked = check_style({{"style", "fire"}, {"object", "a cat"}, {"prompt", "a dog"}});
+  EXPECT_EQ(checked["object"], json::array({"a cat"}));
+  EXPECT_EQ(checked["prompt"], json::array({"a dog"}));
+  EXPECT_EQ(checked["style"], "fire");  // a text field stays a string
+  // A list stays as it is.
+  EXPECT_EQ(check_style({{"object", {"a", "b"}}})["object"], json::array({"a", "b"}));
+}
+
+TEST(CheckJobFields, SingleSeedBecomesListOfOne) {
+  EXPECT_EQ(check_style({{"seeds", 3}})["seeds"], json::array({3}));
+  EXPECT_EQ(check_style({{"seeds", {1, 2, 0}}})["seeds"], json::array({1, 2, 0}));
+}
+
+TEST(CheckJobFields, WrongTypeNamesFieldAsJson) {
+  const std::string message = error_of([] { check_generate({{"steps", "ten"}}); });
+  EXPECT_EQ(message, "jobs[0]: \"steps\" must be an integer >= 1, got \"ten\"");
+}
+
+TEST(CheckJobFields, WrongTypeNamesFieldAsFlag) {
+  const std::string message = error_of([] { check_generate({{"steps", "ten"}}, FieldNaming::flag); });
+  EXPECT_EQ(message, "jobs[0]: --steps must be an integer >= 1, got \"ten\"");
+  // Underscores become dashes in a flag.
+  const std::string swap = error_of([] { check_style({{"swap_steps", 3}}, FieldNaming::flag); });
+  EXPECT_TRUE(contains(swap, "--swap-steps must be a string, got 3")) << swap;
+  const OptionSpec& option = *std::find_if(style_mode().options.begin(), style_mode().options.end(),
+                                           [](const OptionSpec& o) { return o.key == "swap_steps"; });
+  EXPECT_EQ(field_name(option, FieldNaming::json), "\"swap_steps\"");
+  EXPECT_EQ(field_name(option, FieldNaming::flag), "--swap-steps");
+}
+
+TEST(CheckJobFields, WrongTypesSayWhatTheFieldMustBe) {
+  EXPECT_TRUE(contains(error_of([] { check_generate({{"prompt", 5}}); }), "\"prompt\" must be a string, got 5"));
+  EXPECT_TRUE(contains(error_of([] { check_generate({{"cfg", "high"}}); }), "\"cfg\" must be a number"));
+  EXPECT_TRUE(contains(error_of([] { check_style({{"color_calibration", 1}}); }),
+                       "\"color_calibration\" must be true or false, got 1"));
+  EXPECT_TRUE(contains(error_of([] { check_style({{"object", {"a", 2}}}); }),
+                       "\"object\" must be a string or a list of strings, got [\"a\",2]"));
+  EXPECT_TRUE(contains(error_of([] { check_style({{"seeds", "1,2"}}); }),
+                       "\"seeds\" must be a non-negative integer or a list of them"));
+  EXPECT_TRUE(contains(error_of([] { check_generate({{"steps", true}}); }), "\"steps\" must be an integer"));
+}
+
+TEST(CheckJobFields, UnknownFieldSuggestsClosest) {
+  const std::string message = error_of([] { check_generate({{"sed", 1}}); });
+  EXPECT_TRUE(contains(message, "jobs[0]: unknown field \"sed\"; did you mean \"seed\"?")) << message;
+  // A style-only field in a generate job is unknown too.
+  const std::string other = error_of([] { check_generate({{"seeds", {1}}}); });
+  EXPECT_TRUE(contains(other, "unknown field \"seeds\"")) << other;
+  // Nothing close: no suggestion.
+  const std::string far = error_of([] { check_generate({{"zzzzzzzzzz", 1}}); });
+  EXPECT_TRUE(contains(far, "unknown field \"zzzzzzzzzz\"")) << far;
+  EXPECT_FALSE(contains(far, "did you mean")) << far;
+}
+
+TEST(CheckJobFields, IntegerBelowMinimumRejected) {
+  const std::string message = error_of([] { check_generate({{"steps", 0}}); });
+  EXPECT_TRUE(contains(message, "\"steps\" must be an integer >= 1, got 0")) << message;
+  EXPECT_THROW(check_generate({{"width", -64}}), Error);
+  // batch_size may be 0, warmup_steps too; not below.
+  EXPECT_EQ(check_style({{"batch_size", 0}, {"warmup_steps", 0}})["batch_size"], 0);
+  EXPECT_THROW(check_style({{"batch_size", -1}}), Error);
+  EXPECT_EQ(check_generate({{"steps", 1}})["steps"], 1);
+}
+
+TEST(CheckJobFields, IntegerAboveInt32Rejected) {
+  // Integers become C++ ints: a larger value must not wrap round to a different job.
+  const std::string message = error_of([] { check_generate({{"steps", 4294967296LL}}); });
+  EXPECT_EQ(message, "jobs[0]: \"steps\" must be at most 2147483647, got 4294967296");
+  EXPECT_THROW(check_generate({{"num", 2147483648LL}}), Error);
+  EXPECT_EQ(check_generate({{"width", 2147483647}})["width"], 2147483647);
+}
+
+TEST(CheckJobFields, FloatWhereIntegerExpectedRejected) {
+  const std::string message = error_of([] { check_generate({{"steps", 7.0}}); });
+  EXPECT_TRUE(contains(message, "\"steps\" must be an integer >= 1")) << message;
+  EXPECT_THROW(check_generate({{"num", 2.5}}), Error);
+  EXPECT_THROW(check_generate({{"seed", 1.5}}), Error);
+  EXPECT_THROW(check_style({{"seeds", {1, 2.5}}}), Error);
+  // A number field takes integers as well as floats.
+  EXPECT_EQ(check_generate({{"cfg", 7}})["cfg"], 7);
+}
+
+TEST(CheckJobFields, NegativeSeedsRejected) {
+  const std::string message = error_of([] { check_generate({{"seed", -1}}); });
+  EXPECT_TRUE(contains(message, "\"seed\" must be a non-negative integer, got -1")) << message;
+  EXPECT_THROW(check_style({{"seeds", -3}}), Error);
+  EXPECT_THROW(check_style({{"seeds", {1, -3}}}), Error);
+  EXPECT_THROW(check_style({{"reference_seed", -1}}), Error);
+  // The largest seed fits.
+  const json big = check_generate({{"seed", UINT64_MAX}});
+  EXPECT_EQ(big["seed"].get<uint64_t>(), UINT64_MAX);
+  EXPECT_EQ(check_generate({{"seed", 0}})["seed"], 0);
+}
+
+TEST(CheckJobFields, NullOnlyForOptionalText) {
+  const json checked = check_generate({{"negative", nullptr}});
+  ASSERT_TRUE(checked.contains("negative"));
+  EXPECT_TRUE(checked["negative"].is_null());
+  EXPECT_EQ(check_generate({{"negative", ""}})["negative"], "");
+  const std::string message = error_of([] { check_generate({{"prompt", nullptr}}); });
+  EXPECT_TRUE(contains(message, "\"prompt\" must be a string, got null")) << message;
+  EXPECT_THROW(check_generate({{"negative", 3}}), Error);
+}
+
+TEST(CheckJobFields, ChoicesRejectUnknownValues) {
+  const std::string heun = error_of([] { check_generate({{"sampler", "heun"}}); });
+  EXPECT_TRUE(contains(heun, "jobs[0]: \"sampler\": unknown value \"heun\"")) << heun;
+  EXPECT_TRUE(contains(heun, "euler")) << heun;  // the choices are listed
+  EXPECT_TRUE(contains(heun, "ddim")) << heun;
+  const std::string eulr = error_of([] { check_generate({{"sampler", "eulr"}}, FieldNaming::flag); });
+  EXPECT_TRUE(contains(eulr, "--sampler: unknown value \"eulr\"; did you mean \"euler\"?")) << eulr;
+  const std::string trajectory = error_of([] { check_style({{"reference_trajectory", "inversoin"}}); });
+  EXPECT_TRUE(contains(trajectory, "did you mean \"inversion\"?")) << trajectory;
+  // A known choice passes; a non-string for a choice field is a type error.
+  EXPECT_EQ(check_generate({{"sampler", "dpmpp2m"}})["sampler"], "dpmpp2m");
+  EXPECT_TRUE(contains(error_of([] { check_generate({{"sampler", 1}}); }), "\"sampler\" must be one of"));
+}
+
+TEST(CheckJobFields, IgnoredKeysPassThrough) {
+  const json checked = check_generate({{"mode", "generate"}, {"name", 3}, {"model", {{"any", "thing"}}}});
+  EXPECT_EQ(checked["mode"], "generate");
+  EXPECT_EQ(checked["name"], 3);  // checked elsewhere
+  EXPECT_EQ(checked["model"]["any"], "thing");
+  // Without the ignore list, "mode" is unknown.
+  EXPECT_THROW(check_job_fields({{"mode", "generate"}}, generate_mode().options, {}, FieldNaming::json, ""), Error);
+}
+
+TEST(CheckJobFields, JobMustBeAnObject) {
+  const std::string message = error_of([] { check_generate(json::array({1})); });
+  EXPECT_TRUE(contains(message, "jobs[0]: a job must be a JSON object, got [1]")) << message;
+}
+
+// Parses argv with the flags of `options`; returns the job object the flags filled in.
+json parse_flags(const std::vector<OptionSpec>& options, std::vector<std::string> args) {
+  CLI::App app;
+  json job = json::object();
+  add_job_options(app, options, job);
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  app.parse(static_cast<int>(argv.size()), argv.data());
+  return job;
+}
+
+TEST(AddJobOptions, StyleFlagsFillTheJob) {
+  const json job = parse_flags(style_mode().options, {"x", "--steps", "7", "--seeds", "1,2", "--object", "a, b",
+                                                      "--object", "c", "--no-color-calibration"});
+  const json want = {{"steps", 7}, {"seeds", {1, 2}}, {"object", {"a, b", "c"}}, {"color_calibration", false}};
+  EXPECT_EQ(job, want) << job.dump();
+  // Flags not given are absent.
+  EXPECT_FALSE(job.contains("cfg"));
+  EXPECT_FALSE(job.contains("style"));
+  EXPECT_FALSE(job.contains("layers"));
+  // The flags' job passes the same checks as a file's.
+  EXPECT_EQ(check_style(job, FieldNaming::flag), want);
+}
+
+TEST(AddJobOptions, PositiveFlagAndListDelimiter) {
+  const json job = parse_flags(style_mode().options, {"x", "--color-calibration", "--layers",
+                                                      "up_blocks.1,up_blocks.0", "--swap-steps", "0-9"});
+  EXPECT_EQ(job["color_calibration"], true);
+  EXPECT_EQ(job["layers"], json::array({"up_blocks.1", "up_blocks.0"}));
+  EXPECT_EQ(job["swap_steps"], "0-9");
+  EXPECT_EQ(job.size(), 3u) << job.dump();
+}
+
+TEST(AddJobOptions, GenerateFlags) {
+  const json job = parse_flags(generate_mode().options, {"x", "-p", "a cat", "-n", "", "-s", "42", "--cfg", "6.5",
+                                                         "-W", "96", "--sampler", "ddim"});
+  EXPECT_EQ(job["prompt"], "a cat");
+  EXPECT_EQ(job["negative"], "");
+  EXPECT_EQ(job["seed"], 42);
+  EXPECT_DOUBLE_EQ(job["cfg"].get<double>(), 6.5);
+  EXPECT_EQ(job["width"], 96);
+  EXPECT_EQ(job["sampler"], "ddim");
+  EXPECT_FALSE(job.contains("steps"));
+  EXPECT_FALSE(job.contains("height"));
+  EXPECT_EQ(job.size(), 6u) << job.dump();
+}
+
+TEST(AddJobOptions, NoFlagsGiveAnEmptyJob) {
+  EXPECT_EQ(parse_flags(generate_mode().options, {"x"}), json::object());
+  EXPECT_EQ(parse_flags(style_mode().options, {"x"}), json::object());
+}
+
+TEST(AddJobOptions, BadFlagValuesAreParseErrors) {
+  EXPECT_THROW(parse_flags(generate_mode().options, {"x", "--steps", "ten"}), CLI::ParseError);
+  EXPECT_THROW(parse_flags(style_mode().options, {"x", "--seeds", "1,x"}), CLI::ParseError);
+  // A negative seed would wrap round to a huge unsigned one.
+  EXPECT_THROW(parse_flags(generate_mode().options, {"x", "--seed", "-1"}), CLI::ParseError);
+  EXPECT_THROW(parse_flags(style_mode().options, {"x", "--seeds", "1,-2"}), CLI::ParseError);
+}
+
+}  // namespace
+}  // namespace vsp::app
