@@ -53,18 +53,25 @@ def diffusers_child(args):
     print(json.dumps({"load": load, "generate": seconds, "peak_mib": peak}))
 
 
+def run_timed(cmd):
+    """Runs a command; returns its wall seconds, peak RSS in MiB and stderr (exits on failure)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    if status != 0:
+        sys.exit(f"benchmark: {' '.join(cmd)} failed:\n{err}")
+    return {"total": time.perf_counter() - started, "peak_mib": usage.ru_maxrss / 1024, "stderr": err}
+
+
 def run_vsp_timed(cmd):
     """Runs a vsp command with --timings; returns its wall, load and generate seconds and peak RSS."""
-    started = time.perf_counter()
-    process = subprocess.Popen(cmd + ["--timings"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    err = process.stderr.read()
-    match = re.search(r"timings: load ([\d.]+) s, generate ([\d.]+) s", err)
-    if status != 0 or not match:
-        sys.exit(f"benchmark: {' '.join(cmd)} failed:\n{err}")
-    return {"total": wall, "load": float(match.group(1)), "generate": float(match.group(2)),
-            "peak_mib": usage.ru_maxrss / 1024}
+    run = run_timed(cmd + ["--timings"])
+    match = re.search(r"timings: load ([\d.]+) s, generate ([\d.]+) s", run["stderr"])
+    if not match:
+        sys.exit(f"benchmark: {' '.join(cmd)} printed no timings:\n{run['stderr']}")
+    return {"total": run["total"], "load": float(match.group(1)), "generate": float(match.group(2)),
+            "peak_mib": run["peak_mib"]}
 
 
 def vsp_once(args, out):

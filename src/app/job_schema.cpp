@@ -97,7 +97,10 @@ void add_job_options(CLI::App& app, const std::vector<OptionSpec>& options, json
     if (added && option.delimiter) added->delimiter(option.delimiter);
     // CLI11 would wrap "-1" round to a huge unsigned seed; a jobs file rejects it, so must the flag.
     if (added && (option.kind == ValueKind::seed || option.kind == ValueKind::seed_list))
-      added->check(CLI::NonNegativeNumber);
+      added->check(CLI::Validator(
+          [](std::string& value) { return value.rfind('-', 0) == 0 ? "a seed must be a non-negative integer" : ""; },
+          "SEED"));
+    if (added && !option.choices.empty()) added->description(option.help + ": " + expected(option));
   }
 }
 

@@ -145,8 +145,9 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(vsp_bin, run_vsp, tiny_model, 
     assert process.returncode == 130, stderr
     assert "--resume" in stderr
     assert not hidden_files(stopped)
-    lines = summary(stopped / "summary.jsonl")
-    assert lines[-1]["status"] == "interrupted" and len(lines) < 7
+    # The stop comes at the next step, or before the next job when it falls between two.
+    statuses = [line["status"] for line in summary(stopped / "summary.jsonl")]
+    assert 2 <= statuses.count("done") < 7 and set(statuses) <= {"done", "interrupted"}
     run_vsp("batch", jobs, "--model", tiny_model, "--out", stopped, "-q", "--batch-size", 1, "--resume")
     assert pngs(stopped) == pngs(full)
 
