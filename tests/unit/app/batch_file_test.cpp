@@ -1,6 +1,8 @@
 // Jobs files: defaults, names, model paths and the errors of a bad file; and the outputs a job
 // plans against the tiny model's manifest (no model is loaded).
 #include <gtest/gtest.h>
+
+#include "app_test_support.hpp"
 #include <unistd.h>
 
 #include <fstream>
@@ -16,16 +18,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using testing::contains;
 
-class BatchFileTest : public ::testing::Test {
+class BatchFileTest : public testing::ScratchTest {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "vsp-batch-file-test-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    root = pattern;
-  }
-  void TearDown() override { fs::remove_all(root); }
 
   // Writes `text` as root/jobs.json and loads it with the default model "/models/default".
   BatchFile load_text(const std::string& text) {
@@ -45,7 +41,6 @@ class BatchFileTest : public ::testing::Test {
   }
   std::string error_of(const json& file) { return text_error(file.dump(2)); }
 
-  fs::path root;
 };
 
 TEST_F(BatchFileTest, DefaultsMergeAndJobValuesWin) {

@@ -1,5 +1,7 @@
 // vsp check on small folders of PNGs: statuses, exit codes, junit.xml, difference images, errors.
 #include <gtest/gtest.h>
+
+#include "app_test_support.hpp"
 #include <unistd.h>
 
 #include <fstream>
@@ -33,19 +35,16 @@ std::string read_text(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-class Check : public ::testing::Test {
+class Check : public testing::ScratchTest {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "vsp-check-test-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    root = pattern;
+    ScratchTest::SetUp();
     options.golden = root / "golden";
     options.actual = root / "actual";
     options.report = root / "report";
     fs::create_directories(options.golden);
     fs::create_directories(options.actual);
   }
-  void TearDown() override { fs::remove_all(root); }
 
   // The same image in both folders.
   void put_both(const std::string& file, const io::Image& image) {
@@ -65,7 +64,6 @@ class Check : public ::testing::Test {
   }
   std::string junit() const { return read_text(options.report / "junit.xml"); }
 
-  fs::path root;
   CheckOptions options;
   std::string table;
 };

@@ -2,6 +2,8 @@
 // name the field the way the user wrote it, and flags filling a job object.
 #include <gtest/gtest.h>
 
+#include "app_test_support.hpp"
+
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -24,19 +26,8 @@ json check_style(const json& job, FieldNaming naming = FieldNaming::json) {
   return check_job_fields(job, style_mode().options, kIgnored, naming, "jobs[0]: ");
 }
 
-// The message of the vsp::Error that `body` throws ("" and a test failure when it throws none).
-template <typename Body>
-std::string error_of(Body body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a vsp::Error";
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using testing::contains;
+using testing::error_of;
 
 TEST(CheckJobFields, ValidJobComesBackUnchanged) {
   const json job = {{"mode", "generate"}, {"prompt", "a cat"}, {"negative", "blurry"}, {"steps", 4},

@@ -2,6 +2,8 @@
 // (SLURM job array or Kubernetes indexed Job) gives through the environment.
 #include <gtest/gtest.h>
 
+#include "app_test_support.hpp"
+
 #include <map>
 #include <string>
 
@@ -11,19 +13,8 @@
 namespace vsp::app {
 namespace {
 
-// The message of the vsp::Error that `body` throws ("" and a test failure when it throws none).
-template <typename Body>
-std::string error_of(Body body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a vsp::Error";
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using testing::contains;
+using testing::error_of;
 
 // A getenv that reads from a map, so no test depends on (or changes) the real environment.
 struct FakeEnvironment {
