@@ -6,6 +6,7 @@
 #include <csignal>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "vsp/app/batch.hpp"
 #include "vsp/app/batch_progress.hpp"
@@ -200,10 +201,12 @@ int run_batch(const BatchOptions& o, const CommonOptions& common) {
   }
 
   fs::create_directories(out);
-  io::remove_stale_temporaries(out);
+  // Each output folder once: a thousand generate jobs share one.
+  std::set<fs::path> folders{out};
   for (const auto& job : planned)
-    if (fs::is_directory(out / job.planned->outputs.front().file.parent_path()))
-      io::remove_stale_temporaries(out / job.planned->outputs.front().file.parent_path());
+    for (const auto& output : job.planned->outputs) folders.insert((out / output.file).parent_path());
+  for (const auto& folder : folders)
+    if (fs::is_directory(folder)) io::remove_stale_temporaries(folder);
   // --log-json is asked for explicitly: it wins over --quiet.
   const auto style = o.log_json       ? BatchProgress::Style::json
                      : common.quiet ? BatchProgress::Style::quiet
