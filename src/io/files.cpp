@@ -1,5 +1,6 @@
 // Reading whole files, atomic writes and the writability probe, with one-line vsp::Error messages.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -111,6 +112,13 @@ void write_named_then_rename(const fs::path& path, const std::string& bytes) {
   }
 }
 
+// size: the file's size, or 0 where it has none (a pipe).
+Error too_large(const fs::path& path, int64_t size) {
+  const std::string size_text = size > 0 ? " (" + std::to_string((size + (1 << 20) - 1) >> 20) + " MiB)" : "";
+  return Error(path.string() + size_text + " is larger than the " + std::to_string(kMaxImageFileBytes >> 20) +
+               " MiB vsp reads; " + detail::downscale_hint(path));
+}
+
 }  // namespace
 
 namespace detail {
@@ -135,7 +143,16 @@ std::string read_file(const fs::path& path) {
     throw Error(path.string() + " is a folder, not an image file; name a PNG or JPEG file");
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error("cannot read " + path.string() + ": " + std::strerror(errno) + "; check the path");
+  // The size is checked before reading, and again while reading for what fstat cannot size (a
+  // pipe, /dev/zero) or a file still growing.
+  struct stat status {};
+  const int64_t size = ::fstat(fd, &status) == 0 && S_ISREG(status.st_mode) ? status.st_size : 0;
+  if (size > kMaxImageFileBytes) {
+    ::close(fd);
+    throw too_large(path, size);
+  }
   std::string bytes;
+  bytes.reserve(static_cast<size_t>(size));
   char chunk[1 << 16];
   ssize_t got;
   while ((got = ::read(fd, chunk, sizeof chunk)) != 0) {
@@ -144,6 +161,10 @@ std::string read_file(const fs::path& path) {
       const int error = errno;
       ::close(fd);
       throw Error("cannot read " + path.string() + ": " + std::strerror(error) + "; check the file");
+    }
+    if (static_cast<int64_t>(bytes.size()) + got > kMaxImageFileBytes) {
+      ::close(fd);
+      throw too_large(path, 0);
     }
     bytes.append(chunk, static_cast<size_t>(got));
   }

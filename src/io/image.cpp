@@ -1,10 +1,38 @@
-// Reading images by content (not by extension) and the layout check shared by the writers.
+// Reading images by content (not by extension), the input size limit, and the layout check shared
+// by the writers.
 #include "internal.hpp"
 #include "vsp/error.hpp"
 
 namespace vsp::io {
 
 namespace detail {
+namespace {
+
+// The path as one shell word: as is when it is plainly safe, else in single quotes.
+std::string shell_word(const std::string& text) {
+  if (!text.empty() && text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-/") ==
+                           std::string::npos)
+    return text;
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+}  // namespace
+
+std::string downscale_hint(const std::filesystem::path& path) {
+  std::filesystem::path small = path;
+  small.replace_filename(path.stem().string() + "-small" + path.extension().string());
+  // ImageMagick's -resize fits the picture inside 4096x4096, keeping its proportions.
+  return "downscale it first in any image editor, e.g. `convert " + shell_word(path.string()) +
+         " -resize 4096x4096 " + shell_word(small.string()) + "`";
+}
+
+void check_image_size(int64_t width, int64_t height, const std::filesystem::path& path) {
+  if (width * height <= kMaxImagePixels) return;
+  throw Error(path.string() + " is " + std::to_string(width) + "x" + std::to_string(height) +
+              " pixels, more than vsp reads (at most 67 megapixels, e.g. 8192x8192); " + downscale_hint(path));
+}
 
 void check_layout(const Image& image, const char* what) {
   const bool channels_ok = image.channels == 1 || image.channels == 3 || image.channels == 4;
@@ -20,7 +48,7 @@ void check_layout(const Image& image, const char* what) {
 
 Image read_image(const std::filesystem::path& path) {
   const std::string bytes = detail::read_file(path);
-  if (detail::has_png_signature(bytes)) return detail::decode_png(bytes, path).image;
+  if (detail::has_png_signature(bytes)) return detail::decode_png(bytes, path);
   if (detail::has_jpeg_signature(bytes)) return detail::decode_jpeg(bytes, path);
   throw Error(path.string() + " is not a PNG or JPEG image; convert it to PNG or JPEG");
 }
@@ -28,7 +56,7 @@ Image read_image(const std::filesystem::path& path) {
 TextChunks read_png_text(const std::filesystem::path& path) {
   const std::string bytes = detail::read_file(path);
   if (!detail::has_png_signature(bytes)) throw Error(path.string() + " is not a PNG file; name a PNG written by vsp");
-  return detail::decode_png(bytes, path).text;
+  return detail::decode_png_text(bytes, path);
 }
 
 }  // namespace vsp::io

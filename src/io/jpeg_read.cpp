@@ -1,4 +1,5 @@
-// JPEG decoding with libjpeg into 8-bit RGB.
+// JPEG decoding with libjpeg into 8-bit RGB, within bounds whatever the header claims: the image
+// size is checked before decoding, libjpeg's own memory and the number of scans are capped.
 #include <csetjmp>
 #include <cstdio>  // jpeglib.h needs FILE and size_t declared first
 #include <cstring>
@@ -17,10 +18,11 @@ struct JpegErrors {
   jpeg_error_mgr manager;  // first member: libjpeg hands callbacks a pointer to it
   jmp_buf jump;
   char message[JMSG_LENGTH_MAX];
+  jpeg_progress_mgr progress;  // the scan limit, which fails through this struct too
 };
 
-// libjpeg's default error_exit calls exit(); this one longjmps to the setjmp in decode() instead,
-// skipping only libjpeg's C frames.
+// libjpeg's default error_exit calls exit(); this one longjmps to the setjmp in the step that runs
+// libjpeg (read_header, read_pixels) instead, skipping only libjpeg's C frames.
 void on_jpeg_error(j_common_ptr cinfo) {
   auto* errors = reinterpret_cast<JpegErrors*>(cinfo->err);
   cinfo->err->format_message(cinfo, errors->message);
@@ -34,11 +36,31 @@ void on_jpeg_message(j_common_ptr cinfo, int level) {
   if (level == -1 && cinfo->err->msg_code != JWRN_EXTRANEOUS_DATA) on_jpeg_error(cinfo);
 }
 
-// Runs libjpeg over the file into image; false when it failed (the message is in errors).
-// A libjpeg error longjmps back here, so this function must own no object with a destructor.
-bool decode(jpeg_decompress_struct* cinfo, JpegErrors* errors, const std::string& bytes, Image* image) {
+// What libjpeg may allocate besides the output pixels: a progressive image at the pixel limit
+// keeps 2 bytes per pixel and component, 384 MiB for 3 components.
+constexpr long kMaxJpegMemory = 512L << 20;
+// A progressive JPEG can repeat near-empty scans, each a pass over every block: a few kilobytes
+// that keep the decoder busy for hours. Real files have at most a few dozen scans.
+constexpr int kMaxScans = 256;
+
+void check_scan_count(j_common_ptr cinfo) {
+  const int scan = reinterpret_cast<j_decompress_ptr>(cinfo)->input_scan_number;
+  if (scan <= kMaxScans) return;
+  auto* errors = reinterpret_cast<JpegErrors*>(cinfo->err);
+  std::snprintf(errors->message, sizeof errors->message, "more than %d progressive scans", kMaxScans);
+  std::longjmp(errors->jump, 1);
+}
+
+// The steps below run libjpeg; each returns false when it failed (the message is in errors).
+// A libjpeg error longjmps back to them, so they must own no object with a destructor.
+
+// Reads the header, up to the size of the image.
+bool read_header(jpeg_decompress_struct* cinfo, JpegErrors* errors, const std::string& bytes) {
   if (setjmp(errors->jump)) return false;
-  jpeg_create_decompress(cinfo);
+  jpeg_create_decompress(cinfo);  // zeroes all but cinfo->err
+  cinfo->mem->max_memory_to_use = kMaxJpegMemory;
+  errors->progress.progress_monitor = check_scan_count;
+  cinfo->progress = &errors->progress;
   jpeg_mem_src(cinfo, reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(cinfo, TRUE);
   if (cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK) {
@@ -46,6 +68,12 @@ bool decode(jpeg_decompress_struct* cinfo, JpegErrors* errors, const std::string
     return false;
   }
   cinfo->out_color_space = JCS_RGB;
+  return true;
+}
+
+// Decodes the pixels into image.
+bool read_pixels(jpeg_decompress_struct* cinfo, JpegErrors* errors, Image* image) {
+  if (setjmp(errors->jump)) return false;
   jpeg_start_decompress(cinfo);
   image->width = static_cast<int>(cinfo->output_width);
   image->height = static_cast<int>(cinfo->output_height);
@@ -76,9 +104,14 @@ Image decode_jpeg(const std::string& bytes, const std::filesystem::path& path) {
   decompressor.cinfo.err = jpeg_std_error(&errors.manager);
   errors.manager.error_exit = on_jpeg_error;
   errors.manager.emit_message = on_jpeg_message;
+  const auto fail = [&] {
+    return Error(path.string() + " is not a readable JPEG (" + errors.message + "); re-save it as PNG or RGB JPEG");
+  };
+  if (!read_header(&decompressor.cinfo, &errors, bytes)) throw fail();
+  // At scale 1, the output is the size the header gives.
+  check_image_size(decompressor.cinfo.image_width, decompressor.cinfo.image_height, path);
   Image image;
-  if (!decode(&decompressor.cinfo, &errors, bytes, &image))
-    throw Error(path.string() + " is not a readable JPEG (" + errors.message + "); re-save it as PNG or RGB JPEG");
+  if (!read_pixels(&decompressor.cinfo, &errors, &image)) throw fail();
   return image;
 }
 

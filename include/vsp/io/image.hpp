@@ -15,15 +15,28 @@ struct Image {
   std::vector<uint8_t> pixels;
 };
 
-// PNG text chunks, written as tEXt (Latin-1 safe) or iTXt (UTF-8) as needed; key -> value.
+// PNG text chunks, written as tEXt (Latin-1 safe) or iTXt (UTF-8) as needed, compressed (zTXt or
+// compressed iTXt) when longer than 1 KiB; key -> value.
 using TextChunks = std::map<std::string, std::string>;
 
 // Writes atomically: an unnamed file in the same folder (O_TMPFILE) that gets its name once
 // complete, or where the file system cannot, a temporary name then rename. A reader never sees
 // a partial PNG, and a killed process leaves none behind. Throws vsp::Error with a one-line message.
 void write_png(const std::filesystem::path& path, const Image& image, const TextChunks& text = {});
+// What read_image and read_png_text accept, whatever a file's header claims, so that a hostile or
+// mistaken input fails with a vsp::Error instead of exhausting memory. Inputs are resized to the
+// model's size (1024 for SDXL), so larger pictures gain nothing:
+// - files of at most 256 MiB;
+// - images of at most 2^26 pixels (67 megapixels: 8192x8192, or any other shape), 192 MiB as RGB;
+//   checked from the header, before any pixel is allocated. One bound on the area, not on each
+//   side, since memory follows the area, and a wide grid of many images is a fine input.
+inline constexpr int64_t kMaxImageFileBytes = int64_t{256} << 20;
+inline constexpr int64_t kMaxImagePixels = int64_t{1} << 26;
+
 // Reads PNG or JPEG (by content, not by extension) into RGB. Throws vsp::Error on failure.
 Image read_image(const std::filesystem::path& path);
+// The text chunks of a PNG, each up to 8 MiB (longer ones and those past the 30th are skipped).
+// The pixels are decoded too, one row at a time and with no size limit, to refuse a damaged file.
 TextChunks read_png_text(const std::filesystem::path& path);
 
 // Throws vsp::Error naming the folder when a file cannot be created in path's folder.

@@ -1,8 +1,12 @@
 #pragma once
-// Shared helpers for the io/ unit tests: scratch folders, byte access, test images, error checks.
+// Shared helpers for the io/ unit tests: scratch folders, byte access, test images, error checks,
+// and running a reader under a memory limit.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -73,6 +77,58 @@ inline void expect_error(const std::function<void()>& action, std::initializer_l
     EXPECT_EQ(message.find('\n'), std::string::npos) << message;
     for (const std::string& word : words) EXPECT_NE(message.find(word), std::string::npos) << message;
   }
+}
+
+// Runs action in a child process whose address space may grow by at most `budget` bytes past this
+// process's, so that a reader that allocates what a hostile header claims fails there, not here.
+// Returns "ok: <what action returned>", "error: <vsp::Error message>", or how the child failed.
+inline std::string run_with_memory_budget(const std::function<std::string()>& action, rlim_t budget = rlim_t{1} << 30) {
+  std::ifstream statm("/proc/self/statm");
+  rlim_t pages = 0;
+  statm >> pages;
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) return "pipe failed";
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    return "fork failed";
+  }
+  if (pid == 0) {
+    ::close(pipe_fds[0]);
+    const rlim_t limit = pages * static_cast<rlim_t>(::sysconf(_SC_PAGESIZE)) + budget;
+    const rlimit address_space{limit, limit};
+    std::string report = "setrlimit failed";
+    if (::setrlimit(RLIMIT_AS, &address_space) == 0) {
+      try {
+        report = "ok: " + action();
+      } catch (const vsp::Error& error) {
+        report = std::string("error: ") + error.what();
+      } catch (const std::exception& error) {
+        report = std::string("other exception: ") + error.what();  // std::bad_alloc: over budget
+      }
+    }
+    const bool written = ::write(pipe_fds[1], report.data(), report.size()) == static_cast<ssize_t>(report.size());
+    ::_exit(written ? 0 : 1);
+  }
+  ::close(pipe_fds[1]);
+  std::string report;
+  char buffer[4096];
+  ssize_t got;
+  while ((got = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0) report.append(buffer, static_cast<size_t>(got));
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (WIFSIGNALED(status)) return "child killed by signal " + std::to_string(WTERMSIG(status)) + " after: " + report;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "child failed after: " + report;
+  return report;
+}
+
+// Expects run_with_memory_budget's report of a one-line vsp::Error containing every one of words.
+inline void expect_error_report(const std::string& report, std::initializer_list<std::string> words) {
+  EXPECT_EQ(report.rfind("error: ", 0), 0u) << report;
+  EXPECT_EQ(report.find('\n'), std::string::npos) << report;
+  for (const std::string& word : words) EXPECT_NE(report.find(word), std::string::npos) << report;
 }
 
 }  // namespace vsp::io::testing

@@ -1,4 +1,5 @@
-// read_image on JPEGs written here with libjpeg: colour and gray, found by content, damage refused.
+// read_image on JPEGs written here with libjpeg: colour and gray, found by content, damage refused,
+// and hostile headers or scan counts refused within a memory budget.
 #include <cstdio>  // jpeglib.h needs FILE and size_t declared first
 #include <algorithm>
 #include <cstdlib>
@@ -20,7 +21,19 @@ Image gradient(int width, int height, int channels) {
   return image;
 }
 
-std::string encode_jpeg(const Image& image) {
+// A progressive scan script for one gray component: the DC scan, then each AC coefficient from 1
+// to last_coefficient alone, first its high bits, then 4 refinement scans of one bit each.
+// Valid, and 1 + 5 * last_coefficient scans long.
+std::vector<jpeg_scan_info> successive_approximation_scans(int last_coefficient) {
+  std::vector<jpeg_scan_info> scans{{1, {0}, 0, 0, 0, 0}};
+  for (int k = 1; k <= last_coefficient; ++k) {
+    scans.push_back({1, {0}, k, k, 0, 4});
+    for (int bit = 4; bit > 0; --bit) scans.push_back({1, {0}, k, k, bit, bit - 1});
+  }
+  return scans;
+}
+
+std::string encode_jpeg(const Image& image, const std::vector<jpeg_scan_info>& scans = {}) {
   jpeg_compress_struct cinfo{};
   jpeg_error_mgr errors{};
   cinfo.err = jpeg_std_error(&errors);
@@ -34,6 +47,10 @@ std::string encode_jpeg(const Image& image) {
   cinfo.in_color_space = image.channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
   jpeg_set_defaults(&cinfo);
   jpeg_set_quality(&cinfo, 100, TRUE);
+  if (!scans.empty()) {
+    cinfo.scan_info = scans.data();
+    cinfo.num_scans = static_cast<int>(scans.size());
+  }
   jpeg_start_compress(&cinfo, TRUE);
   while (cinfo.next_scanline < cinfo.image_height) {
     JSAMPROW row = const_cast<JSAMPROW>(image.pixels.data() + cinfo.next_scanline * image.width * image.channels);
@@ -92,6 +109,27 @@ TEST_F(JpegRead, GarbageAfterTheMarkerIsAnError) {
   bytes.replace(4, bytes.size() - 4, std::string(bytes.size() - 4, '\x55'));
   write_bytes(folder / "garbage.jpg", bytes);
   expect_error([&] { read_image(folder / "garbage.jpg"); }, {"garbage.jpg", "not a readable JPEG"});
+}
+
+// An 8 KB file can claim 65500x65500 pixels, which libjpeg would start allocating (12 GB).
+TEST_F(JpegRead, HeaderClaimingAHugeImageIsRefusedBeforeDecoding) {
+  std::string bytes = encode_jpeg(gradient(16, 16, 3));
+  const size_t frame = bytes.find("\xFF\xC0");  // baseline frame header: length, precision, height, width
+  ASSERT_NE(frame, std::string::npos);
+  bytes.replace(frame + 5, 4, "\xFF\xDC\xFF\xDC");
+  write_bytes(folder / "claim.jpg", bytes);
+  expect_error_report(run_with_memory_budget([&] { return std::to_string(read_image(folder / "claim.jpg").width); }),
+                      {"claim.jpg is 65500x65500 pixels", "at most 67 megapixels", "-resize 4096x4096"});
+}
+
+// Each scan of a progressive JPEG is a pass over every block, however few bytes it takes.
+TEST_F(JpegRead, ProgressiveScansAreCappedAt256) {
+  const Image image = gradient(16, 16, 1);
+  write_bytes(folder / "fine.jpg", encode_jpeg(image, successive_approximation_scans(51)));  // 256 scans
+  EXPECT_EQ(read_image(folder / "fine.jpg").width, 16);
+  write_bytes(folder / "scans.jpg", encode_jpeg(image, successive_approximation_scans(52)));  // 261 scans
+  expect_error([&] { read_image(folder / "scans.jpg"); },
+               {"scans.jpg is not a readable JPEG (more than 256 progressive scans)", "re-save it"});
 }
 
 }  // namespace
