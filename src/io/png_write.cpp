@@ -1,5 +1,6 @@
 // PNG encoding with libpng. Output is a pure function of the pixels and text (no tIME chunk, text
-// sorted by key), so the same image and metadata always give the same bytes.
+// sorted by key, zlib's output fixed by its input and settings), so the same image and metadata
+// always give the same bytes.
 #include <csetjmp>
 #include <new>
 #include <vector>
@@ -23,14 +24,22 @@ void check_key(const std::string& key) {
   if (!printable) throw Error("PNG text key '" + key + "' must be 1 to 79 printable ASCII characters");
 }
 
-// tEXt is Latin-1, so only ASCII values go there unchanged; anything else (a prompt with accents,
-// CJK or emoji) goes to an uncompressed UTF-8 iTXt chunk. The png_text entries point into `text`.
+// Longer values are compressed: a long prompt would otherwise cost its full size in every image.
+// Shorter ones stay readable as they are by any tool.
+constexpr size_t kCompressAbove = 1024;
+
+// tEXt and zTXt are Latin-1, so only ASCII values go there unchanged; anything else (a prompt with
+// accents, CJK or emoji) goes to a UTF-8 iTXt chunk. The png_text entries point into `text`.
 std::vector<png_text> to_png_text(const TextChunks& text) {
   std::vector<png_text> chunks;
   for (const auto& [key, value] : text) {
     check_key(key);
     png_text chunk{};
-    chunk.compression = is_ascii(value) ? PNG_TEXT_COMPRESSION_NONE : PNG_ITXT_COMPRESSION_NONE;
+    const bool compress = value.size() > kCompressAbove;
+    if (is_ascii(value))
+      chunk.compression = compress ? PNG_TEXT_COMPRESSION_zTXt : PNG_TEXT_COMPRESSION_NONE;
+    else
+      chunk.compression = compress ? PNG_ITXT_COMPRESSION_zTXt : PNG_ITXT_COMPRESSION_NONE;
     chunk.key = const_cast<png_charp>(key.c_str());
     chunk.text = const_cast<png_charp>(value.c_str());
     chunk.text_length = value.size();

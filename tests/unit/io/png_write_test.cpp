@@ -49,6 +49,27 @@ TEST_F(PngWrite, TextChunksRoundTripIncludingUnicode) {
   EXPECT_NE(bytes.find("東京 🐱"), std::string::npos);
 }
 
+// A long prompt is stored compressed (zTXt for ASCII, compressed iTXt for UTF-8), so that even
+// written twice it costs a fraction of its size; up to 1 KiB, text stays as it is.
+TEST_F(PngWrite, LongTextIsCompressedAndRoundTrips) {
+  std::string prompt;
+  for (int i = 0; prompt.size() < 100000; ++i) prompt += "a lighthouse at dusk " + std::to_string(i % 97) + ", ";
+  const TextChunks text = {{"parameters", prompt + "\nSteps: 30"}, {"vsp", "{\"prompt\":\"☕ " + prompt + "\"}"}};
+  write_png(folder / "long.png", pattern_image(8, 8, 3), text);
+  write_png(folder / "again.png", pattern_image(8, 8, 3), text);
+  const std::string bytes = read_bytes(folder / "long.png");
+  EXPECT_LT(bytes.size(), prompt.size() / 2);
+  EXPECT_EQ(bytes, read_bytes(folder / "again.png"));
+  EXPECT_NE(bytes.find(std::string("zTXtparameters\0\0", 16)), std::string::npos);
+  EXPECT_NE(bytes.find(std::string("iTXtvsp\0\1\0\0\0", 11)), std::string::npos);
+  EXPECT_EQ(read_png_text(folder / "long.png"), text);
+
+  write_png(folder / "edge.png", pattern_image(2, 2, 3), {{"a", std::string(1024, 'x')}, {"b", std::string(1025, 'x')}});
+  const std::string edge = read_bytes(folder / "edge.png");
+  EXPECT_NE(edge.find("tEXta"), std::string::npos);
+  EXPECT_NE(edge.find("zTXtb"), std::string::npos);
+}
+
 TEST_F(PngWrite, SameInputGivesIdenticalBytes) {
   const Image image = pattern_image(64, 48, 3);
   const TextChunks text = {{"parameters", "prompt"}, {"vsp", "{\"prompt\":\"ünïcode\"}"}};
