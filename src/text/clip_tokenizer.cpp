@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdint>
 #include <fstream>
+#include <functional>
+#include <queue>
 #include <nlohmann/json.hpp>
 
 #include "vsp/error.hpp"
@@ -38,19 +41,19 @@ std::string to_utf8(std::u32string_view text) {
   return out;
 }
 
-bool starts_with(const std::u32string& text, size_t at, std::u32string_view prefix) {
-  return text.compare(at, prefix.size(), prefix.data(), prefix.size()) == 0;
+bool starts_with(std::u32string_view text, size_t at, std::u32string_view prefix) {
+  return text.compare(at, prefix.size(), prefix) == 0;
 }
 
 // Length of 's 't 're 've 'm 'll 'd at `at`, else 0.
-size_t contraction_length(const std::u32string& text, size_t at) {
+size_t contraction_length(std::u32string_view text, size_t at) {
   for (std::u32string_view suffix : {U"'s", U"'t", U"'re", U"'ve", U"'m", U"'ll", U"'d"}) {
     if (starts_with(text, at, suffix)) return suffix.size();
   }
   return 0;
 }
 
-size_t run_length(const std::u32string& text, size_t at, CharClass cls) {
+size_t run_length(std::u32string_view text, size_t at, CharClass cls) {
   size_t end = at;
   while (end < text.size() && unicode::char_class(text[end]) == cls) ++end;
   return end - at;
@@ -60,7 +63,7 @@ size_t run_length(const std::u32string& text, size_t at, CharClass cls) {
 //   <\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+
 // or of ByteLevel's GPT-2 pattern (the same without the special tokens, with [\p{N}]+), as both
 // reduce on text without white space; alternatives are tried in order. 0 for white space.
-size_t piece_length(const std::u32string& text, size_t at, bool clip_pattern) {
+size_t piece_length(std::u32string_view text, size_t at, bool clip_pattern) {
   if (clip_pattern) {
     for (std::u32string_view special : {kStartOfText, kEndOfText}) {
       if (starts_with(text, at, special)) return special.size();
@@ -73,19 +76,15 @@ size_t piece_length(const std::u32string& text, size_t at, bool clip_pattern) {
   return run_length(text, at, cls);
 }
 
-// Every match of the pattern, in order; what matches nothing (white space) is dropped.
-std::vector<std::u32string> split_pieces(const std::u32string& text, bool clip_pattern) {
-  std::vector<std::u32string> pieces;
-  for (size_t at = 0; at < text.size();) {
-    size_t length = piece_length(text, at, clip_pattern);
-    if (length == 0) {
-      ++at;
-      continue;
-    }
-    pieces.push_back(text.substr(at, length));
-    at += length;
+// The next match of the pattern at or after `at`, skipping what matches nothing (white space);
+// empty at the end of the text. Pieces are taken one at a time, so that tokenising can stop early.
+std::u32string_view next_piece(std::u32string_view text, size_t& at, bool clip_pattern) {
+  while (at < text.size()) {
+    const size_t start = at, length = piece_length(text, at, clip_pattern);
+    at += std::max<size_t>(length, 1);
+    if (length > 0) return text.substr(start, length);
   }
-  return pieces;
+  return {};
 }
 
 // CLIPTokenizer's normalizer: NFC, then every run of white space -> " ", then lower-case.
@@ -175,36 +174,13 @@ ClipTokenizer ClipTokenizer::from_files(const std::filesystem::path& vocab_json,
   return tokenizer;
 }
 
-std::vector<int64_t> ClipTokenizer::tokenize(std::string_view text) const {
-  std::u32string chars = unicode::decode_utf8(text);
-  std::vector<int64_t> ids;
-  // Special tokens split the raw text (leftmost, then longest); the rest is encoded in between.
-  size_t segment_start = 0;
-  for (size_t at = 0; at < chars.size();) {
-    const std::pair<std::u32string, int64_t>* match = nullptr;
-    for (const auto& special : special_tokens_) {
-      if (starts_with(chars, at, special.first) && (!match || special.first.size() > match->first.size())) {
-        match = &special;
-      }
-    }
-    if (!match) {
-      ++at;
-      continue;
-    }
-    tokenize_segment(chars.substr(segment_start, at - segment_start), ids);
-    ids.push_back(match->second);
-    at += match->first.size();
-    segment_start = at;
-  }
-  tokenize_segment(chars.substr(segment_start), ids);
-  return ids;
-}
+std::vector<int64_t> ClipTokenizer::tokenize(std::string_view text) const { return tokens(text, SIZE_MAX); }
 
 std::vector<int64_t> ClipTokenizer::encode(std::string_view text, size_t max_length) const {
   if (max_length < 2) {
     throw Error("max_length " + std::to_string(max_length) + " leaves no room for BOS and EOS: use at least 2");
   }
-  std::vector<int64_t> tokens = tokenize(text);
+  std::vector<int64_t> tokens = this->tokens(text, max_length - 2);
   tokens.resize(std::min(tokens.size(), max_length - 2));
   std::vector<int64_t> ids;
   ids.reserve(max_length);
@@ -215,47 +191,107 @@ std::vector<int64_t> ClipTokenizer::encode(std::string_view text, size_t max_len
   return ids;
 }
 
-void ClipTokenizer::tokenize_segment(const std::u32string& segment, std::vector<int64_t>& ids) const {
+std::vector<int64_t> ClipTokenizer::tokens(std::string_view text, size_t limit) const {
+  std::u32string chars = unicode::decode_utf8(text);
+  std::vector<int64_t> ids;
+  // Special tokens split the raw text (leftmost, then longest); the rest is encoded in between.
+  size_t segment_start = 0;
+  for (size_t at = 0; at < chars.size() && ids.size() < limit;) {
+    const std::pair<std::u32string, int64_t>* match = nullptr;
+    for (const auto& special : special_tokens_) {
+      if (starts_with(chars, at, special.first) && (!match || special.first.size() > match->first.size())) {
+        match = &special;
+      }
+    }
+    if (!match) {
+      ++at;
+      continue;
+    }
+    tokenize_segment(chars.substr(segment_start, at - segment_start), ids, limit);
+    ids.push_back(match->second);
+    at += match->first.size();
+    segment_start = at;
+  }
+  if (ids.size() < limit) tokenize_segment(chars.substr(segment_start), ids, limit);
+  return ids;
+}
+
+void ClipTokenizer::tokenize_segment(const std::u32string& segment, std::vector<int64_t>& ids, size_t limit) const {
   if (segment.empty()) return;
+  const std::u32string text = normalize(segment);
   // ByteLevel splits CLIP's pieces once more with GPT-2's pattern: only a special token's text
   // that was not matched in the raw text (say "<|ENDOFTEXT|>") changes, into "<|", letters, "|>".
-  for (const std::u32string& piece : split_pieces(normalize(segment), true)) {
-    for (const std::u32string& word : split_pieces(piece, false)) bpe(to_utf8(word), ids);
+  // Tokens never span pieces, so once `limit` ids are there the rest of the text cannot change them.
+  size_t at = 0;
+  for (auto piece = next_piece(text, at, true); !piece.empty() && ids.size() < limit;
+       piece = next_piece(text, at, true)) {
+    size_t in = 0;
+    for (auto word = next_piece(piece, in, false); !word.empty() && ids.size() < limit;
+         word = next_piece(piece, in, false)) {
+      bpe(to_utf8(word), ids);
+    }
   }
 }
 
+// The reference algorithm (CLIP's and tokenizers') merges the lowest-ranked pair everywhere, left to
+// right, then looks again: O(n) a merge, so O(n^2) for a long word. The same merges, in the same
+// order, with a queue of candidate pairs: O(n log n).
 void ClipTokenizer::bpe(const std::string& word, std::vector<int64_t>& ids) const {
-  std::vector<int32_t> symbols;
-  symbols.reserve(word.size());
-  for (size_t i = 0; i < word.size(); ++i) {
-    auto byte = static_cast<unsigned char>(word[i]);
-    symbols.push_back(i + 1 == word.size() ? byte_end_ids_[byte] : byte_ids_[byte]);
+  // The symbols as a linked list; a symbol is named by the position of its first byte.
+  const size_t n = word.size();
+  constexpr uint32_t kNone = UINT32_MAX;
+  constexpr int32_t kMergedAway = -1;  // ids are never negative
+  std::vector<int32_t> symbol(n);
+  std::vector<uint32_t> next(n), previous(n);
+  for (size_t i = 0; i < n; ++i) {
+    const auto byte = static_cast<unsigned char>(word[i]);
+    symbol[i] = i + 1 == n ? byte_end_ids_[byte] : byte_ids_[byte];
+    next[i] = i + 1 == n ? kNone : static_cast<uint32_t>(i + 1);
+    previous[i] = i == 0 ? kNone : static_cast<uint32_t>(i - 1);
   }
-  // Merge the lowest-ranked pair everywhere, left to right, until no pair has a merge.
-  std::vector<int32_t> merged;
-  while (symbols.size() > 1) {
-    const Merge* best = nullptr;
-    int32_t left = 0, right = 0;
-    for (size_t i = 0; i + 1 < symbols.size(); ++i) {
-      auto it = merges_.find(pair_key(symbols[i], symbols[i + 1]));
-      if (it != merges_.end() && (!best || it->second.rank < best->rank)) {
-        best = &it->second;
-        left = symbols[i], right = symbols[i + 1];
-      }
+  // A pair that has a merge: lowest rank first, then leftmost. Entries go stale when a symbol of
+  // the pair is merged away; they are dropped when they come up.
+  struct Candidate {
+    int32_t rank;
+    uint32_t left;  // position of the left symbol
+    int32_t left_symbol, right_symbol, merged;
+    bool operator>(const Candidate& other) const {
+      return rank != other.rank ? rank > other.rank : left > other.left;
     }
-    if (!best) break;
-    merged.clear();
-    for (size_t i = 0; i < symbols.size(); ++i) {
-      if (i + 1 < symbols.size() && symbols[i] == left && symbols[i + 1] == right) {
-        merged.push_back(best->merged_id);
-        ++i;
-      } else {
-        merged.push_back(symbols[i]);
-      }
+  };
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> queue;
+  const auto add_pair = [&](uint32_t left) {
+    if (left == kNone || next[left] == kNone) return;
+    const auto it = merges_.find(pair_key(symbol[left], symbol[next[left]]));
+    if (it != merges_.end())
+      queue.push({it->second.rank, left, symbol[left], symbol[next[left]], it->second.merged_id});
+  };
+  for (uint32_t i = 0; i + 1 < n; ++i) add_pair(i);
+
+  std::vector<uint32_t> merged_at;
+  while (!queue.empty()) {
+    // One rank a round, every occurrence left to right, as the reference does; the pairs a round
+    // makes join the queue after it, as the reference only sees them on its next look.
+    const int32_t rank = queue.top().rank;
+    merged_at.clear();
+    for (; !queue.empty() && queue.top().rank == rank; queue.pop()) {
+      const Candidate& pair = queue.top();
+      const uint32_t right = next[pair.left];
+      // Stale: a symbol of the pair has changed or was merged away. A symbol only grows, so it
+      // never takes back an old id.
+      if (symbol[pair.left] != pair.left_symbol || right == kNone || symbol[right] != pair.right_symbol) continue;
+      symbol[pair.left] = pair.merged;
+      symbol[right] = kMergedAway;
+      next[pair.left] = next[right];
+      if (next[right] != kNone) previous[next[right]] = pair.left;
+      merged_at.push_back(pair.left);
     }
-    symbols.swap(merged);
+    for (uint32_t at : merged_at) {
+      add_pair(previous[at]);
+      add_pair(at);
+    }
   }
-  ids.insert(ids.end(), symbols.begin(), symbols.end());
+  for (uint32_t at = n == 0 ? kNone : 0; at != kNone; at = next[at]) ids.push_back(symbol[at]);
 }
 
 }  // namespace vsp::text

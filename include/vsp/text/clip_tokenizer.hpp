@@ -36,9 +36,13 @@ class ClipTokenizer {
     int32_t merged_id;
   };
 
-  // Normalises, pre-tokenises and BPE-encodes text that holds no special token.
-  void tokenize_segment(const std::u32string& segment, std::vector<int64_t>& ids) const;
-  // One pre-token's UTF-8 bytes -> BPE ids.
+  // The BPE ids of text, stopping once there are at least `limit`: the first `limit` are exact,
+  // and a long prompt costs no more than the part that survives truncation.
+  std::vector<int64_t> tokens(std::string_view text, size_t limit) const;
+  // Normalises, pre-tokenises and BPE-encodes text that holds no special token, until ids holds
+  // `limit` ids.
+  void tokenize_segment(const std::u32string& segment, std::vector<int64_t>& ids, size_t limit) const;
+  // One pre-token's UTF-8 bytes -> BPE ids, in O(n log n) for n bytes.
   void bpe(const std::string& word, std::vector<int64_t>& ids) const;
 
   std::array<int32_t, 256> byte_ids_{};      // each byte's character

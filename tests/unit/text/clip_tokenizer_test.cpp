@@ -5,6 +5,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -178,6 +180,107 @@ TEST_F(ClipTokenizerTest, AThousandPromptsTakeWellUnderASecond) {
   for (const std::string& prompt : prompts) first().encode(prompt);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_LT(seconds, 1.0);
+}
+
+// BPE as CLIP's reference code writes it, on strings: merge the lowest-ranked pair everywhere, left
+// to right, and look again. Quadratic, so only for words of a few KB.
+class ReferenceBpe {
+ public:
+  explicit ReferenceBpe(const fs::path& folder)
+      : vocab_(nlohmann::json::parse(std::ifstream(folder / "vocab.json")).get<std::map<std::string, int64_t>>()) {
+    std::ifstream merges(folder / "merges.txt");
+    std::string line;
+    for (int rank = 0; std::getline(merges, line);) {
+      if (line.empty() || line.rfind("#version", 0) == 0) continue;
+      ranks_[line] = rank++;  // "left right"; a repeated pair keeps its last rank
+    }
+  }
+
+  Ids encode_word(const std::string& word) const {
+    std::vector<std::string> symbols;
+    for (unsigned char byte : word) symbols.push_back(byte_character(byte));
+    symbols.back() += "</w>";
+    while (symbols.size() > 1) {
+      auto best = ranks_.end();
+      for (size_t i = 0; i + 1 < symbols.size(); ++i) {
+        auto it = ranks_.find(symbols[i] + " " + symbols[i + 1]);
+        if (it != ranks_.end() && (best == ranks_.end() || it->second < best->second)) best = it;
+      }
+      if (best == ranks_.end()) break;
+      const std::string left = best->first.substr(0, best->first.find(' '));
+      const std::string right = best->first.substr(left.size() + 1);
+      std::vector<std::string> merged;
+      for (size_t i = 0; i < symbols.size(); ++i) {
+        if (i + 1 < symbols.size() && symbols[i] == left && symbols[i + 1] == right) {
+          merged.push_back(left + right);
+          ++i;
+        } else {
+          merged.push_back(symbols[i]);
+        }
+      }
+      symbols.swap(merged);
+    }
+    Ids ids;
+    for (const std::string& symbol : symbols) ids.push_back(vocab_.at(symbol));
+    return ids;
+  }
+
+ private:
+  // GPT-2's byte -> printable character map, as UTF-8.
+  static std::string byte_character(unsigned char byte) {
+    const auto printable = [](int b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE; };
+    int unprintable_before = 0;
+    for (int b = 0; b < byte; ++b) unprintable_before += printable(b) ? 0 : 1;
+    std::string utf8;
+    unicode::append_utf8(utf8, printable(byte) ? byte : 256 + unprintable_before);
+    return utf8;
+  }
+
+  std::map<std::string, int64_t> vocab_;
+  std::unordered_map<std::string, int> ranks_;
+};
+
+// Lower-case letters from a fixed LCG: a word with many different pairs, the costly case for BPE.
+std::string random_word(size_t length) {
+  std::string word;
+  uint32_t state = 1;
+  for (size_t i = 0; i < length; ++i) {
+    state = state * 1103515245u + 12345u;
+    word += static_cast<char>('a' + (state >> 16) % 26);
+  }
+  return word;
+}
+
+// Each word is one pre-token, so tokenize() gives its BPE alone.
+TEST_F(ClipTokenizerTest, FastBpeMergesExactlyAsTheReferenceOnLongWords) {
+  const ReferenceBpe reference(kTextData / "tokenizer");
+  std::string sentence;
+  while (sentence.size() < 4000) sentence += "thequickbrownfoxjumpsoverthelazydog";
+  std::string punctuation;
+  for (int i = 0; i < 3000; ++i) punctuation += "!?.,;:-_*#@&%$"[(i * 7 + i / 5) % 14];
+  for (const std::string& word : {random_word(3000), random_word(5000).substr(1000), std::string(3001, 'a'),
+                                  std::string(2048, 'z'), sentence, punctuation, std::string("x")}) {
+    EXPECT_EQ(first().tokenize(word), reference.encode_word(word))
+        << word.substr(0, 40) << "... (" << word.size() << " bytes)";
+  }
+}
+
+// BPE is O(n log n) in a word's length (a 1 MB word took minutes when it was O(n^2)), and a long
+// prompt is tokenised only as far as truncation keeps. The bound is loose on purpose: it catches a
+// return to quadratic time, not a slow machine.
+TEST_F(ClipTokenizerTest, MegabyteInputsTakeWellUnderTenSeconds) {
+  std::string prompt;
+  for (int i = 0; prompt.size() < (1 << 20); ++i) prompt += "a photo of an astronaut on a horse " + std::to_string(i) + ", ";
+  const std::string word = random_word(1 << 20);
+  first();  // loading is not part of the timing
+  const auto start = std::chrono::steady_clock::now();
+  const Ids word_ids = first().encode(word);
+  const Ids prompt_ids = first().encode(prompt);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(seconds, 10.0);
+  // Stopping early changes nothing: the first 75 tokens of the whole prompt are those of its start.
+  EXPECT_EQ(prompt_ids, first().encode(prompt.substr(0, 1000)));
+  EXPECT_EQ(word_ids.back(), kEos);
 }
 
 TEST(ClipTokenizerFiles, MissingFilesAreAUserError) {
