@@ -16,8 +16,9 @@
 namespace vsp::io::detail {
 namespace {
 
-// Text is metadata: a chunk of at most 8 MiB once decompressed (a vsp prompt is far less), and
-// at most 32 ancillary chunks (libpng then keeps 30; vsp writes two), so at most 240 MiB of text.
+// Text is metadata: a compressed chunk may inflate to 8 MiB (a vsp prompt is far less), and at
+// most 32 ancillary chunks are read (libpng then keeps 30; vsp writes two). Uncompressed text is
+// bounded by the file's size.
 constexpr png_alloc_size_t kMaxChunkBytes = png_alloc_size_t{8} << 20;
 constexpr png_uint_32 kMaxAncillaryChunks = 32;
 

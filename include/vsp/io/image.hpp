@@ -35,8 +35,9 @@ inline constexpr int64_t kMaxImagePixels = int64_t{1} << 26;
 
 // Reads PNG or JPEG (by content, not by extension) into RGB. Throws vsp::Error on failure.
 Image read_image(const std::filesystem::path& path);
-// The text chunks of a PNG, each up to 8 MiB (longer ones and those past the 30th are skipped).
-// The pixels are decoded too, one row at a time and with no size limit, to refuse a damaged file.
+// The text chunks of a PNG: at most 30, and a compressed one only if it inflates to at most 8 MiB
+// (the others are skipped). The pixels are decoded too, one row at a time and with no size limit,
+// to refuse a damaged file.
 TextChunks read_png_text(const std::filesystem::path& path);
 
 // Throws vsp::Error naming the folder when a file cannot be created in path's folder.
