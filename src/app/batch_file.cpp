@@ -6,8 +6,8 @@
 #include <sstream>
 
 #include "vsp/app/batch.hpp"
-#include "vsp/app/jobs.hpp"
-#include "vsp/app/style_config.hpp"
+#include "vsp/app/modes.hpp"
+#include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
 
 namespace vsp::app {
@@ -66,7 +66,7 @@ void check_name(const BatchJob& job, const std::string& file) {
 // Defaults apply to the jobs whose mode takes them; a field no mode takes is a typo.
 void check_defaults(const json& defaults, const std::string& where) {
   std::vector<std::string> known = {"mode", "model"};
-  for (const auto* mode : all_modes())
+  for (const auto* mode : all_mode_schemas())
     for (const auto& option : mode->options) known.push_back(option.key);
   for (const auto& [key, value] : defaults.items()) {
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;
@@ -76,11 +76,12 @@ void check_defaults(const json& defaults, const std::string& where) {
   }
 }
 
-json merged(const json& defaults, const json& job, const Mode& mode) {
+json merged(const json& defaults, const json& job, const ModeSchema& mode) {
   json out = json::object();
   for (const auto& [key, value] : defaults.items()) {
+    // [&key = key]: C++17 cannot capture a structured binding itself (clang refuses).
     const bool taken = key == "model" || std::any_of(mode.options.begin(), mode.options.end(),
-                                                     [&](const OptionSpec& o) { return o.key == key; });
+                                                     [&key = key](const OptionSpec& o) { return o.key == key; });
     if (taken) out[key] = value;
   }
   for (const auto& [key, value] : job.items()) out[key] = value;
@@ -166,7 +167,7 @@ BatchFile load_batch_file(const std::filesystem::path& path, const std::filesyst
     if (!given.is_object()) throw Error(where + "a job must be an object, got " + given.dump());
     const json mode_value = given.contains("mode") ? given["mode"] : defaults.value("mode", json());
     if (!mode_value.is_string()) throw Error(where + "\"mode\" must name a mode, e.g. \"generate\" or \"style\"");
-    const Mode& mode = find_mode(mode_value, where);
+    const ModeSchema& mode = find_mode_schema(mode_value, where);
     job.mode = mode.name;
     job.job = check_job_fields(merged(defaults, given, mode), mode.options, kJobFields, FieldNaming::json, where);
     if (given.contains("name") && !given["name"].is_string()) throw Error(where + "\"name\" must be a string");

@@ -8,7 +8,6 @@
 #include "vsp/error.hpp"
 #include "vsp/models/manifest.hpp"
 #include "vsp/pipeline/text_to_image.hpp"
-#include "vsp/sampling/scheduler.hpp"
 
 namespace vsp::app {
 namespace {
@@ -76,23 +75,7 @@ std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& co
 }  // namespace
 
 const Mode& generate_mode() {
-  static const Mode mode{
-      "generate",
-      "text to image",
-      {
-          {"prompt", "-p,--prompt", ValueKind::text, "What to draw (an empty prompt is valid)"},
-          {"negative", "-n,--negative", ValueKind::optional_text,
-           "Negative prompt. Absent: zero negative embeddings (SDXL's default); \"\" is encoded as text"},
-          {"steps", "--steps", ValueKind::integer, "Denoising steps (default 50)", 1},
-          {"cfg", "--cfg", ValueKind::number, "Classifier-free guidance scale, <= 1 turns it off (default 5)"},
-          {"seed", "-s,--seed", ValueKind::seed,
-           "Seed of the initial noise (default 0; CPU generator: the same image on every device)"},
-          {"width", "-W,--width", ValueKind::integer, "Image width in pixels (default: the model's size)", 1},
-          {"height", "-H,--height", ValueKind::integer, "Image height in pixels (default: the model's size)", 1},
-          {"sampler", "--sampler", ValueKind::text, "Sampler (default euler)", 0, 0, sampling::scheduler_names()},
-          {"num", "--num", ValueKind::integer, "Images from one seed's noise (default 1)", 1},
-      },
-      plan_generate};
+  static const Mode mode{generate_schema(), plan_generate};
   return mode;
 }
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "vsp/app/style_config.hpp"
+#include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
 
 namespace vsp::app {

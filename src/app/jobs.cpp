@@ -3,7 +3,6 @@
 #include <ATen/core/Tensor.h>
 
 #include "vsp/app/metadata.hpp"
-#include "vsp/app/style_config.hpp"
 #include "vsp/error.hpp"
 #include "vsp/models/manifest.hpp"
 
@@ -27,16 +26,10 @@ const std::vector<const Mode*>& all_modes() {
 }
 
 const Mode& find_mode(const std::string& name, const std::string& where) {
-  std::vector<std::string> names;
-  for (const auto* mode : all_modes()) {
-    if (mode->name == name) return *mode;
-    names.push_back(mode->name);
-  }
-  const auto near = closest(name, names, 1);
-  std::string list;
-  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-  throw Error(where + "unknown mode \"" + name + "\"" + (near.empty() ? "" : "; did you mean \"" + near[0] + "\"?") +
-              " (modes: " + list + ")");
+  const ModeSchema& schema = find_mode_schema(name, where);
+  for (const auto* mode : all_modes())
+    if (mode->name == schema.name) return *mode;
+  throw std::logic_error("mode \"" + schema.name + "\" has a schema but no planner");
 }
 
 std::vector<std::filesystem::path> write_outputs(const PlannedJob& job, const JobResult& result,

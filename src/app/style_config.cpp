@@ -7,27 +7,13 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
 
 namespace vsp::app {
 namespace {
 
 using nlohmann::json;
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
 
 // Reads a style file field with messages that name the file, the field and the expected type.
 class FieldReader {
@@ -58,18 +44,6 @@ const std::set<std::string> kFields = {"name", "description", "template", "refer
                                        "swap_steps", "steps", "cfg", "sampler", "warmup"};
 
 }  // namespace
-
-std::vector<std::string> closest(const std::string& word, const std::vector<std::string>& candidates, size_t limit) {
-  std::vector<std::pair<size_t, std::string>> scored;
-  for (const auto& c : candidates) {
-    const size_t d = edit_distance(word, c);
-    if (d <= std::max<size_t>(2, std::max(word.size(), c.size()) / 2)) scored.emplace_back(d, c);
-  }
-  std::sort(scored.begin(), scored.end());
-  std::vector<std::string> out;
-  for (size_t i = 0; i < scored.size() && i < limit; ++i) out.push_back(scored[i].second);
-  return out;
-}
 
 std::string StyleConfig::prompt_for(const std::string& object) const {
   std::string prompt = style_template;

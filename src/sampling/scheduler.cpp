@@ -1,7 +1,7 @@
 #include "vsp/sampling/scheduler.hpp"
 
+#include <algorithm>
 #include <functional>
-#include <utility>
 
 #include "samplers.hpp"
 #include "vsp/error.hpp"
@@ -11,28 +11,20 @@ namespace {
 
 using Factory = std::function<std::unique_ptr<Scheduler>(const ScheduleConfig&)>;
 
-const std::vector<std::pair<std::string, Factory>>& registry() {
-  static const std::vector<std::pair<std::string, Factory>> samplers = {
-      {"euler", detail::make_euler}, {"ddim", detail::make_ddim}, {"dpmpp2m", detail::make_dpmpp_2m}};
-  return samplers;
+// One factory per name of scheduler_names() (names.cpp, torch-free), in the same order.
+const std::vector<Factory>& factories() {
+  static const std::vector<Factory> list = {detail::make_euler, detail::make_ddim, detail::make_dpmpp_2m};
+  return list;
 }
 
 }  // namespace
 
-const std::vector<std::string>& scheduler_names() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> list;
-    for (const auto& entry : registry()) list.push_back(entry.first);
-    return list;
-  }();
-  return names;
-}
-
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const ScheduleConfig& config) {
-  for (const auto& [known, factory] : registry())
-    if (known == name) return factory(config);
+  const auto& names = scheduler_names();
+  const auto found = std::find(names.begin(), names.end(), name);
+  if (found != names.end()) return factories().at(static_cast<size_t>(found - names.begin()))(config);
   std::string list;
-  for (const auto& known : scheduler_names()) list += (list.empty() ? "" : ", ") + known;
+  for (const auto& known : names) list += (list.empty() ? "" : ", ") + known;
   throw Error("unknown sampler '" + name + "'; choose one of: " + list);
 }
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "vsp/app/job_schema.hpp"
+#include "vsp/app/modes.hpp"
 #include "vsp/io/image.hpp"
 #include "vsp/pipeline/denoise.hpp"
 
@@ -61,12 +61,9 @@ struct PlanContext {
   int64_t batch_size = 0;            // rows per UNet call when the job does not say (0: all)
 };
 
-// A mode (generate, style, ...): its options, shared by its flags and its batch jobs, and how a
-// job of it is planned. Throws vsp::Error on a job that cannot run.
-struct Mode {
-  std::string name;
-  std::string description;
-  std::vector<OptionSpec> options;
+// A mode (generate, style, ...): its schema (name, description, options; modes.hpp) and how a job
+// of it is planned. plan throws vsp::Error on a job that cannot run.
+struct Mode : ModeSchema {
   std::function<std::unique_ptr<PlannedJob>(const nlohmann::json& job, const PlanContext& context)> plan;
 };
 

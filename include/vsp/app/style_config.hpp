@@ -40,7 +40,4 @@ std::vector<StyleConfig> load_all_styles(const std::filesystem::path& folder);
 // Throws vsp::Error listing the closest names when there is no such style.
 StyleConfig find_style(const std::filesystem::path& folder, const std::string& name);
 
-// Candidates ordered by edit distance to `word`, the close ones only (for "did you mean").
-std::vector<std::string> closest(const std::string& word, const std::vector<std::string>& candidates, size_t limit = 3);
-
 }  // namespace vsp::app

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "vsp/sampling/names.hpp"
+
 namespace vsp::sampling {
 
 // The training noise schedule and the sampling options of a diffusers scheduler config
@@ -60,6 +62,5 @@ class Scheduler {
 
 // "euler", "ddim" or "dpmpp2m"; throws vsp::Error naming the valid choices otherwise.
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const ScheduleConfig& config);
-const std::vector<std::string>& scheduler_names();
 
 }  // namespace vsp::sampling

@@ -2,7 +2,7 @@
 // (SLURM job array or Kubernetes indexed Job) gives through the environment.
 #include <gtest/gtest.h>
 
-#include "app_test_support.hpp"
+#include "../app/app_test_support.hpp"
 
 #include <map>
 #include <string>

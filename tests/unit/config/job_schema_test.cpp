@@ -2,14 +2,14 @@
 // name the field the way the user wrote it, and flags filling a job object.
 #include <gtest/gtest.h>
 
-#include "app_test_support.hpp"
+#include "../app/app_test_support.hpp"
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
 #include "vsp/app/job_schema.hpp"
-#include "vsp/app/jobs.hpp"
+#include "vsp/app/modes.hpp"
 #include "vsp/error.hpp"
 
 namespace vsp::app {
@@ -20,10 +20,10 @@ using nlohmann::json;
 const std::vector<std::string> kIgnored = {"mode", "name", "model"};
 
 json check_generate(const json& job, FieldNaming naming = FieldNaming::json) {
-  return check_job_fields(job, generate_mode().options, kIgnored, naming, "jobs[0]: ");
+  return check_job_fields(job, generate_schema().options, kIgnored, naming, "jobs[0]: ");
 }
 json check_style(const json& job, FieldNaming naming = FieldNaming::json) {
-  return check_job_fields(job, style_mode().options, kIgnored, naming, "jobs[0]: ");
+  return check_job_fields(job, style_schema().options, kIgnored, naming, "jobs[0]: ");
 }
 
 using testing::contains;
@@ -61,7 +61,7 @@ TEST(CheckJobFields, WrongTypeNamesFieldAsFlag) {
   // Underscores become dashes in a flag.
   const std::string swap = error_of([] { check_style({{"swap_steps", 3}}, FieldNaming::flag); });
   EXPECT_TRUE(contains(swap, "--swap-steps must be a string, got 3")) << swap;
-  const OptionSpec& option = *std::find_if(style_mode().options.begin(), style_mode().options.end(),
+  const OptionSpec& option = *std::find_if(style_schema().options.begin(), style_schema().options.end(),
                                            [](const OptionSpec& o) { return o.key == "swap_steps"; });
   EXPECT_EQ(field_name(option, FieldNaming::json), "\"swap_steps\"");
   EXPECT_EQ(field_name(option, FieldNaming::flag), "--swap-steps");
@@ -161,7 +161,7 @@ TEST(CheckJobFields, IgnoredKeysPassThrough) {
   EXPECT_EQ(checked["name"], 3);  // checked elsewhere
   EXPECT_EQ(checked["model"]["any"], "thing");
   // Without the ignore list, "mode" is unknown.
-  EXPECT_THROW(check_job_fields({{"mode", "generate"}}, generate_mode().options, {}, FieldNaming::json, ""), Error);
+  EXPECT_THROW(check_job_fields({{"mode", "generate"}}, generate_schema().options, {}, FieldNaming::json, ""), Error);
 }
 
 TEST(CheckJobFields, JobMustBeAnObject) {
@@ -181,7 +181,7 @@ json parse_flags(const std::vector<OptionSpec>& options, std::vector<std::string
 }
 
 TEST(AddJobOptions, StyleFlagsFillTheJob) {
-  const json job = parse_flags(style_mode().options, {"x", "--steps", "7", "--seeds", "1,2", "--object", "a, b",
+  const json job = parse_flags(style_schema().options, {"x", "--steps", "7", "--seeds", "1,2", "--object", "a, b",
                                                       "--object", "c", "--no-color-calibration"});
   const json want = {{"steps", 7}, {"seeds", {1, 2}}, {"object", {"a, b", "c"}}, {"color_calibration", false}};
   EXPECT_EQ(job, want) << job.dump();
@@ -194,7 +194,7 @@ TEST(AddJobOptions, StyleFlagsFillTheJob) {
 }
 
 TEST(AddJobOptions, PositiveFlagAndListDelimiter) {
-  const json job = parse_flags(style_mode().options, {"x", "--color-calibration", "--layers",
+  const json job = parse_flags(style_schema().options, {"x", "--color-calibration", "--layers",
                                                       "up_blocks.1,up_blocks.0", "--swap-steps", "0-9"});
   EXPECT_EQ(job["color_calibration"], true);
   EXPECT_EQ(job["layers"], json::array({"up_blocks.1", "up_blocks.0"}));
@@ -203,7 +203,7 @@ TEST(AddJobOptions, PositiveFlagAndListDelimiter) {
 }
 
 TEST(AddJobOptions, GenerateFlags) {
-  const json job = parse_flags(generate_mode().options, {"x", "-p", "a cat", "-n", "", "-s", "42", "--cfg", "6.5",
+  const json job = parse_flags(generate_schema().options, {"x", "-p", "a cat", "-n", "", "-s", "42", "--cfg", "6.5",
                                                          "-W", "96", "--sampler", "ddim"});
   EXPECT_EQ(job["prompt"], "a cat");
   EXPECT_EQ(job["negative"], "");
@@ -217,16 +217,16 @@ TEST(AddJobOptions, GenerateFlags) {
 }
 
 TEST(AddJobOptions, NoFlagsGiveAnEmptyJob) {
-  EXPECT_EQ(parse_flags(generate_mode().options, {"x"}), json::object());
-  EXPECT_EQ(parse_flags(style_mode().options, {"x"}), json::object());
+  EXPECT_EQ(parse_flags(generate_schema().options, {"x"}), json::object());
+  EXPECT_EQ(parse_flags(style_schema().options, {"x"}), json::object());
 }
 
 TEST(AddJobOptions, BadFlagValuesAreParseErrors) {
-  EXPECT_THROW(parse_flags(generate_mode().options, {"x", "--steps", "ten"}), CLI::ParseError);
-  EXPECT_THROW(parse_flags(style_mode().options, {"x", "--seeds", "1,x"}), CLI::ParseError);
+  EXPECT_THROW(parse_flags(generate_schema().options, {"x", "--steps", "ten"}), CLI::ParseError);
+  EXPECT_THROW(parse_flags(style_schema().options, {"x", "--seeds", "1,x"}), CLI::ParseError);
   // A negative seed would wrap round to a huge unsigned one.
-  EXPECT_THROW(parse_flags(generate_mode().options, {"x", "--seed", "-1"}), CLI::ParseError);
-  EXPECT_THROW(parse_flags(style_mode().options, {"x", "--seeds", "1,-2"}), CLI::ParseError);
+  EXPECT_THROW(parse_flags(generate_schema().options, {"x", "--seed", "-1"}), CLI::ParseError);
+  EXPECT_THROW(parse_flags(style_schema().options, {"x", "--seeds", "1,-2"}), CLI::ParseError);
 }
 
 }  // namespace

@@ -1,0 +1,25 @@
+#pragma once
+#include <string>
+#include <vector>
+
+#include "vsp/app/job_schema.hpp"
+
+namespace vsp::app {
+
+// What a mode (generate, style, ...) takes: its options, shared by its flags and its batch jobs.
+// Torch-free, so jobs files are checked (and fuzzed) without the runtime; jobs.hpp's Mode adds
+// how a job of it is planned.
+struct ModeSchema {
+  std::string name;
+  std::string description;
+  std::vector<OptionSpec> options;
+};
+
+const ModeSchema& generate_schema();
+const ModeSchema& style_schema();
+// Every mode a jobs file can name.
+const std::vector<const ModeSchema*>& all_mode_schemas();
+// Throws vsp::Error listing the closest mode names.
+const ModeSchema& find_mode_schema(const std::string& name, const std::string& where);
+
+}  // namespace vsp::app

@@ -1,0 +1,11 @@
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace vsp {
+
+// Candidates ordered by edit distance to `word`, the close ones only (for "did you mean").
+std::vector<std::string> closest(const std::string& word, const std::vector<std::string>& candidates, size_t limit = 3);
+
+}  // namespace vsp

@@ -1,0 +1,86 @@
+// The modes' options, torch-free; their planners are in generate_job.cpp and style_job.cpp.
+#include "vsp/app/modes.hpp"
+
+#include "vsp/config/suggest.hpp"
+#include "vsp/error.hpp"
+#include "vsp/sampling/names.hpp"
+
+namespace vsp::app {
+
+const ModeSchema& generate_schema() {
+  static const ModeSchema schema{
+      "generate",
+      "text to image",
+      {
+          {"prompt", "-p,--prompt", ValueKind::text, "What to draw (an empty prompt is valid)"},
+          {"negative", "-n,--negative", ValueKind::optional_text,
+           "Negative prompt. Absent: zero negative embeddings (SDXL's default); \"\" is encoded as text"},
+          {"steps", "--steps", ValueKind::integer, "Denoising steps (default 50)", 1},
+          {"cfg", "--cfg", ValueKind::number, "Classifier-free guidance scale, <= 1 turns it off (default 5)"},
+          {"seed", "-s,--seed", ValueKind::seed,
+           "Seed of the initial noise (default 0; CPU generator: the same image on every device)"},
+          {"width", "-W,--width", ValueKind::integer, "Image width in pixels (default: the model's size)", 1},
+          {"height", "-H,--height", ValueKind::integer, "Image height in pixels (default: the model's size)", 1},
+          {"sampler", "--sampler", ValueKind::text, "Sampler (default euler)", 0, 0, sampling::scheduler_names()},
+          {"num", "--num", ValueKind::integer, "Images from one seed's noise (default 1)", 1},
+      }};
+  return schema;
+}
+
+const ModeSchema& style_schema() {
+  static const ModeSchema schema{
+      "style",
+      "visual style prompting",
+      {
+          {"style", "--style", ValueKind::text, "Style name (configs/styles/<name>.json; vsp styles lists them)"},
+          {"style_image", "--style-image", ValueKind::text, "Take the style from this picture (PNG or JPEG) instead"},
+          {"style_prompt", "--style-prompt", ValueKind::text,
+           "With --style-image: what the picture shows (default: its file name)"},
+          {"object", "--object", ValueKind::text_list, "Target object, put into the style's template (repeatable)"},
+          {"prompt", "-p,--prompt", ValueKind::text_list, "Target prompt used as given (repeatable)"},
+          {"num", "--num", ValueKind::integer, "Number of targets (repeating the objects, seeds counting on)", 1},
+          {"seeds", "--seeds", ValueKind::seed_list, "Target seeds, e.g. --seeds 1,2,3", 0, ','},
+          {"layers", "--layers", ValueKind::text_list,
+           "Swap layers: modules (up_blocks.1,up_blocks.0.attentions.2) or self[-6:]", 0, ','},
+          {"swap_steps", "--swap-steps", ValueKind::text, "Steps that swap: all, 0-9,20-29 or 0.0-0.5"},
+          {"steps", "--steps", ValueKind::integer, "Denoising steps (default: the style's)", 1},
+          {"cfg", "--cfg", ValueKind::number, "Guidance scale (default: the style's)"},
+          {"warmup_steps", "--warmup-steps", ValueKind::integer,
+           "Steps at --warmup-cfg before --cfg (default: the style's)", 0},
+          {"warmup_cfg", "--warmup-cfg", ValueKind::number, "Guidance during the warm-up steps"},
+          {"sampler", "--sampler", ValueKind::text, "Sampler (default: the style's; ddim for --style-image)", 0, 0,
+           sampling::scheduler_names()},
+          {"reference_object", "--reference-object", ValueKind::text,
+           "Object of the reference image (default: the style's)"},
+          {"reference_seed", "--reference-seed", ValueKind::seed, "Seed of the reference (default: the style's)"},
+          {"batch_size", "--batch-size", ValueKind::integer, "Targets per UNet call when memory is short (0: all)", 0},
+          {"width", "-W,--width", ValueKind::integer, "Width in pixels (default: the model's size)", 1},
+          {"height", "-H,--height", ValueKind::integer, "Height in pixels (default: the model's size)", 1},
+          {"reference_trajectory", "--reference-trajectory", ValueKind::text,
+           "With --style-image: how the reference follows the picture (default noise)", 0, 0, {"noise", "inversion"}},
+          {"color_calibration", "--color-calibration,!--no-color-calibration", ValueKind::flag,
+           "With --style-image: match the targets' colours to the picture (default on)"},
+          {"styles", "--styles", ValueKind::text, "Style folder (default: configs/styles, or $VSP_STYLES)"},
+      }};
+  return schema;
+}
+
+const std::vector<const ModeSchema*>& all_mode_schemas() {
+  static const std::vector<const ModeSchema*> schemas = {&generate_schema(), &style_schema()};
+  return schemas;
+}
+
+const ModeSchema& find_mode_schema(const std::string& name, const std::string& where) {
+  std::vector<std::string> names;
+  for (const auto* schema : all_mode_schemas()) {
+    if (schema->name == name) return *schema;
+    names.push_back(schema->name);
+  }
+  const auto near = closest(name, names, 1);
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  throw Error(where + "unknown mode \"" + name + "\"" + (near.empty() ? "" : "; did you mean \"" + near[0] + "\"?") +
+              " (modes: " + list + ")");
+}
+
+}  // namespace vsp::app

@@ -1,0 +1,90 @@
+// The outputs a job plans against the tiny model's manifest (no model is loaded).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "vsp/app/jobs.hpp"
+#include "vsp/error.hpp"
+#include "vsp/models/manifest.hpp"
+
+namespace vsp::app {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Planning against the tiny model's manifest.
+class PlanTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { manifest = new models::Manifest(models::Manifest::load(VSP_TEST_DATA "/tiny")); }
+  static void TearDownTestSuite() {
+    delete manifest;
+    manifest = nullptr;
+  }
+  static std::vector<std::string> files(const PlannedJob& job) {
+    std::vector<std::string> out;
+    for (const auto& output : job.outputs) out.push_back(output.file.generic_string());
+    return out;
+  }
+  static models::Manifest* manifest;
+};
+models::Manifest* PlanTest::manifest = nullptr;
+
+TEST_F(PlanTest, GenerateFilesAreNamedBySeed) {
+  const json job = {{"mode", "generate"}, {"prompt", "a cat"}, {"seed", 7}, {"steps", 3}};
+  const auto planned = generate_mode().plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
+  EXPECT_EQ(files(*planned), std::vector<std::string>{"name_s7.png"});
+  ASSERT_EQ(planned->outputs.size(), 1u);
+  const json& metadata = planned->outputs[0].metadata;
+  EXPECT_EQ(metadata["job"], job);
+  EXPECT_EQ(metadata["prompt"], "a cat");
+  EXPECT_EQ(metadata["seed"], 7);
+  EXPECT_EQ(metadata["steps"], 3);
+  EXPECT_EQ(metadata["width"], manifest->default_size);
+  EXPECT_TRUE(metadata["negative"].is_null());
+  EXPECT_EQ(planned->job, job);
+  EXPECT_EQ(planned->rows, 1);
+  EXPECT_EQ(planned->work, 3);
+}
+
+TEST_F(PlanTest, GenerateNumberedFilesForSeveralImages) {
+  const json job = {{"mode", "generate"}, {"seed", 7}, {"num", 2}, {"steps", 5}};
+  const auto planned = generate_mode().plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
+  EXPECT_EQ(files(*planned), (std::vector<std::string>{"name_s7_0.png", "name_s7_1.png"}));
+  ASSERT_EQ(planned->outputs.size(), 2u);
+  EXPECT_EQ(planned->outputs[0].metadata["index"], 0);
+  EXPECT_EQ(planned->outputs[1].metadata["index"], 1);
+  EXPECT_EQ(planned->outputs[1].metadata["job"], job);
+  EXPECT_EQ(planned->rows, 2);
+  EXPECT_EQ(planned->work, 10);
+  // On the command line there is no name prefix.
+  const auto unnamed = generate_mode().plan({{"seed", 3}}, PlanContext{*manifest, "", fs::path("/tmp"), 0});
+  EXPECT_EQ(files(*unnamed), std::vector<std::string>{"s3.png"});
+}
+
+TEST_F(PlanTest, GenerateRejectsSizeTheModelCannotMake) {
+  EXPECT_THROW(generate_mode().plan({{"width", 65}}, PlanContext{*manifest, "name", fs::path("/tmp"), 0}), Error);
+}
+
+TEST_F(PlanTest, StyleJobWritesAFolder) {
+  const json job = {{"mode", "style"}, {"style", "fire"}, {"object", {"a cat"}}, {"seeds", {3}},
+                    {"styles", VSP_SOURCE_DIR "/configs/styles"}};
+  const auto planned = style_mode().plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
+  const auto names = files(*planned);
+  ASSERT_EQ(names.size(), 3u);
+  EXPECT_EQ(names[0], "name/reference.png");
+  EXPECT_EQ(names[1].rfind("name/00_", 0), 0u) << names[1];
+  EXPECT_EQ(names[1], "name/00_a-cat-made-of-fire-roaring-flames-glowin_s3.png");
+  EXPECT_EQ(names[2], "name/grid.png");
+  const json& target = planned->outputs[1].metadata;
+  EXPECT_EQ(target["seed"], 3);
+  EXPECT_EQ(target["prompt"], "a cat made of fire, roaring flames, glowing embers, sparks, dark background");
+  EXPECT_EQ(target["job"], job);
+  EXPECT_EQ(planned->outputs[0].metadata["seed"], 100);  // the style's reference seed
+  EXPECT_EQ(planned->rows, 2);
+}
+
+}  // namespace
+}  // namespace vsp::app
