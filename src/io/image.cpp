@@ -29,9 +29,10 @@ std::string downscale_hint(const std::filesystem::path& path) {
 }
 
 void check_image_size(int64_t width, int64_t height, const std::filesystem::path& path) {
-  if (width * height <= kMaxImagePixels) return;
+  if (width * height <= kMaxImagePixels && width <= kMaxImageSide && height <= kMaxImageSide) return;
   throw Error(path.string() + " is " + std::to_string(width) + "x" + std::to_string(height) +
-              " pixels, more than vsp reads (at most 67 megapixels, e.g. 8192x8192); " + downscale_hint(path));
+              " pixels, more than vsp reads (at most 67 megapixels, e.g. 8192x8192, and 65535 a side); " +
+              downscale_hint(path));
 }
 
 void check_layout(const Image& image, const char* what) {

@@ -24,7 +24,7 @@ bool has_png_signature(const std::string& bytes);
 bool has_jpeg_signature(const std::string& bytes);
 
 // Throws vsp::Error naming the file and how to shrink it when a header's width x height exceeds
-// kMaxImagePixels. Decoders call it before they allocate pixels.
+// kMaxImagePixels or a side kMaxImageSide. Decoders call it before they allocate pixels.
 void check_image_size(int64_t width, int64_t height, const std::filesystem::path& path);
 // "downscale it first ..., e.g. `convert <path> -resize 4096x4096 <stem>-small<ext>`".
 std::string downscale_hint(const std::filesystem::path& path);

@@ -160,8 +160,8 @@ Image decode_png(const std::string& bytes, const std::filesystem::path& path) {
   // Pixels only: text chunks are skipped unread, so they cost no memory.
   static const png_byte text_chunks[] = "tEXt\0zTXt\0iTXt";
   png_set_keep_unknown_chunks(reader.png(), PNG_HANDLE_CHUNK_NEVER, text_chunks, 3);
-  // The area check below says what is wrong; libpng's own limit (a million pixels a side) would
-  // call a long strip damaged.
+  // The size check below says what is wrong; libpng's own limit (a million pixels a side) would
+  // call such an image damaged.
   png_set_user_limits(reader.png(), PNG_UINT_31_MAX, PNG_UINT_31_MAX);
   reader.check(read_info(reader.png(), reader.info()));
   const png_uint_32 width = png_get_image_width(reader.png(), reader.info());

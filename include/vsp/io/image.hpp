@@ -23,15 +23,17 @@ using TextChunks = std::map<std::string, std::string>;
 // complete, or where the file system cannot, a temporary name then rename. A reader never sees
 // a partial PNG, and a killed process leaves none behind. Throws vsp::Error with a one-line message.
 void write_png(const std::filesystem::path& path, const Image& image, const TextChunks& text = {});
-// What read_image and read_png_text accept, whatever a file's header claims, so that a hostile or
-// mistaken input fails with a vsp::Error instead of exhausting memory. Inputs are resized to the
-// model's size (1024 for SDXL), so larger pictures gain nothing:
-// - files of at most 256 MiB;
-// - images of at most 2^26 pixels (67 megapixels: 8192x8192, or any other shape), 192 MiB as RGB;
-//   checked from the header, before any pixel is allocated. One bound on the area, not on each
-//   side, since memory follows the area, and a wide grid of many images is a fine input.
+// What vsp reads, whatever a file's header claims, so that a hostile or mistaken input fails with a
+// vsp::Error instead of exhausting memory. Inputs are resized to the model's size (1024 for SDXL),
+// so larger pictures gain nothing:
+// - files (read_image, read_png_text) of at most 256 MiB;
+// - images (read_image) of at most 2^26 pixels, 67 megapixels or 192 MiB as RGB, in any shape up
+//   to 65535 pixels a side (JPEG's own limit; it bounds the decoders' row buffers too). Memory
+//   follows the area, so the area is what is capped: 8192x8192 and a wide grid of images pass.
+//   Checked from the header, before any pixel is allocated.
 inline constexpr int64_t kMaxImageFileBytes = int64_t{256} << 20;
 inline constexpr int64_t kMaxImagePixels = int64_t{1} << 26;
+inline constexpr int64_t kMaxImageSide = 65535;
 
 // Reads PNG or JPEG (by content, not by extension) into RGB. Throws vsp::Error on failure.
 Image read_image(const std::filesystem::path& path);

@@ -85,13 +85,14 @@ TEST_F(PngLimits, TextBombsAreSkippedWithinTheBudget) {
 TEST_F(PngLimits, ImageOverTheLimitIsRefusedFromItsHeader) {
   write_bytes(folder / "photo.png", gray_png(20000, 20000, 8, "", false));
   expect_error_report(run_with_memory_budget([&] { return size_of(read_image(folder / "photo.png")); }),
-                      {"photo.png is 20000x20000 pixels", "at most 67 megapixels",
+                      {"photo.png is 20000x20000 pixels", "(at most 67 megapixels, e.g. 8192x8192, and 65535 a side)",
                        "`convert " + (folder / "photo.png").string() + " -resize 4096x4096 " +
                            (folder / "photo-small.png").string() + "`"});
 }
 
 // The limit is on the area: 8192x8192 is read, one more column is not, and neither is a long strip.
-TEST_F(PngLimits, TheLimitIsSixtySevenMegapixelsOfAnyShape) {
+// A side is at most 65535 pixels, as in JPEG, which bounds libpng's row buffers.
+TEST_F(PngLimits, TheLimitIsSixtySevenMegapixelsUpTo65535ASide) {
   write_bytes(folder / "square.png", gray_png(8192, 8192, 1));
   EXPECT_EQ(run_with_memory_budget([&] { return size_of(read_image(folder / "square.png")); }), "ok: 8192x8192");
   write_bytes(folder / "wider.png", gray_png(8193, 8192, 1, "", false));
@@ -100,6 +101,9 @@ TEST_F(PngLimits, TheLimitIsSixtySevenMegapixelsOfAnyShape) {
   write_bytes(folder / "strip.png", gray_png(1 << 24, 5, 1, "", false));
   expect_error_report(run_with_memory_budget([&] { return size_of(read_image(folder / "strip.png")); }),
                       {"16777216x5 pixels"});
+  write_bytes(folder / "side.png", gray_png(65536, 2, 1, "", false));
+  expect_error_report(run_with_memory_budget([&] { return size_of(read_image(folder / "side.png")); }),
+                      {"65536x2 pixels", "and 65535 a side"});
 }
 
 // read_png_text reads vsp's own outputs, such as a wide grid, at any size: one row at a time.
