@@ -1,6 +1,8 @@
 #include "vsp/app/metadata.hpp"
 
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "vsp/models/manifest.hpp"
 
@@ -16,6 +18,15 @@ std::string sampler_display_name(const std::string& sampler) {
 }
 
 io::TextChunks image_metadata(nlohmann::json job, const models::Manifest& manifest) {
+  // The job as given repeats most of what the resolved fields say, a long prompt included: it keeps
+  // only the fields that differ from the top-level field of the same name, so each text is stored once.
+  if (job.contains("job") && job["job"].is_object()) {
+    nlohmann::json& given = job["job"];
+    std::vector<std::string> repeated;
+    for (const auto& field : given.items())
+      if (job.contains(field.key()) && job[field.key()] == field.value()) repeated.push_back(field.key());
+    for (const std::string& key : repeated) given.erase(key);
+  }
   job["model"] = manifest.folder.string();
   job["model_hash"] = manifest.hash;
   job["vsp_version"] = vsp_version();
