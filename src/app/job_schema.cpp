@@ -122,7 +122,9 @@ json check_job_fields(const json& job, const std::vector<OptionSpec>& options, c
       checked[key] = value;
       continue;
     }
-    const auto option = std::find_if(options.begin(), options.end(), [&](const OptionSpec& o) { return o.key == key; });
+    // [&key = key]: C++17 cannot capture a structured binding itself (clang refuses).
+    const auto option =
+        std::find_if(options.begin(), options.end(), [&key = key](const OptionSpec& o) { return o.key == key; });
     if (option == options.end()) {
       const auto near = closest(key, keys, 1);
       throw Error(where + "unknown field \"" + key + "\"" +
