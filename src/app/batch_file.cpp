@@ -7,6 +7,7 @@
 
 #include "vsp/app/batch.hpp"
 #include "vsp/app/modes.hpp"
+#include "vsp/config/parse_json.hpp"
 #include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
 
@@ -24,35 +25,12 @@ int parse_count(const std::string& text, const std::string& what) {
   return std::stoi(text);
 }
 
-// "line L, column C" of a parse error at byte offset `byte` (nlohmann counts from 1).
-std::string position(const std::string& text, size_t byte) {
-  size_t line = 1, column = 1;
-  for (size_t i = 0; i + 1 < byte && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-  }
-  return std::to_string(line) + ":" + std::to_string(column);
-}
-
 json parse(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) throw Error("cannot read jobs file " + path.string() + "; check the path");
   std::stringstream buffer;
   buffer << in.rdbuf();
-  const std::string text = buffer.str();
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    // nlohmann's message: "[json.exception.parse_error.101] parse error at line 3, column 14: <what>"
-    std::string what = e.what();
-    const size_t at = what.find(": ", what.find("column"));
-    if (at != std::string::npos) what = what.substr(at + 2);
-    throw Error(path.string() + ":" + position(text, e.byte) + ": invalid JSON: " + what);
-  }
+  return parse_json(buffer.str(), path.string());
 }
 
 void check_name(const BatchJob& job, const std::string& file) {

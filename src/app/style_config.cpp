@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "vsp/config/parse_json.hpp"
 #include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
 
@@ -54,12 +56,7 @@ std::string StyleConfig::prompt_for(const std::string& object) const {
 StyleConfig StyleConfig::load(const std::filesystem::path& file) {
   std::ifstream in(file);
   if (!in) throw Error("cannot read style file " + file.string());
-  json object;
-  try {
-    object = json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw Error(file.string() + ": invalid JSON at byte " + std::to_string(e.byte) + ": " + e.what());
-  }
+  const json object = parse_json(std::string(std::istreambuf_iterator<char>(in), {}), file.string());
   StyleConfig s;
   s.file = file;
   FieldReader fields(file, object);

@@ -1,5 +1,6 @@
 #include "vsp/attention/selection.hpp"
 
+#include <cstdlib>
 #include <regex>
 #include <set>
 
@@ -11,6 +12,10 @@ namespace {
 bool inside(const std::string& name, const std::string& prefix) {
   return name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 && name[prefix.size()] == '.';
 }
+
+// std::regex recurses once per character, so a spec of ~50,000 characters overflows the stack;
+// no valid spec or item comes near this length.
+constexpr size_t kMaxSpecLength = 256;
 
 std::string known_modules(const std::vector<models::AttentionLayer>& layers) {
   std::set<std::string> names;
@@ -43,7 +48,7 @@ std::vector<bool> select_self_layers(const std::vector<models::AttentionLayer>& 
   static const std::regex slice(R"(self\[(-?\d*):(-?\d*)\])");
   for (const auto& spec : specs) {
     std::smatch match;
-    if (std::regex_match(spec, match, slice)) {
+    if (spec.size() <= kMaxSpecLength && std::regex_match(spec, match, slice)) {
       const auto [from, to] = slice_bounds(match[1], match[2], static_cast<int>(self_ids.size()));
       for (int i = from; i < to; ++i) mask[self_ids[i]] = true;
       continue;
@@ -69,8 +74,13 @@ std::vector<bool> select_steps(const std::string& spec, int num_steps) {
     const size_t comma = spec.find(',', start);
     const std::string item = spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     std::smatch match;
-    if (std::regex_match(item, match, fractions)) {
-      const double from = std::stod(match[1]), to = std::stod(match[2]);
+    if (item.size() > kMaxSpecLength) {
+      throw Error("bad swap steps '" + item.substr(0, 40) + "...': too long; use all, index ranges like 0-9,20-29, "
+                  "or fractions like 0.0-0.5");
+    } else if (std::regex_match(item, match, fractions)) {
+      // strtod, not stod: 400 digits overflow to HUGE_VAL or underflow to 0 rather than throw.
+      const double from = std::strtod(match[1].str().c_str(), nullptr);
+      const double to = std::strtod(match[2].str().c_str(), nullptr);
       for (int i = 0; i < num_steps; ++i) {
         const double at = static_cast<double>(i) / num_steps;
         if (at >= from && at < to) mask[i] = true;

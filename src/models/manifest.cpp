@@ -4,6 +4,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "vsp/config/parse_json.hpp"
 #include "vsp/error.hpp"
 
 namespace vsp::models {
@@ -47,9 +48,9 @@ Manifest Manifest::load(const std::filesystem::path& folder) {
   bytes << in.rdbuf();
   nlohmann::json json;
   try {
-    json = nlohmann::json::parse(bytes.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(path.string() + " is not valid JSON (byte " + std::to_string(e.byte) + "); re-export the model with scripts/export.py");
+    json = parse_json(bytes.str(), path.string());
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + "; re-export the model with scripts/export.py");
   }
   if (json.value("format", "") != "vsp-model")
     throw Error(path.string() + " is not a vsp model manifest; " + export_hint(folder));
