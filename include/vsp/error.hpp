@@ -11,4 +11,10 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// A bad flag or flag value on the command line: exits 2, as other usage errors do.
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace vsp

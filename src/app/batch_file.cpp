@@ -1,7 +1,6 @@
 // Jobs files and shards: everything about a batch that is checked before a model loads.
 #include <algorithm>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -10,6 +9,7 @@
 #include "vsp/config/parse_json.hpp"
 #include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
+#include "vsp/values.hpp"
 
 namespace vsp::app {
 namespace {
@@ -34,11 +34,9 @@ json parse(const std::filesystem::path& path) {
 }
 
 void check_name(const BatchJob& job, const std::string& file) {
-  static const std::regex valid("[A-Za-z0-9][A-Za-z0-9._-]*");
-  if (!std::regex_match(job.name, valid))
-    throw Error(file + ": " + job.where() +
-                "\"name\" must be letters, digits, '.', '_' or '-' (it names the output files), got \"" + job.name +
-                "\"");
+  if (!values::valid_output_name(job.name))
+    throw Error(file + ": " + job.where() + "\"name\" must be 1 to " + std::to_string(values::kMaxNameLength) +
+                " letters, digits, '.', '_' or '-', starting with a letter or digit (it names the output files)");
 }
 
 // Defaults apply to the jobs whose mode takes them; a field no mode takes is a typo.
@@ -113,7 +111,10 @@ std::optional<Shard> shard_from_environment(const std::function<const char*(cons
   return std::nullopt;
 }
 
-std::string BatchJob::where() const { return "jobs[" + std::to_string(index) + "] (\"" + name + "\"): "; }
+std::string BatchJob::where() const {
+  const std::string shown = name.size() > 40 ? name.substr(0, 37) + "..." : name;
+  return "jobs[" + std::to_string(index) + "] (\"" + shown + "\"): ";
+}
 
 BatchFile load_batch_file(const std::filesystem::path& path, const std::filesystem::path& default_model) {
   const json root = parse(path);

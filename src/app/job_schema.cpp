@@ -1,10 +1,11 @@
 #include "vsp/app/job_schema.hpp"
 
 #include <algorithm>
-#include <limits>
+#include <sstream>
 
 #include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
+#include "vsp/values.hpp"
 
 namespace vsp::app {
 namespace {
@@ -21,17 +22,22 @@ std::string expected(const OptionSpec& option) {
     }
     case ValueKind::optional_text: return "a string or null";
     case ValueKind::integer:
-      return "an integer >= " + std::to_string(option.minimum);
-    case ValueKind::seed: return "a non-negative integer";
-    case ValueKind::number: return "a number";
+      return option.maximum == INT32_MAX ? "an integer >= " + std::to_string(option.minimum)
+                                         : "an integer from " + std::to_string(option.minimum) + " to " +
+                                               std::to_string(option.maximum);
+    case ValueKind::seed: return "an integer from 0 to " + std::to_string(values::kMaxSeed);
+    case ValueKind::number:
+      return option.maximum == INT32_MAX ? "a finite number >= " + std::to_string(option.minimum)
+                                         : "a number from " + std::to_string(option.minimum) + " to " +
+                                               std::to_string(option.maximum);
     case ValueKind::flag: return "true or false";
     case ValueKind::text_list: return "a string or a list of strings";
-    case ValueKind::seed_list: return "a non-negative integer or a list of them";
+    case ValueKind::seed_list: return "a seed (0 to " + std::to_string(values::kMaxSeed) + ") or a list of them";
   }
   return "";
 }
 
-bool is_seed(const json& value) { return value.is_number_unsigned() || (value.is_number_integer() && value >= 0); }
+bool is_seed(const json& value) { return values::integer_in(value, 0, values::kMaxSeed).has_value(); }
 
 // The value in its normal form, or null when it does not fit the option.
 json normalised(const OptionSpec& option, const json& value) {
@@ -47,12 +53,15 @@ json normalised(const OptionSpec& option, const json& value) {
         return {};
       return value;
     case ValueKind::optional_text: return value.is_string() || value.is_null() ? json(value) : json();
-    case ValueKind::integer:
-      return value.is_number_integer() && value >= option.minimum && value <= std::numeric_limits<int32_t>::max()
-                 ? value
-                 : json();
+    case ValueKind::integer: {
+      const auto v = values::integer_in(value, option.minimum, option.maximum);
+      return v ? json(*v) : json();
+    }
     case ValueKind::seed: return is_seed(value) ? value : json();
-    case ValueKind::number: return value.is_number() ? value : json();
+    case ValueKind::number: {
+      const auto v = values::number_in(value, static_cast<double>(option.minimum), static_cast<double>(option.maximum));
+      return v ? value : json();
+    }
     case ValueKind::flag: return value.is_boolean() ? value : json();
     case ValueKind::text_list: return list_of([](const json& v) { return v.is_string(); });
     case ValueKind::seed_list: return list_of(is_seed);
@@ -60,48 +69,87 @@ json normalised(const OptionSpec& option, const json& value) {
   return {};
 }
 
+// A flag's text as the JSON value check_job_fields expects: numbers are read in decimal only
+// (CLI11 would take "010" as octal 8 and "0x10" as 16); text that is not a number stays text, so
+// the field check names the flag and what it must be.
+json flag_value(const OptionSpec& option, const std::string& text) {
+  if (option.kind == ValueKind::integer || option.kind == ValueKind::seed || option.kind == ValueKind::seed_list) {
+    if (const auto v = values::parse_decimal_integer(text, INT64_MIN, INT64_MAX)) return *v;
+    return text;
+  }
+  if (option.kind == ValueKind::number) {
+    if (const auto v = values::parse_decimal_number(text)) return *v;
+    return text;
+  }
+  return text;
+}
+
 }  // namespace
 
 void add_job_options(CLI::App& app, const std::vector<OptionSpec>& options, json& job) {
   for (const auto& option : options) {
     const std::string key = option.key;
-    CLI::Option* added = nullptr;
-    switch (option.kind) {
-      case ValueKind::text:
-      case ValueKind::optional_text:
-        added = app.add_option_function<std::string>(option.flags, [&job, key](const std::string& v) { job[key] = v; },
-                                                     option.help);
-        break;
-      case ValueKind::integer:
-        added = app.add_option_function<int64_t>(option.flags, [&job, key](int64_t v) { job[key] = v; }, option.help);
-        break;
-      case ValueKind::seed:
-        added = app.add_option_function<uint64_t>(option.flags, [&job, key](uint64_t v) { job[key] = v; }, option.help);
-        break;
-      case ValueKind::number:
-        added = app.add_option_function<double>(option.flags, [&job, key](double v) { job[key] = v; }, option.help);
-        break;
-      case ValueKind::flag:
-        // A negated name ("!--no-color-calibration") counts below zero.
-        app.add_flag_function(option.flags, [&job, key](int64_t count) { job[key] = count > 0; }, option.help);
-        break;
-      case ValueKind::text_list:
-        added = app.add_option_function<std::vector<std::string>>(
-            option.flags, [&job, key](const std::vector<std::string>& v) { job[key] = v; }, option.help);
-        break;
-      case ValueKind::seed_list:
-        added = app.add_option_function<std::vector<uint64_t>>(
-            option.flags, [&job, key](const std::vector<uint64_t>& v) { job[key] = v; }, option.help);
-        break;
+    if (option.kind == ValueKind::flag) {
+      // A negated name ("!--no-color-calibration") counts below zero.
+      app.add_flag_function(option.flags, [&job, key](int64_t count) { job[key] = count > 0; }, option.help);
+      continue;
     }
-    if (added && option.delimiter) added->delimiter(option.delimiter);
-    // CLI11 would wrap "-1" round to a huge unsigned seed; a jobs file rejects it, so must the flag.
-    if (added && (option.kind == ValueKind::seed || option.kind == ValueKind::seed_list))
-      added->check(CLI::Validator(
-          [](std::string& value) { return value.rfind('-', 0) == 0 ? "a seed must be a non-negative integer" : ""; },
-          "SEED"));
-    if (added && !option.choices.empty()) added->description(option.help + ": " + expected(option));
+    // Every value is taken as text and converted here, so CLI11 never reads a number its own way.
+    CLI::Option* added = nullptr;
+    if (option.kind == ValueKind::text_list || option.kind == ValueKind::seed_list) {
+      added = app.add_option_function<std::vector<std::string>>(
+          option.flags,
+          [&job, option](const std::vector<std::string>& given) {
+            json list = json::array();
+            for (const auto& text : given) list.push_back(flag_value(option, text));
+            job[option.key] = list;
+          },
+          option.help);
+    } else {
+      added = app.add_option_function<std::string>(
+          option.flags, [&job, option](const std::string& text) { job[option.key] = flag_value(option, text); },
+          option.help);
+      added->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a repeated flag: the last one wins
+    }
+    if (option.delimiter) added->delimiter(option.delimiter);
+    if (!option.choices.empty()) added->description(option.help + ": " + expected(option));
   }
+}
+
+CLI::Option* add_integer_flag(CLI::App& app, const std::string& flags, int64_t& out, int64_t minimum, int64_t maximum,
+                              const std::string& help) {
+  return app
+      .add_option_function<std::string>(
+          flags,
+          [&out, flags, minimum, maximum](const std::string& text) {
+            const auto v = values::parse_decimal_integer(text, minimum, maximum);
+            if (!v)
+              throw CLI::ValidationError(flags, "must be an integer from " + std::to_string(minimum) + " to " +
+                                                    std::to_string(maximum) + ", got \"" + text + "\"");
+            out = *v;
+          },
+          help)
+      ->default_str(std::to_string(out));
+}
+
+CLI::Option* add_number_flag(CLI::App& app, const std::string& flags, double& out, double minimum, double maximum,
+                             const std::string& help) {
+  std::ostringstream fallback;
+  fallback << out;
+  return app
+      .add_option_function<std::string>(
+          flags,
+          [&out, flags, minimum, maximum](const std::string& text) {
+            const auto v = values::parse_decimal_number(text);
+            if (!v || *v < minimum || *v > maximum) {
+              std::ostringstream range;
+              range << "must be a number from " << minimum << " to " << maximum << ", got \"" << text << "\"";
+              throw CLI::ValidationError(flags, range.str());
+            }
+            out = *v;
+          },
+          help)
+      ->default_str(fallback.str());
 }
 
 std::string field_name(const OptionSpec& option, FieldNaming naming) {
@@ -111,20 +159,53 @@ std::string field_name(const OptionSpec& option, FieldNaming naming) {
   return "--" + flag;
 }
 
+namespace {
+
+std::string shown(const json& value) {
+  // replace: a value that is not UTF-8 is still shown, never a second exception.
+  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+  return text.size() > 80 ? text.substr(0, 77) + "..." : text;
+}
+
+}  // namespace
+
+namespace {
+
+json check_fields(const json& job, const std::vector<OptionSpec>& options, const std::vector<std::string>& ignored,
+                  FieldNaming naming, const std::string& where);
+
+}  // namespace
+
 json check_job_fields(const json& job, const std::vector<OptionSpec>& options, const std::vector<std::string>& ignored,
                       FieldNaming naming, const std::string& where) {
-  if (!job.is_object()) throw Error(where + "a job must be a JSON object, got " + job.dump());
+  if (naming == FieldNaming::json) return check_fields(job, options, ignored, naming, where);
+  try {
+    return check_fields(job, options, ignored, naming, where);
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+}
+
+namespace {
+
+json check_fields(const json& job, const std::vector<OptionSpec>& options, const std::vector<std::string>& ignored,
+                  FieldNaming naming, const std::string& where) {
+  if (!job.is_object()) throw Error(where + "a job must be a JSON object, got " + shown(job));
   std::vector<std::string> keys = ignored;
   for (const auto& option : options) keys.push_back(option.key);
   json checked = json::object();
-  for (const auto& [key, value] : job.items()) {
+  for (auto item = job.begin(); item != job.end(); ++item) {
+    const std::string& key = item.key();
+    const json& value = item.value();
+    if (!values::valid_utf8(key)) throw Error(where + "a field name is not valid UTF-8; check the file's encoding");
+    const auto option = std::find_if(options.begin(), options.end(), [&key](const OptionSpec& o) { return o.key == key; });
+    const std::string name = option == options.end() ? "\"" + key + "\"" : field_name(*option, naming);
+    if (values::find_non_utf8(value))
+      throw Error(where + name + " is not valid UTF-8 text; save the file as UTF-8 or use UTF-8 in the shell");
     if (std::find(ignored.begin(), ignored.end(), key) != ignored.end()) {
       checked[key] = value;
       continue;
     }
-    // [&key = key]: C++17 cannot capture a structured binding itself (clang refuses).
-    const auto option =
-        std::find_if(options.begin(), options.end(), [&key = key](const OptionSpec& o) { return o.key == key; });
     if (option == options.end()) {
       const auto near = closest(key, keys, 1);
       throw Error(where + "unknown field \"" + key + "\"" +
@@ -134,19 +215,18 @@ json check_job_fields(const json& job, const std::vector<OptionSpec>& options, c
       const auto given = value.get<std::string>();
       if (std::find(option->choices.begin(), option->choices.end(), given) == option->choices.end()) {
         const auto near = closest(given, option->choices, 1);
-        throw Error(where + field_name(*option, naming) + ": unknown value \"" + given + "\"" +
+        throw Error(where + name + ": unknown value \"" + given + "\"" +
                     (near.empty() ? "" : "; did you mean \"" + near[0] + "\"?") + " (" + expected(*option) + ")");
       }
     }
-    if (option->kind == ValueKind::integer && value.is_number_integer() && value > std::numeric_limits<int32_t>::max())
-      throw Error(where + field_name(*option, naming) + " must be at most " +
-                  std::to_string(std::numeric_limits<int32_t>::max()) + ", got " + value.dump());
     json value_checked = normalised(*option, value);
     if (value_checked.is_null() && !(option->kind == ValueKind::optional_text && value.is_null()))
-      throw Error(where + field_name(*option, naming) + " must be " + expected(*option) + ", got " + value.dump());
+      throw Error(where + name + " must be " + expected(*option) + ", got " + shown(value));
     checked[key] = value_checked;
   }
   return checked;
 }
+
+}  // namespace
 
 }  // namespace vsp::app

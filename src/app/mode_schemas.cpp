@@ -6,6 +6,13 @@
 #include "vsp/sampling/names.hpp"
 
 namespace vsp::app {
+namespace {
+
+// Guidance past 100 only burns the image; the paper's warm-up uses 20.
+constexpr int64_t kMaxGuidance = 100;
+constexpr int64_t kMaxImages = kMaxImagesPerJob;
+
+}  // namespace
 
 const ModeSchema& generate_schema() {
   static const ModeSchema schema{
@@ -16,13 +23,15 @@ const ModeSchema& generate_schema() {
           {"negative", "-n,--negative", ValueKind::optional_text,
            "Negative prompt. Absent: zero negative embeddings (SDXL's default); \"\" is encoded as text"},
           {"steps", "--steps", ValueKind::integer, "Denoising steps (default 50)", 1},
-          {"cfg", "--cfg", ValueKind::number, "Classifier-free guidance scale, <= 1 turns it off (default 5)"},
+          {"cfg", "--cfg", ValueKind::number, "Classifier-free guidance scale, 0-100; <= 1 turns it off (default 5)",
+           0, 0, {}, kMaxGuidance},
           {"seed", "-s,--seed", ValueKind::seed,
            "Seed of the initial noise (default 0; CPU generator: the same image on every device)"},
           {"width", "-W,--width", ValueKind::integer, "Image width in pixels (default: the model's size)", 1},
           {"height", "-H,--height", ValueKind::integer, "Image height in pixels (default: the model's size)", 1},
           {"sampler", "--sampler", ValueKind::text, "Sampler (default euler)", 0, 0, sampling::scheduler_names()},
-          {"num", "--num", ValueKind::integer, "Images from one seed's noise (default 1)", 1},
+          {"num", "--num", ValueKind::integer, "Images from one seed's noise (default 1, at most 1000)", 1, 0, {},
+           kMaxImages},
       }};
   return schema;
 }
@@ -38,22 +47,25 @@ const ModeSchema& style_schema() {
            "With --style-image: what the picture shows (default: its file name)"},
           {"object", "--object", ValueKind::text_list, "Target object, put into the style's template (repeatable)"},
           {"prompt", "-p,--prompt", ValueKind::text_list, "Target prompt used as given (repeatable)"},
-          {"num", "--num", ValueKind::integer, "Number of targets (repeating the objects, seeds counting on)", 1},
+          {"num", "--num", ValueKind::integer,
+           "Number of targets (repeating the objects, seeds counting on; at most 999)", 1, 0, {}, kMaxImages - 1},
           {"seeds", "--seeds", ValueKind::seed_list, "Target seeds, e.g. --seeds 1,2,3", 0, ','},
           {"layers", "--layers", ValueKind::text_list,
            "Swap layers: modules (up_blocks.1,up_blocks.0.attentions.2) or self[-6:]", 0, ','},
           {"swap_steps", "--swap-steps", ValueKind::text, "Steps that swap: all, 0-9,20-29 or 0.0-0.5"},
           {"steps", "--steps", ValueKind::integer, "Denoising steps (default: the style's)", 1},
-          {"cfg", "--cfg", ValueKind::number, "Guidance scale (default: the style's)"},
+          {"cfg", "--cfg", ValueKind::number, "Guidance scale, 0-100 (default: the style's)", 0, 0, {}, kMaxGuidance},
           {"warmup_steps", "--warmup-steps", ValueKind::integer,
            "Steps at --warmup-cfg before --cfg (default: the style's)", 0},
-          {"warmup_cfg", "--warmup-cfg", ValueKind::number, "Guidance during the warm-up steps"},
+          {"warmup_cfg", "--warmup-cfg", ValueKind::number, "Guidance during the warm-up steps, 0-100", 0, 0, {},
+           kMaxGuidance},
           {"sampler", "--sampler", ValueKind::text, "Sampler (default: the style's; ddim for --style-image)", 0, 0,
            sampling::scheduler_names()},
           {"reference_object", "--reference-object", ValueKind::text,
            "Object of the reference image (default: the style's)"},
           {"reference_seed", "--reference-seed", ValueKind::seed, "Seed of the reference (default: the style's)"},
-          {"batch_size", "--batch-size", ValueKind::integer, "Targets per UNet call when memory is short (0: all)", 0},
+          {"batch_size", "--batch-size", ValueKind::integer, "Targets per UNet call when memory is short (0: all)", 0,
+           0, {}, kMaxImages},
           {"width", "-W,--width", ValueKind::integer, "Width in pixels (default: the model's size)", 1},
           {"height", "-H,--height", ValueKind::integer, "Height in pixels (default: the model's size)", 1},
           {"reference_trajectory", "--reference-trajectory", ValueKind::text,

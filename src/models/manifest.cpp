@@ -1,11 +1,14 @@
 #include "vsp/models/manifest.hpp"
 
+#include <algorithm>
+#include <climits>
 #include <fstream>
 #include <iomanip>
 #include <sstream>
 
 #include "vsp/config/parse_json.hpp"
 #include "vsp/error.hpp"
+#include "vsp/values.hpp"
 
 namespace vsp::models {
 namespace {
@@ -23,17 +26,68 @@ std::string fnv1a(const std::string& bytes) {
   return out.str();
 }
 
-// Reads a required field with a message that names the manifest and the field.
-template <typename T>
-T field(const nlohmann::json& object, const char* key, const std::filesystem::path& path) {
-  if (!object.contains(key))
-    throw Error(path.string() + ": missing field '" + key + "'; re-export the model with scripts/export.py");
-  try {
-    return object.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(path.string() + ": field '" + key + "' has the wrong type; re-export the model with scripts/export.py");
+// Reads the fields of one manifest object with messages that name manifest.json and the field;
+// numbers are read exactly and within the range an export can have (vsp/values.hpp).
+class Fields {
+ public:
+  Fields(const nlohmann::json& object, std::string prefix, const std::filesystem::path& path)
+      : object_(object), prefix_(std::move(prefix)), path_(path) {}
+
+  const nlohmann::json& get(const char* key) const {
+    if (!object_.is_object() || !object_.contains(key)) fail(key, "is missing");
+    return object_.at(key);
   }
-}
+  int64_t integer(const char* key, int64_t minimum, int64_t maximum) const {
+    const auto v = values::integer_in(get(key), minimum, maximum);
+    if (!v) fail(key, "must be an integer from " + std::to_string(minimum) + " to " + std::to_string(maximum));
+    return *v;
+  }
+  int64_t integer_or(const char* key, int64_t fallback, int64_t minimum, int64_t maximum) const {
+    return object_.is_object() && object_.contains(key) ? integer(key, minimum, maximum) : fallback;
+  }
+  double number(const char* key, double minimum, double maximum) const {
+    const auto v = values::number_in(get(key), minimum, maximum);
+    if (!v) fail(key, "must be a number from " + std::to_string(minimum) + " to " + std::to_string(maximum));
+    return *v;
+  }
+  std::string text(const char* key) const {
+    const auto& value = get(key);
+    if (!value.is_string() || !values::valid_utf8(value.get<std::string>())) fail(key, "must be a string");
+    return value.get<std::string>();
+  }
+  // A file name inside the model folder: no folders, so a manifest cannot point outside it.
+  std::string file(const char* key) const {
+    const auto name = text(key);
+    const std::filesystem::path p(name);
+    if (name.empty() || p.is_absolute() || p.lexically_normal().string().rfind("..", 0) == 0)
+      fail(key, "must name a file inside the model folder");
+    return name;
+  }
+  bool flag(const char* key) const {
+    if (!get(key).is_boolean()) fail(key, "must be true or false");
+    return get(key).get<bool>();
+  }
+  const nlohmann::json& object(const char* key) const {
+    if (!get(key).is_object()) fail(key, "must be an object");
+    return get(key);
+  }
+  const nlohmann::json& list(const char* key) const {
+    if (!get(key).is_array()) fail(key, "must be a list");
+    return get(key);
+  }
+  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
+    throw Error(path_.string() + ": field '" + prefix_ + key + "' " + what + "; re-export the model with scripts/export.py");
+  }
+
+ private:
+  const nlohmann::json& object_;
+  std::string prefix_;
+  const std::filesystem::path& path_;
+};
+
+// Bounds no real export comes near: they keep a damaged manifest from dividing by zero or asking
+// for absurd allocations.
+constexpr int64_t kMaxDimension = 1 << 16;
 
 }  // namespace
 
@@ -52,9 +106,9 @@ Manifest Manifest::load(const std::filesystem::path& folder) {
   } catch (const Error& e) {
     throw Error(std::string(e.what()) + "; re-export the model with scripts/export.py");
   }
-  if (json.value("format", "") != "vsp-model")
+  if (!json.is_object() || json.value("format", nlohmann::json()) != "vsp-model")
     throw Error(path.string() + " is not a vsp model manifest; " + export_hint(folder));
-  const int version = field<int>(json, "format_version", path);
+  const int64_t version = Fields(json, "", path).integer("format_version", 0, INT32_MAX);
   if (version != kFormatVersion)
     throw Error(path.string() + " has format_version " + std::to_string(version) + " but this vsp reads version " +
                 std::to_string(kFormatVersion) + "; re-export the model with this vsp's scripts/export.py");
@@ -62,47 +116,56 @@ Manifest Manifest::load(const std::filesystem::path& folder) {
   Manifest m;
   m.folder = folder;
   m.hash = fnv1a(bytes.str());
-  m.family = field<std::string>(json, "family", path);
-  m.source = json.value("source", "");
-  m.device = field<std::string>(json, "device", path);
-  m.dtype = field<std::string>(json, "dtype", path);
-  m.vae_dtype = field<std::string>(json, "vae_dtype", path);
-  m.latent_channels = field<int>(json, "latent_channels", path);
-  m.vae_scale_factor = field<int>(json, "vae_scale_factor", path);
-  m.scaling_factor = field<double>(json, "scaling_factor", path);
-  m.size_multiple = field<int>(json, "size_multiple", path);
-  m.default_size = field<int>(json, "default_size", path);
-  m.force_zeros_for_empty_prompt = field<bool>(json, "force_zeros_for_empty_prompt", path);
-  m.scheduler = field<nlohmann::json>(json, "scheduler", path);
-  for (const auto& e : field<nlohmann::json>(json, "text_encoders", path)) {
+  const Fields top(json, "", path);
+  m.family = top.text("family");
+  m.source = json.contains("source") ? top.text("source") : "";
+  m.device = top.text("device");
+  m.dtype = top.text("dtype");
+  m.vae_dtype = top.text("vae_dtype");
+  m.latent_channels = static_cast<int>(top.integer("latent_channels", 1, 64));
+  m.vae_scale_factor = static_cast<int>(top.integer("vae_scale_factor", 1, 64));
+  m.scaling_factor = top.number("scaling_factor", 1e-6, 1e6);
+  m.size_multiple = static_cast<int>(top.integer("size_multiple", 1, 1024));
+  if (m.size_multiple % m.vae_scale_factor != 0)
+    top.fail("size_multiple", "must be a multiple of vae_scale_factor (" + std::to_string(m.vae_scale_factor) + ")");
+  m.default_size = static_cast<int>(top.integer("default_size", m.size_multiple, kMaxImageSide));
+  if (m.default_size % m.size_multiple != 0) top.fail("default_size", "must be a multiple of size_multiple");
+  m.force_zeros_for_empty_prompt = top.flag("force_zeros_for_empty_prompt");
+  m.scheduler = top.object("scheduler");
+  m.train_timesteps = static_cast<int>(Fields(m.scheduler, "scheduler.", path).integer_or("num_train_timesteps", 1000, 2, 100000));
+  for (const auto& e : top.list("text_encoders")) {
+    const Fields encoder(e, "text_encoders[].", path);
     TextEncoderInfo info;
-    info.file = field<std::string>(e, "file", path);
-    info.tokenizer = field<std::string>(e, "tokenizer", path);
-    info.hidden_size = field<int>(e, "hidden_size", path);
-    info.pooled_size = e.value("pooled_size", 0);
-    info.pad_id = field<int64_t>(e, "pad_id", path);
-    info.max_length = e.value("max_length", 77);
+    info.file = encoder.file("file");
+    info.tokenizer = encoder.file("tokenizer");
+    info.hidden_size = static_cast<int>(encoder.integer("hidden_size", 1, kMaxDimension));
+    info.pooled_size = static_cast<int>(encoder.integer_or("pooled_size", 0, 0, kMaxDimension));
+    info.pad_id = encoder.integer("pad_id", 0, INT32_MAX);
+    info.max_length = static_cast<int>(encoder.integer_or("max_length", 77, 2, 4096));
     m.text_encoders.push_back(info);
   }
   if (m.text_encoders.size() != 2 || m.text_encoders[1].pooled_size == 0)
     throw Error(path.string() + ": an SDXL model needs two text encoders, the second with a pooled output; re-export it");
-  const auto unet = field<nlohmann::json>(json, "unet", path);
-  m.unet_file = field<std::string>(unet, "file", path);
-  m.addition_time_embed_dim = field<int>(unet, "addition_time_embed_dim", path);
-  m.cross_attention_dim = field<int>(unet, "cross_attention_dim", path);
-  const auto vae = field<nlohmann::json>(json, "vae", path);
-  m.vae_encoder_file = field<std::string>(vae, "encoder", path);
-  m.vae_decoder_file = field<std::string>(vae, "decoder", path);
-  for (const auto& row : field<nlohmann::json>(json, "attention_layers", path)) {
+  const Fields unet(top.object("unet"), "unet.", path);
+  m.unet_file = unet.file("file");
+  m.addition_time_embed_dim = static_cast<int>(unet.integer("addition_time_embed_dim", 1, kMaxDimension));
+  m.cross_attention_dim = static_cast<int>(unet.integer("cross_attention_dim", 1, kMaxDimension));
+  const Fields vae(top.object("vae"), "vae.", path);
+  m.vae_encoder_file = vae.file("encoder");
+  m.vae_decoder_file = vae.file("decoder");
+  for (const auto& row : top.list("attention_layers")) {
+    const Fields fields(row, "attention_layers[].", path);
     AttentionLayer layer;
-    layer.id = field<int>(row, "id", path);
-    layer.name = field<std::string>(row, "name", path);
-    layer.self = field<std::string>(row, "kind", path) == "self";
-    layer.block = field<std::string>(row, "block", path);
-    layer.attention = field<std::string>(row, "attention", path);
-    layer.level = field<int>(row, "level", path);
-    layer.heads = field<int>(row, "heads", path);
-    layer.head_dim = field<int>(row, "head_dim", path);
+    layer.id = static_cast<int>(fields.integer("id", 0, INT32_MAX));
+    layer.name = fields.text("name");
+    const std::string kind = fields.text("kind");
+    if (kind != "self" && kind != "cross") fields.fail("kind", "must be \"self\" or \"cross\"");
+    layer.self = kind == "self";
+    layer.block = fields.text("block");
+    layer.attention = fields.text("attention");
+    layer.level = static_cast<int>(fields.integer("level", 0, 16));
+    layer.heads = static_cast<int>(fields.integer("heads", 1, 1024));
+    layer.head_dim = static_cast<int>(fields.integer("head_dim", 1, 4096));
     if (layer.id != static_cast<int>(m.attention_layers.size()))
       throw Error(path.string() + ": attention_layers must be listed by id in execution order; re-export the model");
     m.attention_layers.push_back(layer);
@@ -116,14 +179,23 @@ Manifest Manifest::load(const std::filesystem::path& folder) {
 }
 
 void Manifest::check_size(int width, int height) const {
-  const int q = size_multiple;
+  const int64_t q = size_multiple;
   if (width <= 0 || height <= 0 || width % q != 0 || height % q != 0) {
-    const auto round = [q](int x) { return std::max(q, (x + q / 2) / q * q); };
+    const auto round = [q](int64_t x) { return std::clamp((x + q / 2) / q * q, q, kMaxImageSide / q * q); };
     throw Error("size " + std::to_string(width) + "x" + std::to_string(height) +
                 " is not supported by this model: width and height must be positive multiples of " +
                 std::to_string(q) + " (try --width " + std::to_string(round(width)) + " --height " +
                 std::to_string(round(height)) + ")");
   }
+  if (width > kMaxImageSide || height > kMaxImageSide)
+    throw Error("size " + std::to_string(width) + "x" + std::to_string(height) + " is larger than vsp renders (" +
+                std::to_string(kMaxImageSide) + " pixels a side); choose a smaller --width/--height and upscale after");
+}
+
+void Manifest::check_steps(int steps) const {
+  if (steps < 1 || steps > train_timesteps)
+    throw Error(std::to_string(steps) + " steps: the model was trained on " + std::to_string(train_timesteps) +
+                " timesteps, so steps must be from 1 to " + std::to_string(train_timesteps) + "; lower --steps");
 }
 
 }  // namespace vsp::models

@@ -69,8 +69,13 @@ ScheduleConfig ScheduleConfig::from_json(const nlohmann::json& config) {
   parsed.prediction_type = read_choice(config, "prediction_type", "epsilon", {"epsilon", "v_prediction"});
   parsed.set_alpha_to_one = read(config, "set_alpha_to_one", true);
   parsed.clip_sample = read(config, "clip_sample", true);
-  if (parsed.num_train_timesteps < 2)
-    throw Error("scheduler config: num_train_timesteps must be at least 2" + std::string(kFix));
+  if (parsed.num_train_timesteps < 2 || parsed.num_train_timesteps > 100000)
+    throw Error("scheduler config: num_train_timesteps must be from 2 to 100000" + std::string(kFix));
+  // betas are probabilities; outside (0, 1) the schedule's square roots and logs are NaN.
+  if (!(parsed.beta_start > 0 && parsed.beta_start < 1 && parsed.beta_end > 0 && parsed.beta_end < 1))
+    throw Error("scheduler config: beta_start and beta_end must lie between 0 and 1" + std::string(kFix));
+  if (parsed.steps_offset < 0 || parsed.steps_offset >= parsed.num_train_timesteps)
+    throw Error("scheduler config: steps_offset must be from 0 to num_train_timesteps - 1" + std::string(kFix));
   return parsed;
 }
 

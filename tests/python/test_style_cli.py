@@ -58,7 +58,7 @@ def test_batch_size_does_not_change_any_file(run_vsp, tiny_model, tmp_path, kind
 def test_swap_changes_targets_but_not_the_reference(run_vsp, tiny_model, tmp_path, kind):
     run_vsp(*run_args(kind, tiny_model, tmp_path, tmp_path / "swap", "--num", 2))
     # An index past the last step selects no step: the swap never acts.
-    run_vsp(*run_args(kind, tiny_model, tmp_path, tmp_path / "plain", "--num", 2, "--swap-steps", 999))
+    run_vsp(*run_args(kind, tiny_model, tmp_path, tmp_path / "plain", "--num", 2, "--swap-steps", "none"))
     assert np.array_equal(read_png(tmp_path / "swap" / "reference.png"), read_png(tmp_path / "plain" / "reference.png"))
     swapped, plain = targets(tmp_path / "swap"), targets(tmp_path / "plain")
     assert len(swapped) == len(plain) == 2

@@ -1,6 +1,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <climits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -10,15 +11,16 @@ namespace vsp::app {
 // One schema for the command line and for batch jobs: every option of a mode is a JSON field
 // ("swap_steps") and a flag ("--swap-steps"). The command line fills a job object from its flags;
 // a jobs file gives the object directly; both are checked by check_job_fields.
+// Numbers are read exactly: decimal only, no rounding, wrapping or clamping (vsp/values.hpp).
 enum class ValueKind {
-  text,           // "a string"
+  text,           // "a string" (UTF-8)
   optional_text,  // a string or null
-  integer,        // an integer from minimum to INT32_MAX
-  seed,           // a non-negative integer
-  number,
+  integer,        // an integer from minimum to maximum
+  seed,           // an integer from 0 to 2^32-1 (torch's CPU generator uses 32 bits)
+  number,         // a finite number from minimum to maximum
   flag,           // true or false
   text_list,      // a list of strings (a single string is a list of one)
-  seed_list,      // a list of non-negative integers (a single one is a list of one)
+  seed_list,      // a list of seeds (a single one is a list of one)
 };
 
 struct OptionSpec {
@@ -26,13 +28,21 @@ struct OptionSpec {
   std::string flags;  // CLI11 names, e.g. "-p,--prompt" or "--color-calibration,!--no-color-calibration"
   ValueKind kind;
   std::string help;
-  int64_t minimum = 0;               // integer: the smallest valid value
+  int64_t minimum = 0;               // integer, number: the smallest valid value
   char delimiter = 0;                // lists: a flag value is also split on this
   std::vector<std::string> choices;  // text: the valid values (empty: any)
+  int64_t maximum = INT32_MAX;       // integer, number: the largest valid value
 };
 
 // Adds a flag per option; each flag given on the command line is stored in job[key].
 void add_job_options(CLI::App& app, const std::vector<OptionSpec>& options, nlohmann::json& job);
+
+// A numeric flag outside the job schema, read exactly (decimal only, in range, finite); a bad value
+// is a usage error naming the flag.
+CLI::Option* add_integer_flag(CLI::App& app, const std::string& flags, int64_t& out, int64_t minimum, int64_t maximum,
+                              const std::string& help);
+CLI::Option* add_number_flag(CLI::App& app, const std::string& flags, double& out, double minimum, double maximum,
+                             const std::string& help);
 
 // How field errors name a field: "--swap-steps" for the command line, "\"swap_steps\"" in a file.
 enum class FieldNaming { flag, json };

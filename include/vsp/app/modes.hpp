@@ -9,6 +9,9 @@ namespace vsp::app {
 // What a mode (generate, style, ...) takes: its options, shared by its flags and its batch jobs.
 // Torch-free, so jobs files are checked (and fuzzed) without the runtime; jobs.hpp's Mode adds
 // how a job of it is planned.
+// Most images one job may make: a larger run belongs in a jobs file, which streams its jobs.
+constexpr int64_t kMaxImagesPerJob = 1000;
+
 struct ModeSchema {
   std::string name;
   std::string description;

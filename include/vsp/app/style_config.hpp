@@ -36,8 +36,15 @@ struct StyleConfig {
 // The style folder: $VSP_STYLES, else configs/styles beside the executable's repository, else
 // ./configs/styles.
 std::filesystem::path default_styles_folder();
-std::vector<StyleConfig> load_all_styles(const std::filesystem::path& folder);
-// Throws vsp::Error listing the closest names when there is no such style.
+// Every style of a folder; a file that does not load is listed in errors (one line each) rather
+// than hiding the others. Throws vsp::Error when the folder is missing.
+struct StyleListing {
+  std::vector<StyleConfig> styles;
+  std::vector<std::string> errors;
+};
+StyleListing load_all_styles(const std::filesystem::path& folder);
+// Throws vsp::Error listing the closest names when there is no such style, and naming the folder
+// when it does not exist.
 StyleConfig find_style(const std::filesystem::path& folder, const std::string& name);
 
 }  // namespace vsp::app

@@ -28,6 +28,9 @@ struct TextEncoderInfo {
   int max_length = 77;
 };
 
+// The largest width or height vsp renders: SDXL's latents at 8192x8192 already take minutes a step.
+constexpr int kMaxImageSide = 8192;
+
 // manifest.json of an exported model folder (scripts/export.py), parsed and validated.
 struct Manifest {
   static constexpr int kFormatVersion = 1;
@@ -52,13 +55,17 @@ struct Manifest {
   std::string vae_encoder_file;
   std::string vae_decoder_file;
   std::vector<AttentionLayer> attention_layers;
+  int train_timesteps = 1000;  // the scheduler's num_train_timesteps: the most steps a run can take
   std::string hash;       // FNV-1a of manifest.json's bytes, to tie outputs to an export
 
   // Throws vsp::Error naming the problem and the fix (missing folder, other format version,
   // missing field or file).
   static Manifest load(const std::filesystem::path& folder);
-  // Throws vsp::Error when the export cannot run at width x height.
+  // Throws vsp::Error when the export cannot run at width x height (not a multiple of
+  // size_multiple, or past kMaxImageSide).
   void check_size(int width, int height) const;
+  // Throws vsp::Error unless 1 <= steps <= train_timesteps.
+  void check_steps(int steps) const;
 };
 
 }  // namespace vsp::models

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <functional>
+
 #include "vsp/attention/selection.hpp"
 #include "vsp/attention/style_swap.hpp"
 #include "vsp/error.hpp"
@@ -104,8 +107,38 @@ TEST(Selection, StepsByIndexFractionAndAll) {
   EXPECT_EQ(select_steps("0-1,4", 5), (std::vector<bool>{true, true, false, false, true}));
   EXPECT_EQ(select_steps("0.0-0.5", 4), (std::vector<bool>{true, true, false, false}));
   EXPECT_EQ(select_steps("0.5-1.0", 3), (std::vector<bool>{false, false, true}));  // i/3 >= 0.5
-  EXPECT_EQ(select_steps("999", 3), (std::vector<bool>{false, false, false}));
   EXPECT_THROW(select_steps("first half", 10), vsp::Error);
+}
+
+TEST(Selection, SelectionsThatSelectNothingAreErrors) {
+  using vsp::attention::select_steps;
+  const auto message = [](const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const vsp::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message([] { select_steps("999", 3); }).find("past the last step (2 with 3 steps)"), std::string::npos);
+  EXPECT_NE(message([] { select_steps("0-99999999999", 3); }).find("past the last step"), std::string::npos);
+  EXPECT_NE(message([] { select_steps("9-2", 10); }).find("backwards"), std::string::npos);
+  EXPECT_NE(message([] { select_steps("0.5-0.2", 10); }).find("low to high"), std::string::npos);
+  EXPECT_NE(message([] { select_steps("0.9-1.0", 4); }).find("select no step"), std::string::npos);
+  EXPECT_THROW(select_steps("", 4), vsp::Error);
+  const auto layers = table();
+  using vsp::attention::select_self_layers;
+  EXPECT_NE(message([&] { select_self_layers(layers, {}); }).find("empty"), std::string::npos);
+  EXPECT_NE(message([&] { select_self_layers(layers, {"self[5:2]"}); }).find("selects no layers"), std::string::npos);
+  EXPECT_NE(message([&] { select_self_layers(layers, {"self[99999999999999999999:]"}); }).find("slice"),
+            std::string::npos);
+  // Python slices clamp any bound; a layer's own name selects that layer.
+  EXPECT_EQ(select_self_layers(layers, {"self[-99999999999:]"}), select_self_layers(layers, {"self[0:]"}));
+  std::string last;
+  for (const auto& l : layers)
+    if (l.self) last = l.name;
+  const auto one = select_self_layers(layers, {last});
+  EXPECT_EQ(std::count(one.begin(), one.end(), true), 1);
 }
 
 }  // namespace

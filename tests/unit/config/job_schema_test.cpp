@@ -75,7 +75,7 @@ TEST(CheckJobFields, WrongTypesSayWhatTheFieldMustBe) {
   EXPECT_TRUE(contains(error_of([] { check_style({{"object", {"a", 2}}}); }),
                        "\"object\" must be a string or a list of strings, got [\"a\",2]"));
   EXPECT_TRUE(contains(error_of([] { check_style({{"seeds", "1,2"}}); }),
-                       "\"seeds\" must be a non-negative integer or a list of them"));
+                       "\"seeds\" must be a seed (0 to 4294967295) or a list of them"));
   EXPECT_TRUE(contains(error_of([] { check_generate({{"steps", true}}); }), "\"steps\" must be an integer"));
 }
 
@@ -104,7 +104,7 @@ TEST(CheckJobFields, IntegerBelowMinimumRejected) {
 TEST(CheckJobFields, IntegerAboveInt32Rejected) {
   // Integers become C++ ints: a larger value must not wrap round to a different job.
   const std::string message = error_of([] { check_generate({{"steps", 4294967296LL}}); });
-  EXPECT_EQ(message, "jobs[0]: \"steps\" must be at most 2147483647, got 4294967296");
+  EXPECT_EQ(message, "jobs[0]: \"steps\" must be an integer >= 1, got 4294967296");
   EXPECT_THROW(check_generate({{"num", 2147483648LL}}), Error);
   EXPECT_EQ(check_generate({{"width", 2147483647}})["width"], 2147483647);
 }
@@ -121,13 +121,15 @@ TEST(CheckJobFields, FloatWhereIntegerExpectedRejected) {
 
 TEST(CheckJobFields, NegativeSeedsRejected) {
   const std::string message = error_of([] { check_generate({{"seed", -1}}); });
-  EXPECT_TRUE(contains(message, "\"seed\" must be a non-negative integer, got -1")) << message;
+  EXPECT_TRUE(contains(message, "\"seed\" must be an integer from 0 to 4294967295, got -1")) << message;
   EXPECT_THROW(check_style({{"seeds", -3}}), Error);
   EXPECT_THROW(check_style({{"seeds", {1, -3}}}), Error);
   EXPECT_THROW(check_style({{"reference_seed", -1}}), Error);
-  // The largest seed fits.
-  const json big = check_generate({{"seed", UINT64_MAX}});
-  EXPECT_EQ(big["seed"].get<uint64_t>(), UINT64_MAX);
+  // The largest seed is torch's CPU generator's: 32 bits (a larger one would repeat a smaller one's noise).
+  const json big = check_generate({{"seed", 4294967295ull}});
+  EXPECT_EQ(big["seed"].get<uint64_t>(), 4294967295ull);
+  EXPECT_THROW(check_generate({{"seed", 4294967296ull}}), Error);
+  EXPECT_THROW(check_generate({{"seed", UINT64_MAX}}), Error);
   EXPECT_EQ(check_generate({{"seed", 0}})["seed"], 0);
 }
 
@@ -221,12 +223,26 @@ TEST(AddJobOptions, NoFlagsGiveAnEmptyJob) {
   EXPECT_EQ(parse_flags(style_schema().options, {"x"}), json::object());
 }
 
-TEST(AddJobOptions, BadFlagValuesAreParseErrors) {
-  EXPECT_THROW(parse_flags(generate_schema().options, {"x", "--steps", "ten"}), CLI::ParseError);
-  EXPECT_THROW(parse_flags(style_schema().options, {"x", "--seeds", "1,x"}), CLI::ParseError);
-  // A negative seed would wrap round to a huge unsigned one.
-  EXPECT_THROW(parse_flags(generate_schema().options, {"x", "--seed", "-1"}), CLI::ParseError);
-  EXPECT_THROW(parse_flags(style_schema().options, {"x", "--seeds", "1,-2"}), CLI::ParseError);
+TEST(AddJobOptions, BadFlagValuesAreUsageErrors) {
+  const auto checked = [](const ModeSchema& schema, std::vector<std::string> args) {
+    return check_job_fields(parse_flags(schema.options, std::move(args)), schema.options, {}, FieldNaming::flag, "");
+  };
+  EXPECT_THROW(checked(generate_schema(), {"x", "--steps", "ten"}), UsageError);
+  EXPECT_THROW(checked(style_schema(), {"x", "--seeds", "1,x"}), UsageError);
+  // A negative seed must not wrap round to a huge unsigned one.
+  EXPECT_THROW(checked(generate_schema(), {"x", "--seed", "-1"}), UsageError);
+  EXPECT_THROW(checked(style_schema(), {"x", "--seeds", "1,-2"}), UsageError);
+  EXPECT_THROW(checked(generate_schema(), {"x", "--cfg", "nan"}), UsageError);
+  EXPECT_THROW(checked(generate_schema(), {"x", "--steps", "0x10"}), UsageError);
+  const std::string message = error_of([&] { checked(generate_schema(), {"x", "--steps", "1e3"}); });
+  EXPECT_EQ(message, "--steps must be an integer >= 1, got \"1e3\"");
+}
+
+TEST(AddJobOptions, NumbersAreDecimalAndTheLastFlagWins) {
+  const json job = parse_flags(generate_schema().options, {"x", "--seed", "00042", "--steps", "010", "--steps", "12"});
+  EXPECT_EQ(job["seed"], 42);
+  EXPECT_EQ(job["steps"], 12);
+  EXPECT_EQ(parse_flags(style_schema().options, {"x", "--seeds", "007,08"})["seeds"], json::array({7, 8}));
 }
 
 }  // namespace

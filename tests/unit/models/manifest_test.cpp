@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 
 #include "vsp/error.hpp"
 #include "vsp/models/manifest.hpp"
@@ -67,6 +68,35 @@ TEST(Manifest, SizeMustBeAMultiple) {
   const auto message = error_of([&] { m.check_size(100, 64); });
   EXPECT_NE(message.find("multiples of 32"), std::string::npos) << message;
   EXPECT_NE(message.find("--width 96"), std::string::npos) << message;
+}
+
+TEST(Manifest, EveryNumberIsRangeChecked) {
+  ASSERT_TRUE(fs::exists(kTiny / "manifest.json"));
+  const std::vector<std::pair<std::string, nlohmann::json>> cases = {
+      {"size_multiple", 0},      {"vae_scale_factor", 0},   {"latent_channels", -1}, {"size_multiple", 1.5},
+      {"default_size", 1e12},    {"scaling_factor", "x"},   {"scaling_factor", 0},   {"latent_channels", 4294967300ll},
+      {"size_multiple", 12},  // not a multiple of vae_scale_factor (8)
+  };
+  for (const auto& [field, value] : cases) {
+    const auto folder = edited_model("range-" + field, [&, f = field, v = value](auto& j) { j[f] = v; });
+    const auto message = error_of([&] { vsp::models::Manifest::load(folder); });
+    EXPECT_NE(message.find("manifest.json: field '" + field + "'"), std::string::npos) << field << ": " << message;
+    EXPECT_NE(message.find("re-export"), std::string::npos) << message;
+  }
+  const auto nested = edited_model("range-heads", [](auto& j) { j["attention_layers"][0]["heads"] = 0; });
+  EXPECT_NE(error_of([&] { vsp::models::Manifest::load(nested); }).find("'attention_layers[].heads'"),
+            std::string::npos);
+  const auto outside = edited_model("range-file", [](auto& j) { j["unet"]["file"] = "../../etc/passwd"; });
+  EXPECT_NE(error_of([&] { vsp::models::Manifest::load(outside); }).find("inside the model folder"), std::string::npos);
+}
+
+TEST(Manifest, HugeSizesAreRefusedWithoutOverflow) {
+  ASSERT_TRUE(fs::exists(kTiny / "manifest.json"));
+  const auto m = vsp::models::Manifest::load(kTiny);
+  EXPECT_NE(error_of([&] { m.check_size(2147483647, 64); }).find("--width 8192"), std::string::npos);
+  EXPECT_NE(error_of([&] { m.check_size(8224, 64); }).find("8192 pixels a side"), std::string::npos);
+  EXPECT_NE(error_of([&] { m.check_steps(1001); }).find("1000 timesteps"), std::string::npos);
+  EXPECT_NO_THROW(m.check_steps(1000));
 }
 
 }  // namespace
