@@ -44,37 +44,74 @@ struct Interrupted {};
 
 struct PlannedBatchJob {
   const BatchJob* source;
-  std::unique_ptr<PlannedJob> planned;
+  std::string model_key;                 // the model folder, however its path was spelled
+  std::unique_ptr<PlannedJob> planned;   // null when the model could not be read
+  std::string model_error;               // why, recorded as the job's failure
+};
+
+// One key per model folder, so ./m, m/ and /abs/m load once.
+std::string model_key(const fs::path& model) {
+  std::error_code ec;
+  const auto canonical = fs::weakly_canonical(model, ec);
+  return (ec ? model.lexically_normal() : canonical).string();
+}
+
+// Refuses two jobs that write one file, or a file where another job makes a folder.
+class OutputClaims {
+ public:
+  void claim(const fs::path& file, size_t job, const std::string& jobs_file) {
+    const std::string path = file.lexically_normal().generic_string();
+    if (const auto at = files_.find(path); at != files_.end()) conflict(at->second, job, path, "both write", jobs_file);
+    if (const auto at = folders_.find(path); at != folders_.end())
+      conflict(at->second, job, path, "write a folder and a file named", jobs_file);
+    for (auto folder = fs::path(path).parent_path(); !folder.empty(); folder = folder.parent_path()) {
+      const std::string name = folder.generic_string();
+      if (const auto at = files_.find(name); at != files_.end())
+        conflict(at->second, job, name, "write a file and a folder named", jobs_file);
+      folders_.emplace(name, job);
+    }
+    files_.emplace(path, job);
+  }
+
+ private:
+  [[noreturn]] static void conflict(size_t first, size_t second, const std::string& path, const std::string& what,
+                                    const std::string& jobs_file) {
+    throw Error(jobs_file + ": jobs[" + std::to_string(first) + "] and jobs[" + std::to_string(second) + "] " + what +
+                " " + path + "; give them different \"name\"s");
+  }
+  std::map<std::string, size_t> files_, folders_;
 };
 
 // Plans every job of the file (not only this shard's, so every shard sees the same errors and
-// names) against its model's manifest.
+// names) against its model's manifest. A model that cannot be read fails its jobs, not the batch.
 std::vector<PlannedBatchJob> plan_all(const BatchFile& batch, int64_t batch_size,
                                       std::map<std::string, models::Manifest>& manifests) {
   std::vector<PlannedBatchJob> planned;
-  std::map<std::string, size_t> writers;
+  std::map<std::string, std::string> unreadable;
+  OutputClaims claims;
   for (const auto& job : batch.jobs) {
     const std::string where = batch.path.string() + ": " + job.where();
-    const std::string key = job.model.lexically_normal().string();
-    if (!manifests.count(key)) {
+    const std::string key = model_key(job.model);
+    if (!manifests.count(key) && !unreadable.count(key)) {
       try {
         manifests.emplace(key, models::Manifest::load(job.model));
       } catch (const Error& e) {
-        throw Error(where + e.what());
+        unreadable.emplace(key, e.what());
       }
+    }
+    if (unreadable.count(key)) {
+      planned.push_back({&job, key, nullptr, unreadable.at(key)});
+      continue;
     }
     const Mode& mode = find_mode(job.mode, where);
     try {
-      planned.push_back({&job, mode.plan(job.job, {manifests.at(key), job.name, batch.path.parent_path(), batch_size})});
+      auto plan = mode.plan(job.job, {manifests.at(key), job.name, batch.path.parent_path(), batch_size});
+      check_outputs(*plan, manifests.at(key), true);
+      planned.push_back({&job, key, std::move(plan), ""});
     } catch (const Error& e) {
       throw Error(where + e.what());
     }
-    for (const auto& output : planned.back().planned->outputs) {
-      const auto [at, fresh] = writers.emplace(output.file.lexically_normal().string(), job.index);
-      if (!fresh)
-        throw Error(batch.path.string() + ": jobs[" + std::to_string(at->second) + "] and jobs[" +
-                    std::to_string(job.index) + "] both write " + at->first + "; give them different \"name\"s");
-    }
+    for (const auto& output : planned.back().planned->outputs) claims.claim(output.file, job.index, batch.path.string());
   }
   return planned;
 }
@@ -123,16 +160,17 @@ class BatchRun {
                  {"seconds", seconds}, {"status", status}};
     for (const auto& f : files) line["files"].push_back(f.lexically_relative(out_).string());
     if (!error.empty()) line["error"] = error;
-    summary_ << line.dump() << "\n" << std::flush;
+    summary_ << line.dump(-1, ' ', false, json::error_handler_t::replace) << "\n" << std::flush;
     if (status == "failed") ++failed_;
+    recorded_.insert(job.index);
     progress_.job_finished(line, static_cast<int>(files.size()));
   }
+  bool recorded(const BatchJob& job) const { return recorded_.count(job.index) > 0; }
 
   int failed() const { return failed_; }
 
  private:
   void run_group(const std::vector<const PlannedBatchJob*>& group, const models::Model& model) {
-    if (stop_requested) throw Interrupted{};
     std::string label;
     int64_t work = 0;
     std::vector<const PlannedJob*> jobs;
@@ -141,30 +179,41 @@ class BatchRun {
       work += job->planned->work;
       jobs.push_back(job->planned.get());
     }
-    progress_.group_started(label, work);
     const auto started = std::chrono::steady_clock::now();
     const auto seconds = [&] {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() / group.size();
     };
+    std::vector<JobResult> results;
     try {
-      const auto results = jobs.front()->run_group(jobs, model, [&](int done, int total) {
+      if (stop_requested) throw Interrupted{};  // a stop during the model load or between groups
+      progress_.group_started(label, work);
+      results = jobs.front()->run_group(jobs, model, [&](int done, int total) {
         progress_.step(done, total);
         if (stop_requested) throw Interrupted{};
       });
-      for (size_t i = 0; i < group.size(); ++i)
-        record(*group[i]->source, write_outputs(*jobs[i], results[i], out_, model.manifest), seconds(), "done");
     } catch (const Interrupted&) {
       for (const auto* job : group) record(*job->source, {}, seconds(), "interrupted");
       throw;
     } catch (const std::exception& e) {
       log::warn(label + ": " + error_text(e));
       for (const auto* job : group) record(*job->source, {}, seconds(), "failed", error_text(e));
+      return;
+    }
+    // Each job's files on their own: one job's failed write fails that job only.
+    for (size_t i = 0; i < group.size(); ++i) {
+      try {
+        record(*group[i]->source, write_outputs(*jobs[i], results[i], out_, model.manifest), seconds(), "done");
+      } catch (const std::exception& e) {
+        log::warn(group[i]->source->name + ": " + error_text(e));
+        record(*group[i]->source, {}, seconds(), "failed", error_text(e));
+      }
     }
   }
 
   fs::path out_;
   std::ofstream summary_;
   BatchProgress& progress_;
+  std::set<size_t> recorded_;
   int failed_ = 0;
 };
 
@@ -174,6 +223,8 @@ int run_batch(const BatchOptions& o, const CommonOptions& common) {
                                        : shard_from_environment(std::getenv).value_or(Shard{});
   if (shard.count > 1 && !o.golden.empty())
     throw Error("--check compares the whole batch; with --shard, run vsp check once every shard has finished");
+  if (!o.golden.empty() && !fs::is_directory(o.golden))
+    throw Error("golden folder " + o.golden + " does not exist; give --check an existing folder of golden images");
   const fs::path out = o.out.empty() ? fs::path("out") / fs::path(o.jobs_file).stem() : fs::path(o.out);
   check_writable_folder(out);
   std::map<std::string, models::Manifest> manifests;
@@ -182,21 +233,24 @@ int run_batch(const BatchOptions& o, const CommonOptions& common) {
   // This shard's jobs, grouped by model in the order the models first appear.
   std::vector<std::string> model_order;
   std::map<std::string, std::vector<const PlannedBatchJob*>> by_model;
-  std::vector<const PlannedBatchJob*> skipped;
+  std::vector<const PlannedBatchJob*> skipped, unreadable;
   int images = 0;
   int64_t work = 0;
   int shard_jobs = 0;
   for (const auto& job : planned) {
     if (!shard.contains(job.source->index)) continue;
     ++shard_jobs;
+    if (!job.planned) {
+      unreadable.push_back(&job);
+      continue;
+    }
     images += static_cast<int>(job.planned->outputs.size());
-    const std::string key = job.source->model.lexically_normal().string();
-    if (o.resume && outputs_up_to_date(*job.planned, out, manifests.at(key))) {
+    if (o.resume && outputs_up_to_date(*job.planned, out, manifests.at(job.model_key))) {
       skipped.push_back(&job);
       continue;
     }
-    if (!by_model.count(key)) model_order.push_back(key);
-    by_model[key].push_back(&job);
+    if (!by_model.count(job.model_key)) model_order.push_back(job.model_key);
+    by_model[job.model_key].push_back(&job);
     work += job.planned->work;
   }
 
@@ -204,7 +258,8 @@ int run_batch(const BatchOptions& o, const CommonOptions& common) {
   // Each output folder once: a thousand generate jobs share one.
   std::set<fs::path> folders{out};
   for (const auto& job : planned)
-    for (const auto& output : job.planned->outputs) folders.insert((out / output.file).parent_path());
+    if (job.planned)
+      for (const auto& output : job.planned->outputs) folders.insert((out / output.file).parent_path());
   for (const auto& folder : folders)
     if (fs::is_directory(folder)) io::remove_stale_temporaries(folder);
   // --log-json is asked for explicitly: it wins over --quiet.
@@ -216,6 +271,10 @@ int run_batch(const BatchOptions& o, const CommonOptions& common) {
       shard.count > 1 ? "summary-shard-" + std::to_string(shard.index) + "-of-" + std::to_string(shard.count) + ".jsonl"
                       : "summary.jsonl";
   BatchRun run(out, summary_name, progress);
+  for (const auto* job : unreadable) {
+    log::warn(job->source->name + ": " + job->model_error);
+    run.record(*job->source, {}, 0, "failed", job->model_error);
+  }
   for (const auto* job : skipped) {
     std::vector<fs::path> files;
     for (const auto& output : job->planned->outputs) files.push_back(out / output.file);
@@ -227,10 +286,22 @@ int run_batch(const BatchOptions& o, const CommonOptions& common) {
   std::signal(SIGTERM, request_stop);
   try {
     for (const auto& key : model_order) {
-      const auto model = models::Model::load(by_model[key].front()->source->model, common.device);
-      run.run_model(by_model[key], *model, o.batch_size);
+      const auto& jobs = by_model[key];
+      std::shared_ptr<models::Model> model;
+      try {
+        model = models::Model::load(jobs.front()->source->model, common.device);
+      } catch (const std::exception& e) {
+        // A model that does not load fails its jobs; the other models' jobs still run.
+        log::warn(jobs.front()->source->model.string() + ": " + error_text(e));
+        for (const auto* job : jobs) run.record(*job->source, {}, 0, "failed", error_text(e));
+        continue;
+      }
+      run.run_model(jobs, *model, o.batch_size);
     }
   } catch (const Interrupted&) {
+    // Every job of this shard appears in the summary: those never started as not-run.
+    for (const auto& job : planned)
+      if (shard.contains(job.source->index) && !run.recorded(*job.source)) run.record(*job.source, {}, 0, "not-run");
     progress.finished("interrupted");
     std::fprintf(stderr, "interrupted: the images written so far are complete; add --resume to finish the batch\n");
     return 130;
@@ -260,16 +331,13 @@ Action add_batch_command(CLI::App& app, CommonOptions& common) {
   cmd->add_option("--shard", options->shard,
                   "Run shard INDEX/COUNT: the jobs whose index % COUNT == INDEX (default: from SLURM_ARRAY_TASK_ID or "
                   "JOB_COMPLETION_INDEX, else all)");
-  cmd->add_option("--batch-size", options->batch_size, "Images per UNet call; generate jobs that fit are batched")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  add_integer_flag(*cmd, "--batch-size", options->batch_size, 0, 1024,
+                   "Images per UNet call; generate jobs that fit are batched");
   cmd->add_flag("--log-json", options->log_json, "Progress as JSON lines on stdout instead of bars");
   cmd->add_option("--check", options->golden, "After the batch, compare the images with this golden folder");
   cmd->add_option("--report", options->check.report, "With --check: folder for junit.xml and diff images")
       ->capture_default_str();
-  cmd->add_option("--max-diff", options->check.max_diff, "With --check: largest tolerated pixel difference (0-255)")
-      ->capture_default_str();
-  cmd->add_option("--min-psnr", options->check.min_psnr, "With --check: lowest tolerated PSNR in dB")
-      ->capture_default_str();
+  add_check_thresholds(*cmd, options->check);
   add_common_options(*cmd, common);
   return [options, &common] { return run_batch(*options, common); };
 }

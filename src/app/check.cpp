@@ -15,6 +15,7 @@
 
 #include "vsp/error.hpp"
 #include "vsp/io/image.hpp"
+#include "vsp/values.hpp"
 
 namespace vsp::app {
 namespace fs = std::filesystem;
@@ -142,9 +143,24 @@ void write_diffs(const CheckOptions& options, const std::vector<FileCheck>& file
   }
 }
 
+// Escaped for an XML attribute or text. Bytes that are not UTF-8 (a file name in another encoding)
+// become U+FFFD, so the report stays well-formed whatever the names.
 std::string xml_escape(const std::string& text) {
   std::string out;
-  for (const char c : text) {
+  for (size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      size_t length = 1;
+      while (length < 4 && i + length <= text.size() && !values::valid_utf8(text.substr(i, length))) ++length;
+      if (i + length <= text.size() && values::valid_utf8(text.substr(i, length))) {
+        out += text.substr(i, length);
+        i += length;
+      } else {
+        out += "\xEF\xBF\xBD";
+        ++i;
+      }
+      continue;
+    }
     switch (c) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;
@@ -154,6 +170,7 @@ std::string xml_escape(const std::string& text) {
       // XML 1.0 has no other control characters, not even escaped.
       default: out += (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') ? '?' : c;
     }
+    ++i;
   }
   return out;
 }

@@ -3,8 +3,14 @@
 
 #include "vsp/app/check.hpp"
 #include "vsp/app/commands.hpp"
+#include "vsp/app/job_schema.hpp"
 
 namespace vsp::app {
+
+void add_check_thresholds(CLI::App& app, CheckOptions& options) {
+  add_integer_flag(app, "--max-diff", options.max_diff, 0, 255, "Largest tolerated difference of one channel value, 0-255");
+  add_number_flag(app, "--min-psnr", options.min_psnr, 0, 1000, "Smallest tolerated PSNR in dB, 0-1000");
+}
 
 Action add_check_command(CLI::App& app, CommonOptions& /*common: check loads no model*/) {
   auto options = std::make_shared<CheckOptions>();
@@ -15,10 +21,7 @@ Action add_check_command(CLI::App& app, CommonOptions& /*common: check loads no 
       "Writes REPORT/junit.xml, and REPORT/diffs/<file> (golden | actual | difference x8) for each regression.");
   cmd->add_option("--golden", options->golden, "Folder of the expected images")->required();
   cmd->add_option("--actual", options->actual, "Folder of the images to check")->required();
-  cmd->add_option("--max-diff", options->max_diff, "Largest tolerated difference of one channel value, 0-255")
-      ->capture_default_str()->check(CLI::Range(0, 255));
-  cmd->add_option("--min-psnr", options->min_psnr, "Smallest tolerated PSNR in dB (identical images: inf)")
-      ->capture_default_str();
+  add_check_thresholds(*cmd, *options);
   cmd->add_option("--report", options->report, "Folder for junit.xml and diffs/ (created as needed)")
       ->default_str(options->report.string());
   return [options] { return run_check(*options); };

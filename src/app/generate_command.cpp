@@ -1,7 +1,10 @@
 // `vsp generate`: text to image, one job of the generate mode from the command line.
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <set>
 
 #include "vsp/app/commands.hpp"
 #include "vsp/app/jobs.hpp"
@@ -13,6 +16,8 @@
 namespace vsp::app {
 namespace {
 
+namespace fs = std::filesystem;
+
 struct GenerateOptions {
   nlohmann::json job = nlohmann::json::object();
   std::string out = "out.png";
@@ -20,23 +25,43 @@ struct GenerateOptions {
   bool timings = false;
 };
 
+// Images per UNet call for --num: enough to keep a GPU busy, few enough that --num 1000 does not
+// need a thousand images' activations at once. Chunking never changes the pixels (tested).
+constexpr int64_t kImagesPerCall = 8;
+
 // out.png for one image; out-0.png, out-1.png, ... for several.
-std::filesystem::path output_path(const std::filesystem::path& out, size_t index, size_t count) {
+fs::path output_path(const fs::path& out, size_t index, size_t count) {
   if (count == 1) return out;
   auto name = out.stem().string() + "-" + std::to_string(index) + out.extension().string();
   return out.parent_path() / name;
 }
 
+bool has_extension(const fs::path& path, const std::string& lower) {
+  std::string extension = path.extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return extension == lower;
+}
+
 void run_generate(const GenerateOptions& o, const CommonOptions& common) {
   const auto job = check_job_fields(o.job, generate_mode().options, {}, FieldNaming::flag, "");
-  const std::filesystem::path out = o.out;
-  if (out.extension() != ".png") throw Error("--out must name a .png file, got '" + o.out + "'");
+  const fs::path out = o.out;
+  if (!has_extension(out, ".png") || out.stem().empty())
+    throw Error("--out must name a .png file, got '" + o.out + "'");
+  if (!o.latents_out.empty() && !has_extension(o.latents_out, ".npy"))
+    throw Error("--save-latents must name a .npy file, got '" + o.latents_out + "'");
   const auto manifest = models::Manifest::load(common.model);
-  auto planned = generate_mode().plan(job, {manifest, "", ".", 0});
+  auto planned = generate_mode().plan(job, {manifest, "", ".", kImagesPerCall});
+  std::set<fs::path> folders;
   for (size_t i = 0; i < planned->outputs.size(); ++i) {
     planned->outputs[i].file = output_path(out, i, planned->outputs.size());
-    io::ensure_writable(planned->outputs[i].file);
+    if (!o.latents_out.empty() && fs::path(o.latents_out).lexically_normal() == planned->outputs[i].file.lexically_normal())
+      throw Error("--save-latents " + o.latents_out + " would overwrite the image; give it another name");
+    folders.insert(planned->outputs[i].file.parent_path());
   }
+  check_outputs(*planned, manifest, false);
+  // One probe per folder: --num 1000 writes a thousand files into one.
+  for (const auto& folder : folders) io::ensure_writable(folder / out.filename());
   if (!o.latents_out.empty()) io::ensure_writable(o.latents_out);
 
   const auto load_started = std::chrono::steady_clock::now();

@@ -7,6 +7,7 @@
 #include "vsp/app/jobs.hpp"
 #include "vsp/error.hpp"
 #include "vsp/models/manifest.hpp"
+#include "vsp/sampling/scheduler.hpp"
 #include "vsp/pipeline/text_to_image.hpp"
 
 namespace vsp::app {
@@ -59,6 +60,8 @@ std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& co
   r.sampler = job.value("sampler", r.sampler);
   r.num = job.value("num", r.num);
   context.manifest.check_size(r.width, r.height);
+  context.manifest.check_steps(r.steps);
+  sampling::ScheduleConfig::from_json(context.manifest.scheduler);  // a bad scheduler config, before compute
 
   const std::string stem = context.name + (context.name.empty() ? "" : "_") + "s" + std::to_string(r.seed);
   for (int i = 0; i < r.num; ++i) {
@@ -68,6 +71,7 @@ std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& co
     planned->outputs.push_back({stem + (r.num > 1 ? "_" + std::to_string(i) : "") + ".png", image});
   }
   planned->rows = r.num;
+  planned->image_pixels = static_cast<int64_t>(r.width) * r.height;
   planned->work = static_cast<int64_t>(r.steps) * r.num;
   return planned;
 }

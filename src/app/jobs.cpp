@@ -1,6 +1,7 @@
 #include "vsp/app/jobs.hpp"
 
 #include <ATen/core/Tensor.h>
+#include <unistd.h>
 
 #include "vsp/app/metadata.hpp"
 #include "vsp/error.hpp"
@@ -32,13 +33,57 @@ const Mode& find_mode(const std::string& name, const std::string& where) {
   throw std::logic_error("mode \"" + schema.name + "\" has a schema but no planner");
 }
 
+namespace {
+
+double physical_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0;
+}
+
+}  // namespace
+
+void check_outputs(const PlannedJob& job, const models::Manifest& manifest, bool inside_folder) {
+  if (job.rows > kMaxImagesPerJob)
+    throw Error(std::to_string(job.rows) + " images in one job is more than vsp makes at once (" +
+                std::to_string(kMaxImagesPerJob) + "); lower --num or the targets, or split the run into a jobs file");
+  // Every image stays in memory until the job ends: float pixels while decoding, then 8-bit copies
+  // and the grid, about 24 bytes a pixel. Half the machine's memory leaves room for the model.
+  const double needed = static_cast<double>(job.rows) * static_cast<double>(job.image_pixels) * 24;
+  const double memory = physical_memory_bytes();
+  if (memory > 0 && needed > memory / 2)
+    throw Error(std::to_string(job.rows) + " images of " + std::to_string(job.image_pixels / 1000000.0).substr(0, 4) +
+                " megapixels need about " + std::to_string(static_cast<int64_t>(needed / 1e9 + 1)) +
+                " GB of memory, more than half of this machine's " + std::to_string(static_cast<int64_t>(memory / 1e9)) +
+                " GB; lower --num or the size, or split the run into a jobs file");
+  for (const auto& output : job.outputs) {
+    if (inside_folder) {
+      const auto normal = output.file.lexically_normal();
+      if (output.file.is_absolute() || normal.empty() || *normal.begin() == "..")
+        throw Error("output " + output.file.string() + " would be written outside the output folder; use a plain name");
+    }
+    try {
+      (void)image_metadata(output.metadata, manifest);
+    } catch (const nlohmann::json::type_error&) {
+      throw Error("the metadata of " + output.file.string() +
+                  " holds text that is not UTF-8 (a prompt, a file or folder name, or the model path); use UTF-8");
+    }
+  }
+}
+
 std::vector<std::filesystem::path> write_outputs(const PlannedJob& job, const JobResult& result,
                                                  const std::filesystem::path& folder,
                                                  const models::Manifest& manifest) {
   std::vector<std::filesystem::path> written;
   for (size_t i = 0; i < job.outputs.size(); ++i) {
     const auto path = folder / job.outputs[i].file;
-    std::filesystem::create_directories(path.parent_path());
+    // A bare file name ("out.png") has no folder to create.
+    if (!path.parent_path().empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(path.parent_path(), ec);
+      if (ec)
+        throw Error("cannot create folder " + path.parent_path().string() + ": " + ec.message() +
+                    "; choose another --out");
+    }
     io::write_png(path, result.images.at(i), image_metadata(job.outputs[i].metadata, manifest));
     written.push_back(path);
   }
@@ -52,9 +97,15 @@ bool outputs_up_to_date(const PlannedJob& job, const std::filesystem::path& fold
     try {
       const auto text = io::read_png_text(path);
       const auto found = text.find("vsp");
-      if (found == text.end() || found->second != image_metadata(output.metadata, manifest).at("vsp")) return false;
-    } catch (const Error&) {
-      return false;  // unreadable: make it again
+      if (found == text.end()) return false;
+      // The model is matched by its manifest's hash, not by how its path was spelled (./m, m/, /abs/m).
+      auto stored = nlohmann::json::parse(found->second);
+      auto expected = nlohmann::json::parse(image_metadata(output.metadata, manifest).at("vsp"));
+      stored.erase("model");
+      expected.erase("model");
+      if (stored != expected) return false;
+    } catch (const std::exception&) {
+      return false;  // unreadable or not vsp's JSON: make it again
     }
   }
   return true;

@@ -5,6 +5,8 @@
 #include <map>
 
 #include "vsp/app/commands.hpp"
+#include "vsp/app/job_schema.hpp"
+#include "vsp/config/suggest.hpp"
 #include "vsp/app/metadata.hpp"
 #include "vsp/error.hpp"
 #include "vsp/io/log.hpp"
@@ -14,10 +16,55 @@ namespace vsp::app {
 void add_common_options(CLI::App& app, CommonOptions& common) {
   app.add_option("-m,--model", common.model, "Exported model folder (scripts/export.py)")->capture_default_str();
   app.add_option("--device", common.device, "auto (the export's device) | cpu | cuda | cuda:N")->capture_default_str();
+  add_integer_flag(app, "--threads", common.threads, 0, 1024,
+                   "CPU threads (0: LibTorch's default); results are byte-identical only at the same thread count");
   app.add_flag("-q,--quiet", common.quiet, "No progress output");
 }
 
 }  // namespace vsp::app
+
+namespace {
+
+// Exit codes (README, "Exit codes"): 0 done, 1 an error in the input or the run, 2 a usage error
+// on the command line, 130 interrupted. vsp check also exits 1 on a regression, 2 on missing files.
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+int fail(int code, std::string message) {
+  for (char& c : message)
+    if (c == '\n' || c == '\r') c = ' ';
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  return code;
+}
+
+// The line of a torch error that says what went wrong: TorchScript wraps it in a traceback whose
+// last line is "RuntimeError: <what>".
+std::string torch_cause(const std::string& what) {
+  std::string cause;
+  size_t start = 0;
+  while (start < what.size()) {
+    size_t end = what.find('\n', start);
+    if (end == std::string::npos) end = what.size();
+    const std::string line = what.substr(start, end - start);
+    if (line.find_first_not_of(" \t") != std::string::npos) cause = line;
+    if (line.rfind("RuntimeError: ", 0) == 0) cause = line.substr(14);
+    start = end + 1;
+  }
+  if (cause.find("TorchScript interpreter") != std::string::npos || cause.empty()) cause = what.substr(0, what.find('\n'));
+  while (!cause.empty() && cause.front() == ' ') cause.erase(0, 1);
+  return cause.size() > 300 ? cause.substr(0, 297) + "..." : cause;
+}
+
+// "generat" -> "unknown command 'generat'; did you mean 'generate'?", for a word CLI11 left over.
+std::string unknown_command(const std::string& word, const std::vector<std::string>& commands) {
+  std::string list;
+  for (const auto& c : commands) list += (list.empty() ? "" : ", ") + c;
+  const auto near = vsp::closest(word, commands, 1);
+  return "unknown command '" + word + "'" + (near.empty() ? "" : "; did you mean '" + near[0] + "'?") +
+         " (commands: " + list + "; vsp --help)";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace vsp::app;
@@ -31,7 +78,7 @@ int main(int argc, char** argv) {
                "  vsp generate --prompt \"a lighthouse at dusk\" --steps 30 --seed 7 --out lighthouse.png\n"
                "  vsp batch jobs.json --out renders --resume   every job of a jobs file\n"
                "  vsp check --golden golden --actual out    compare images for CI (exit 1: regression, 2: missing/extra)\n"
-               "Run vsp COMMAND --help for a command's flags."};
+               "Run vsp COMMAND --help for a command's flags. Exit codes: 0 done, 1 error, 2 usage error, 130 interrupted."};
   app.set_version_flag("--version", vsp_version());
   app.require_subcommand(0, 1);
   CommonOptions common;
@@ -44,25 +91,51 @@ int main(int argc, char** argv) {
                                          {"check", add_check_command(app, common)}};
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    // A word where a command goes is most likely a mistyped command.
+    if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
+      std::vector<std::string> names;
+      for (const auto& [name, action] : commands) names.push_back(name);
+      return fail(kExitUsage, unknown_command(argv[1], names));
+    }
+    return fail(kExitUsage, std::string(e.what()) + "; see vsp --help");
+  } catch (const CLI::ParseError& e) {
+    const auto chosen = app.get_subcommands();
+    const std::string help = chosen.empty() ? "vsp --help" : "vsp " + chosen.front()->get_name() + " --help";
+    return fail(kExitUsage, std::string(e.what()) + "; see " + help);
   }
   vsp::log::set_level(common.quiet ? vsp::log::Level::quiet : vsp::log::Level::normal);
+  if (common.threads > 0) at::set_num_threads(static_cast<int>(common.threads));
   try {
     const auto chosen = app.get_subcommands();
     if (!chosen.empty()) return commands.at(chosen.front()->get_name())();
     if (app.count("--style") > 0 || app.count("--style-image") > 0) return style_mode();
     std::printf("%s", app.help().c_str());
+  } catch (const vsp::UsageError& e) {
+    return fail(kExitUsage, e.what());
   } catch (const vsp::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    return fail(kExitError, e.what());
+  } catch (const c10::OutOfMemoryError& e) {
+    return fail(kExitError, "out of device memory (" + torch_cause(e.what_without_backtrace()) +
+                                "); lower --num, --batch-size or the size");
+  } catch (const std::bad_alloc&) {
+    return fail(kExitError, "out of memory; lower --num, --batch-size or the size, or close other programs");
   } catch (const c10::Error& e) {
-    const std::string what = e.what_without_backtrace();
-    std::fprintf(stderr, "error: %s\n", what.substr(0, what.find('\n')).c_str());
-    return 1;
+    const std::string cause = torch_cause(e.what_without_backtrace());
+    if (cause.find("out of memory") != std::string::npos || cause.find("DefaultCPUAllocator") != std::string::npos)
+      return fail(kExitError, "out of memory (" + cause + "); lower --num, --batch-size or the size");
+    return fail(kExitError, "the model failed to run: " + cause +
+                                "; if the model folder was edited or mixes exports, re-export it with scripts/export.py");
+  } catch (const nlohmann::json::exception& e) {
+    return fail(kExitError, std::string("unexpected JSON problem: ") + e.what() + "; please report it");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    return fail(kExitError, e.what());
   }
   return 0;
 }

@@ -25,6 +25,7 @@ void run_style(const StyleOptions& o, const CommonOptions& common) {
   const auto job = check_job_fields(o.job, style_mode().options, {}, FieldNaming::flag, "");
   const auto manifest = models::Manifest::load(common.model);
   const auto planned = style_mode().plan(job, {manifest, "", ".", 0});
+  check_outputs(*planned, manifest, true);
   const std::string style = planned->outputs.front().metadata["style"];
   const auto out = o.out.empty() ? std::filesystem::path("out") / style : std::filesystem::path(o.out);
   // Check now, create late: a run that fails leaves no folder behind.
@@ -75,11 +76,13 @@ Action add_styles_command(CLI::App& app, CommonOptions&) {
   auto* cmd = app.add_subcommand("styles", "List the styles with their descriptions");
   cmd->add_option("--styles", *folder, "Style folder (default: configs/styles, or $VSP_STYLES)");
   return [folder] {
-    const auto styles = load_all_styles(folder->empty() ? default_styles_folder() : std::filesystem::path(*folder));
+    const auto listing = load_all_styles(folder->empty() ? default_styles_folder() : std::filesystem::path(*folder));
     size_t width = 0;
-    for (const auto& s : styles) width = std::max(width, s.name.size());
-    for (const auto& s : styles) std::printf("%-*s  %s\n", static_cast<int>(width), s.name.c_str(), s.description.c_str());
-    return 0;
+    for (const auto& s : listing.styles) width = std::max(width, s.name.size());
+    for (const auto& s : listing.styles)
+      std::printf("%-*s  %s\n", static_cast<int>(width), s.name.c_str(), s.description.c_str());
+    for (const auto& error : listing.errors) std::fprintf(stderr, "error: %s\n", error.c_str());
+    return listing.errors.empty() ? 0 : 1;
   };
 }
 

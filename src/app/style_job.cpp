@@ -9,7 +9,9 @@
 #include "vsp/attention/selection.hpp"
 #include "vsp/error.hpp"
 #include "vsp/models/manifest.hpp"
+#include "vsp/sampling/scheduler.hpp"
 #include "vsp/pipeline/style.hpp"
+#include "vsp/values.hpp"
 
 namespace vsp::app {
 namespace {
@@ -65,7 +67,14 @@ pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, cons
     prompts.push_back(s.prompt_for(object));
   std::vector<uint64_t> seeds = job.value("seeds", s.seeds);
   const size_t count = job.contains("num") ? job["num"].get<size_t>() : (seeds.empty() ? prompts.size() : seeds.size());
+  // Checked before the lists are built: each target's metadata repeats the whole target list.
+  if (count + 1 > static_cast<size_t>(kMaxImagesPerJob))
+    throw Error(std::to_string(count) + " targets is more than vsp makes in one job (" +
+                std::to_string(kMaxImagesPerJob - 1) + "); lower --num or the seeds, or split the run into a jobs file");
   if (seeds.empty()) seeds.push_back(0);
+  if (count > seeds.size() && seeds.back() + (count - seeds.size()) > static_cast<uint64_t>(values::kMaxSeed))
+    throw Error("the seeds counted on from " + std::to_string(seeds.back()) + " pass " +
+                std::to_string(values::kMaxSeed) + ", the largest seed; start from a lower seed");
   for (size_t i = 0; i < count; ++i) {
     r.target_prompts.push_back(prompts[i % prompts.size()]);
     // Past the given seeds, count on from the last one.
@@ -75,7 +84,8 @@ pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, cons
   r.zero_target_negatives = s.zero_target_negatives;
   r.steps = job.value("steps", s.steps);
   r.cfg = job.value("cfg", s.cfg);
-  r.warmup_steps = job.value("warmup_steps", s.warmup_steps);
+  // The style's warm-up shortens with --steps; a warm-up given with the job must fit.
+  r.warmup_steps = job.value("warmup_steps", std::min(s.warmup_steps, r.steps));
   r.warmup_cfg = job.value("warmup_cfg", s.warmup_cfg);
   r.sampler = job.value("sampler", s.sampler);
   r.width = job.value("width", context.manifest.default_size);
@@ -108,6 +118,8 @@ std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& conte
   auto& r = planned->request = build_request(job, style, context);
   if (job.contains("style_image")) r.style_image = io::read_image(from_base(context, job["style_image"]));
   pipeline::check_style_request(context.manifest, r);
+  context.manifest.check_steps(r.steps);
+  sampling::ScheduleConfig::from_json(context.manifest.scheduler);  // a bad scheduler config, before compute
   attention::select_self_layers(context.manifest.attention_layers, r.layers);
   attention::select_steps(r.swap_steps, r.steps);
 
@@ -141,6 +153,7 @@ std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& conte
   planned->outputs.push_back({folder / "grid.png", shared});
   planned->rows = static_cast<int64_t>(r.target_prompts.size()) + 1;
   planned->work = r.steps * planned->rows;
+  planned->image_pixels = static_cast<int64_t>(r.width) * r.height;
   return planned;
 }
 

@@ -20,17 +20,38 @@ fs::path folder_of(const fs::path& path) {
   return folder.empty() ? fs::path(".") : folder;
 }
 
-std::string fix_for(int error) {
+// folder_exists: the folder is known to be there, so ENOENT means a file system that refuses new
+// files (/proc, /sys), not a folder to create.
+std::string fix_for(int error, bool folder_exists = false) {
   switch (error) {
     case ENOSPC:
     case EDQUOT:
       return "free some disk space or choose another --out";
     case ENOENT:
     case ENOTDIR:
-      return "create the folder or choose another --out";
+      return folder_exists ? "choose a folder on an ordinary disk for --out" : "create the folder or choose another --out";
     default:
       return "choose a writable --out";
   }
+}
+
+// Temporaries are named ".<file>.<tag>-<host>-<pid>-<counter>": the host tells whether the pid can
+// be checked here, since shards on several hosts may share a folder.
+std::string host_name() {
+  static const std::string host = [] {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) != 0 || name[0] == 0) return std::string("localhost");
+    std::string text = name;
+    for (char& c : text)
+      if (c == '/' || c == '.') c = '_';
+    return text;
+  }();
+  return host;
+}
+
+std::string temporary_name(const fs::path& path, const char* tag, unsigned counter) {
+  return "." + path.filename().string() + "." + tag + "-" + host_name() + "-" + std::to_string(::getpid()) + "-" +
+         std::to_string(counter);
 }
 
 std::string write_failure(const fs::path& path, int error) {
@@ -42,8 +63,7 @@ std::string write_failure(const fs::path& path, int error) {
 int create_sibling(const fs::path& path, const char* tag, fs::path& created) {
   static std::atomic<unsigned> counter{0};
   for (int attempt = 0; attempt < 100; ++attempt) {
-    created = folder_of(path) / ("." + path.filename().string() + "." + tag + "-" +
-                                 std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    created = folder_of(path) / temporary_name(path, tag, counter++);
     const int fd = ::open(created.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd >= 0 || errno != EEXIST) return fd;  // EEXIST: a leftover of a killed process; next name
   }
@@ -87,8 +107,7 @@ int publish_unnamed(int fd, const fs::path& path) {
   if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) == 0) return 0;
   if (errno != EEXIST) return errno;
   static std::atomic<unsigned> counter{0};
-  const fs::path sibling = folder_of(path) / ("." + path.filename().string() + ".tmp-" + std::to_string(::getpid()) +
-                                              "-link" + std::to_string(counter++));
+  const fs::path sibling = folder_of(path) / temporary_name(path, "tmp", counter++);
   if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, sibling.c_str(), AT_SYMLINK_FOLLOW) != 0) return errno;
   if (::rename(sibling.c_str(), path.c_str()) != 0) {
     const int error = errno;
@@ -189,7 +208,8 @@ void ensure_writable(const fs::path& path) {
   const int fd = create_sibling(path, "probe", probe);
   if (fd < 0) {
     const int error = errno;
-    throw Error("cannot write to folder " + folder.string() + ": " + std::strerror(error) + "; " + fix_for(error));
+    throw Error("cannot write to folder " + folder.string() + ": " + std::strerror(error) + "; " +
+                fix_for(error, true));
   }
   ::close(fd);
   ::unlink(probe.c_str());
@@ -199,11 +219,20 @@ size_t remove_stale_temporaries(const fs::path& folder) {
   size_t removed = 0;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    // ".<file>.tmp-<host>-<pid>-<counter>" or ".probe-": the writer's host and pid.
     const std::string name = entry.path().filename().string();
-    const size_t tag = name.rfind(".tmp-");
-    if (name.empty() || name[0] != '.' || tag == std::string::npos) continue;
-    const std::string pid = name.substr(tag + 5, name.find('-', tag + 5) - tag - 5);
-    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (name.empty() || name[0] != '.') continue;
+    size_t tag = name.rfind(".tmp-");
+    if (tag == std::string::npos) tag = name.rfind(".probe-");
+    if (tag == std::string::npos) continue;
+    const std::string owner = name.substr(name.find('-', tag) + 1);  // host-pid-counter
+    const size_t counter_dash = owner.rfind('-');
+    if (counter_dash == std::string::npos || counter_dash == 0) continue;
+    const size_t pid_dash = owner.rfind('-', counter_dash - 1);
+    if (pid_dash == std::string::npos) continue;
+    const std::string host = owner.substr(0, pid_dash);
+    const std::string pid = owner.substr(pid_dash + 1, counter_dash - pid_dash - 1);
+    if (host != host_name() || pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
     if (fs::exists("/proc/" + pid, ec)) continue;  // its writer may still be running
     removed += fs::remove(entry.path(), ec) ? 1 : 0;
   }

@@ -22,6 +22,17 @@ torch::jit::Module load_module(const std::filesystem::path& path, const c10::Dev
   }
 }
 
+// A file swapped for another module (a VAE saved as unet.pt) would fail deep inside the
+// TorchScript interpreter at the first call; its forward's inputs tell at load.
+void check_inputs(const torch::jit::Module& module, const std::filesystem::path& path, size_t inputs,
+                  const char* what) {
+  const auto method = module.find_method("forward");
+  const size_t given = method ? method->function().getSchema().arguments().size() - 1 : 0;  // minus self
+  if (given != inputs)
+    throw Error(path.string() + " is not " + what + " export (its forward takes " + std::to_string(given) +
+                " inputs, not " + std::to_string(inputs) + "); re-export the model with scripts/export.py");
+}
+
 c10::Device resolve_device(const std::string& request, const Manifest& manifest) {
   const std::string name = request == "auto" ? manifest.device : request;
   c10::Device device = c10::kCPU;
@@ -71,6 +82,11 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& folder, const st
   model->unet = load_module(folder / m.unet_file, model->device);
   model->vae_encoder = load_module(folder / m.vae_encoder_file, model->device);
   model->vae_decoder = load_module(folder / m.vae_decoder_file, model->device);
+  check_inputs(model->text_encoder, folder / m.text_encoders[0].file, 1, "a text encoder");
+  check_inputs(model->text_encoder_2, folder / m.text_encoders[1].file, 1, "a text encoder");
+  check_inputs(model->unet, folder / m.unet_file, 5, "an SDXL UNet");
+  check_inputs(model->vae_encoder, folder / m.vae_encoder_file, 1, "a VAE encoder");
+  check_inputs(model->vae_decoder, folder / m.vae_decoder_file, 1, "a VAE decoder");
   return model;
 }
 

@@ -21,6 +21,9 @@ void check_style_request(const models::Manifest& manifest, const StyleRequest& r
     throw Error("style: " + std::to_string(r.target_prompts.size()) + " targets but " +
                 std::to_string(r.target_seeds.size()) + " seeds; give one seed per target (--seeds)");
   if (r.steps < 1) throw Error("--steps must be at least 1");
+  if (r.warmup_steps < 0 || r.warmup_steps > r.steps)
+    throw Error("--warmup-steps " + std::to_string(r.warmup_steps) + " is more than the " + std::to_string(r.steps) +
+                " steps; lower --warmup-steps");
   if (r.batch_size < 0) throw Error("--batch-size must be 0 (all targets at once) or more");
   if (r.style_image) {
     if (r.sampler != "ddim")

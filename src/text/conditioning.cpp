@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "vsp/error.hpp"
 #include "vsp/models/model.hpp"
 
 namespace vsp::text {
@@ -29,8 +30,18 @@ std::pair<at::Tensor, at::Tensor> encode_one(const models::Model& model, const s
   const auto out_2 = model.text_encoder_2
                          .forward({tokens(model.tokenizer_2, prompt, encoders[1].max_length, model.device)})
                          .toTuple();
-  return {torch::cat({out_1->elements()[0].toTensor(), out_2->elements()[0].toTensor()}, -1),
-          out_2->elements()[1].toTensor()};
+  const auto states_1 = out_1->elements()[0].toTensor(), states_2 = out_2->elements()[0].toTensor();
+  const auto pooled = out_2->elements()[1].toTensor();
+  // An encoder that disagrees with the manifest would fail later inside the UNet, far from the cause.
+  const auto check = [&](const at::Tensor& t, int64_t size, const std::string& file) {
+    if (t.dim() < 2 || t.size(-1) != size)
+      throw Error(file + " gives " + std::to_string(t.dim() ? t.size(-1) : 0) + "-wide outputs but manifest.json says " +
+                  std::to_string(size) + "; re-export the model with scripts/export.py");
+  };
+  check(states_1, encoders[0].hidden_size, encoders[0].file);
+  check(states_2, encoders[1].hidden_size, encoders[1].file);
+  check(pooled, encoders[1].pooled_size, encoders[1].file);
+  return {torch::cat({states_1, states_2}, -1), pooled};
 }
 
 }  // namespace

@@ -147,9 +147,11 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(vsp_bin, run_vsp, tiny_model, 
     assert process.returncode == 130, stderr
     assert "--resume" in stderr
     assert not hidden_files(stopped)
-    # The stop comes at the next step, or before the next job when it falls between two.
+    # The stop comes at the next step, or before the next job when it falls between two; every job
+    # is in the summary, those never started as not-run.
     statuses = [line["status"] for line in summary(stopped / "summary.jsonl")]
-    assert 2 <= statuses.count("done") < 7 and set(statuses) <= {"done", "interrupted"}
+    assert len(statuses) == 7 and sorted(line["index"] for line in summary(stopped / "summary.jsonl")) == list(range(7))
+    assert 2 <= statuses.count("done") < 7 and set(statuses) <= {"done", "interrupted", "not-run"}
     run_vsp("batch", jobs, "--model", tiny_model, "--out", stopped, "-q", "--batch-size", 1, "--resume")
     assert pngs(stopped) == pngs(full)
 

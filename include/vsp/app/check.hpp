@@ -1,5 +1,7 @@
 #pragma once
 // `vsp check`: compares a folder of generated images with golden ones, for CI.
+#include <CLI/CLI.hpp>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -13,7 +15,7 @@ struct CheckOptions {
   std::filesystem::path golden;
   std::filesystem::path actual;
   std::filesystem::path report = "check-report";  // junit.xml and diffs/ go here
-  int max_diff = 3;                                // largest tolerated per-channel difference, 0-255
+  int64_t max_diff = 3;                            // largest tolerated per-channel difference, 0-255
   double min_psnr = 40;                            // dB
 };
 
@@ -37,6 +39,9 @@ std::vector<FileCheck> compare_folders(const CheckOptions& options);
 // 0: every file passes; 2: a file is missing or extra (the set of images is wrong, which matters
 // more than any difference); otherwise 1: a regression.
 int check_exit_code(const std::vector<FileCheck>& files);
+
+// The --max-diff and --min-psnr flags, range-checked when parsed (vsp check and vsp batch --check).
+void add_check_thresholds(CLI::App& app, CheckOptions& options);
 
 // compare_folders, then the report (junit.xml, diffs/<file> for failing pairs of one size) and a
 // table on stdout. Returns check_exit_code.

@@ -8,12 +8,13 @@ namespace vsp::app {
 struct CommonOptions {
   std::string model = "models/sdxl";
   std::string device = "auto";
+  int64_t threads = 0;  // CPU threads; 0: LibTorch's default
   bool quiet = false;
 };
 void add_common_options(CLI::App& app, CommonOptions& common);
 
 // Each command adds its options or subcommand and returns the action to run when it is chosen;
-// the action returns the exit code (errors are thrown as vsp::Error and exit 1).
+// the action returns the exit code (errors are thrown as vsp::Error and exit 1; usage errors exit 2).
 using Action = std::function<int()>;
 Action add_generate_command(CLI::App& app, CommonOptions& common);
 Action add_style_command(CLI::App& app, CommonOptions& common);

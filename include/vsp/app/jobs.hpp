@@ -40,6 +40,7 @@ class PlannedJob {
   std::vector<OutputImage> outputs;  // what run() returns, in order
   int64_t rows = 0;                  // images denoised together
   int64_t work = 0;                  // denoising steps times rows, for the ETA
+  int64_t image_pixels = 0;          // width times height of each image, for the memory check
 
   virtual JobResult run(const models::Model& model, const pipeline::ProgressFn& progress) const = 0;
   // Jobs with the same non-empty group key can run together as one batch of rows.
@@ -73,6 +74,11 @@ const Mode& style_mode();
 const std::vector<const Mode*>& all_modes();
 // Throws vsp::Error listing the closest mode names.
 const Mode& find_mode(const std::string& name, const std::string& where);
+
+// Checks what can be known before any model runs, throwing a one-line vsp::Error: the job's
+// images fit in this machine's memory, every output's metadata can be written (its text is
+// UTF-8), and with inside_folder every output path stays inside the output folder.
+void check_outputs(const PlannedJob& job, const models::Manifest& manifest, bool inside_folder);
 
 // Writes each output's image under folder with its metadata; returns the paths written.
 std::vector<std::filesystem::path> write_outputs(const PlannedJob& job, const JobResult& result,

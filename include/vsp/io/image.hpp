@@ -45,8 +45,9 @@ TextChunks read_png_text(const std::filesystem::path& path);
 // Throws vsp::Error naming the folder when a file cannot be created in path's folder.
 void ensure_writable(const std::filesystem::path& path);
 
-// Deletes the named temporaries (".<name>.tmp-<pid>-...") that writers killed mid-write left in
-// folder; those of running processes stay. Returns how many were removed.
+// Deletes the named temporaries and write probes (".<name>.tmp-<host>-<pid>-<n>", ".probe-")
+// that processes of this host killed mid-write left in folder. Those of running processes stay,
+// and so do other hosts' (their pids cannot be checked here). Returns how many were removed.
 size_t remove_stale_temporaries(const std::filesystem::path& folder);
 
 // Writes a float32 array as a NumPy .npy file (atomically).
