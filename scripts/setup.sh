@@ -31,9 +31,10 @@ say() { echo "[setup] $*"; }
 
 # 1. System packages. OpenCV: core and imgproc only (imgcodecs drags in GDAL and much more).
 #    Libraries are checked with dpkg; tools by command, since they may come from elsewhere.
+#    clang-14 with its runtimes (libFuzzer, sanitizers): the second compiler and the fuzzers.
 missing=""
 for p in libopencv-core-dev libopencv-imgproc-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev \
-         libspdlog-dev libfmt-dev libpng-dev libjpeg-dev; do
+         libspdlog-dev libfmt-dev libpng-dev libjpeg-dev clang-14 libclang-rt-14-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 command -v g++ >/dev/null || missing="$missing g++ make"

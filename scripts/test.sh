@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # The one test command: builds vsp, exports the tiny random model, writes the reference fixtures
 # (diffusers / transformers outputs), then runs the C++ unit tests (ctest) and the Python parity
-# and CLI tests (pytest). Run scripts/setup.sh once before.
+# and CLI tests (pytest). Where clang is installed it also builds everything with clang
+# (build-clang) and runs its unit tests, and fuzzes each input parser briefly (scripts/fuzz.sh).
+# Run scripts/setup.sh once before.
 #
-#   scripts/test.sh [pytest args...]     e.g. scripts/test.sh -k parity
+#   scripts/test.sh [--sanitize] [pytest args...]     e.g. scripts/test.sh -k parity
+#   --sanitize   also runs the torch-free unit tests under ASan and UBSan (scripts/sanitize.sh)
+#   VSP_FUZZ_SECONDS=N   seconds per fuzz target (default 10; 0 skips fuzzing)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 # ccache keys on paths relative to the checkout, so clones share one cache.
 export CCACHE_BASEDIR=$root
+sanitize=0
+if [ "${1:-}" = "--sanitize" ]; then
+  sanitize=1
+  shift
+fi
 py=$root/.venv/bin/python
 build=$root/build
 data=$build/testdata
@@ -35,3 +44,24 @@ echo "[test] C++ unit tests"
 
 echo "[test] Python parity and CLI tests"
 VSP_BUILD_DIR=$build "$py" -m pytest tests/python -q "$@"
+
+clang=$(command -v clang++-14 || command -v clang++ || true)
+if [ -n "$clang" ]; then
+  # A second compiler catches what gcc lets through; same LibTorch, same test data.
+  echo "[test] clang build and unit tests (build-clang)"
+  torch_dir=$(sed -n 's/^Torch_DIR:PATH=//p' "$build/CMakeCache.txt")
+  cmake -S . -B build-clang -DCMAKE_CXX_COMPILER="$clang" -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$torch_dir" \
+    -DVSP_TEST_DATA="$data" >/dev/null
+  cmake --build build-clang -j "$(nproc)"
+  (cd build-clang && ctest --output-on-failure -j "$(nproc)")
+  if [ "${VSP_FUZZ_SECONDS:-10}" != 0 ]; then
+    echo "[test] fuzzing each input parser for ${VSP_FUZZ_SECONDS:-10} s"
+    scripts/fuzz.sh "${VSP_FUZZ_SECONDS:-10}"
+  fi
+else
+  echo "[test] clang++ not found: skipping the clang build and the fuzzers (scripts/setup.sh installs clang-14)"
+fi
+if [ "$sanitize" = 1 ]; then
+  echo "[test] unit tests under ASan and UBSan (build-asan)"
+  scripts/sanitize.sh
+fi
