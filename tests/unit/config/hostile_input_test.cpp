@@ -82,5 +82,21 @@ TEST(HostileSelection, FractionsWithHundredsOfDigits) {
   EXPECT_THROW(attention::select_steps("1" + std::string(400, '0') + ".-2.", 4), Error);
 }
 
+// std::stoi threw std::out_of_range on bounds past int.
+TEST(HostileSelection, HugeIntegersGiveAnswersOrVspErrors) {
+  for (const auto& spec : {"self[-99999999999:]", "self[:99999999999999999999999]", "self[99999999999:]"}) {
+    try {
+      attention::select_self_layers(layers(), {spec});
+    } catch (const Error&) {
+    }
+  }
+  for (const auto& spec : {"0-99999999999", "99999999999", "0-99999999999999999999999999"}) {
+    try {
+      attention::select_steps(spec, 30);
+    } catch (const Error&) {
+    }
+  }
+}
+
 }  // namespace
 }  // namespace vsp
