@@ -6,7 +6,7 @@
 # The torch-linked tests stay out: LibTorch is not instrumented, so ASan would need its checks
 # loosened for them, and building the torch parts a third time costs minutes.
 #
-#   scripts/sanitize.sh          (scripts/test.sh --sanitize runs it after the other tests)
+#   scripts/sanitize.sh          (scripts/test.sh runs it after the other tests)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"

@@ -3,21 +3,17 @@
 # (diffusers / transformers outputs), then runs the C++ unit tests (ctest) and the Python parity
 # and CLI tests (pytest). Where clang is installed it also builds everything with clang
 # (build-clang) and runs its unit tests, and fuzzes each input parser briefly (scripts/fuzz.sh).
+# Last, the torch-free unit tests run under ASan and UBSan (scripts/sanitize.sh, build-asan).
 # Run scripts/setup.sh once before.
 #
-#   scripts/test.sh [--sanitize] [pytest args...]     e.g. scripts/test.sh -k parity
-#   --sanitize   also runs the torch-free unit tests under ASan and UBSan (scripts/sanitize.sh)
+#   scripts/test.sh [pytest args...]     e.g. scripts/test.sh -k parity
 #   VSP_FUZZ_SECONDS=N   seconds per fuzz target (default 10; 0 skips fuzzing)
+#   VSP_SANITIZE=0       skips the sanitizer run
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 # ccache keys on paths relative to the checkout, so clones share one cache.
 export CCACHE_BASEDIR=$root
-sanitize=0
-if [ "${1:-}" = "--sanitize" ]; then
-  sanitize=1
-  shift
-fi
 py=$root/.venv/bin/python
 build=$root/build
 data=$build/testdata
@@ -61,7 +57,7 @@ if [ -n "$clang" ]; then
 else
   echo "[test] clang++ not found: skipping the clang build and the fuzzers (scripts/setup.sh installs clang-14)"
 fi
-if [ "$sanitize" = 1 ]; then
+if [ "${VSP_SANITIZE:-1}" != 0 ]; then
   echo "[test] unit tests under ASan and UBSan (build-asan)"
   scripts/sanitize.sh
 fi
