@@ -293,9 +293,9 @@ int run_check(const CheckOptions& options) {
   write_junit(options, files, seconds);
 
   print_table(files);
-  std::printf("check: %ld passed, %ld failed, %ld missing, %ld extra (max diff %d, min PSNR %g dB); report in %s\n",
+  std::printf("check: %ld passed, %ld failed, %ld missing, %ld extra (max diff %lld, min PSNR %g dB); report in %s\n",
               count(files, CheckStatus::pass), count(files, CheckStatus::fail), count(files, CheckStatus::missing),
-              count(files, CheckStatus::extra), options.max_diff, options.min_psnr,
+              count(files, CheckStatus::extra), static_cast<long long>(options.max_diff), options.min_psnr,
               (options.report / "junit.xml").c_str());
   return check_exit_code(files);
 }
