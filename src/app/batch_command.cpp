@@ -12,6 +12,7 @@
 #include "vsp/app/batch_progress.hpp"
 #include "vsp/app/check.hpp"
 #include "vsp/app/commands.hpp"
+#include "vsp/app/error_text.hpp"
 #include "vsp/app/jobs.hpp"
 #include "vsp/error.hpp"
 #include "vsp/io/log.hpp"
@@ -122,14 +123,6 @@ void check_writable_folder(const fs::path& out) {
   if (!existing.empty() && !fs::is_directory(existing))
     throw Error(existing.string() + " is a file, not a folder; choose another --out");
   io::ensure_writable((existing.empty() ? fs::path(".") : existing) / "summary.jsonl");
-}
-
-std::string error_text(const std::exception& e) {
-  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&e)) {
-    const std::string what = torch_error->what_without_backtrace();
-    return what.substr(0, what.find('\n'));
-  }
-  return e.what();
 }
 
 class BatchRun {

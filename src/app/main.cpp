@@ -5,6 +5,7 @@
 #include <map>
 
 #include "vsp/app/commands.hpp"
+#include "vsp/app/error_text.hpp"
 #include "vsp/app/job_schema.hpp"
 #include "vsp/config/suggest.hpp"
 #include "vsp/app/metadata.hpp"
@@ -35,24 +36,6 @@ int fail(int code, std::string message) {
     if (c == '\n' || c == '\r') c = ' ';
   std::fprintf(stderr, "error: %s\n", message.c_str());
   return code;
-}
-
-// The line of a torch error that says what went wrong: TorchScript wraps it in a traceback whose
-// last line is "RuntimeError: <what>".
-std::string torch_cause(const std::string& what) {
-  std::string cause;
-  size_t start = 0;
-  while (start < what.size()) {
-    size_t end = what.find('\n', start);
-    if (end == std::string::npos) end = what.size();
-    const std::string line = what.substr(start, end - start);
-    if (line.find_first_not_of(" \t") != std::string::npos) cause = line;
-    if (line.rfind("RuntimeError: ", 0) == 0) cause = line.substr(14);
-    start = end + 1;
-  }
-  if (cause.find("TorchScript interpreter") != std::string::npos || cause.empty()) cause = what.substr(0, what.find('\n'));
-  while (!cause.empty() && cause.front() == ' ') cause.erase(0, 1);
-  return cause.size() > 300 ? cause.substr(0, 297) + "..." : cause;
 }
 
 // "generat" -> "unknown command 'generat'; did you mean 'generate'?", for a word CLI11 left over.
