@@ -6,8 +6,12 @@ prints the ratio and the peak memory of each (a benchmark, not a test).
   scripts/benchmark.py --model models/medium --pipeline models/medium-diffusers --steps 20 --size 512
 
 Each side runs in its own process, --runs times; the figures are medians. "total" is the whole
-process (start, model load, generation, PNG); "generate" is the denoising loop plus VAE decode.
-Peak memory is the process's peak RSS (host memory; on CUDA it leaves out device memory)."""
+process (start, model load, generation, PNG); "generate" is text encoding, the denoising loop and
+the VAE decode. "peak MiB" is the process's peak RSS; on CUDA "device MiB" is the peak of the
+CUDA caching allocator (torch.cuda.max_memory_allocated for diffusers, the allocator's stats from
+vsp --timings). vsp's per-phase figures (--timings: load, text, denoise, decode, write) follow.
+"generate" is the first generation of the process for both (vsp's only one); diffusers' second,
+warm generation is shown too. "total" for diffusers includes that second generation."""
 import argparse
 import json
 import os
@@ -21,7 +25,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def diffusers_child(args):
-    """Runs inside the child process: load, warm up with a 2-step run, then time one generation."""
+    """Runs inside the child process: load, then time a first generation (cold, as every vsp run
+    is) and a second one (warm: kernels chosen and memory mapped by the first)."""
     import resource
 
     import torch
@@ -40,17 +45,18 @@ def diffusers_child(args):
                     height=args.size, num_images_per_prompt=args.num,
                     generator=torch.Generator("cpu").manual_seed(0)).images
 
-    generate(2)  # warm-up: first-call costs are not the pipeline's steady speed
-    if args.device == "cuda":
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    generate(args.steps)
-    if args.device == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - started
-    peak = (torch.cuda.max_memory_allocated() / 2**20 if args.device == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    print(json.dumps({"load": load, "generate": seconds, "peak_mib": peak}))
+    def timed():
+        started = time.perf_counter()
+        generate(args.steps)
+        if args.device == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - started
+
+    seconds = timed()
+    warm = timed()
+    device_peak = torch.cuda.max_memory_allocated() / 2**20 if args.device == "cuda" else None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"load": load, "generate": seconds, "warm": warm, "peak_mib": peak, "device_mib": device_peak}))
 
 
 def run_timed(cmd):
@@ -64,14 +70,33 @@ def run_timed(cmd):
     return {"total": time.perf_counter() - started, "peak_mib": usage.ru_maxrss / 1024, "stderr": err}
 
 
+PHASE = re.compile(r"timings: phase (\S+) ([\d.]+) s, peak RSS ([\d.]+) MiB, RSS after [\d.]+ MiB"
+                   r"(?:, peak device ([\d.]+) MiB)?")
+
+
 def run_vsp_timed(cmd):
-    """Runs a vsp command with --timings; returns its wall, load and generate seconds and peak RSS."""
+    """Runs a vsp command with --timings; returns its wall, load and generate seconds, peak RSS,
+    peak device memory (None on the CPU) and per-phase figures {name: (seconds, peak RSS, device)}."""
     run = run_timed(cmd + ["--timings"])
     match = re.search(r"timings: load ([\d.]+) s, generate ([\d.]+) s", run["stderr"])
     if not match:
         sys.exit(f"benchmark: {' '.join(cmd)} printed no timings:\n{run['stderr']}")
+    phases = {m.group(1): (float(m.group(2)), float(m.group(3)), float(m.group(4)) if m.group(4) else None)
+              for m in PHASE.finditer(run["stderr"])}
+    devices = [p[2] for p in phases.values() if p[2] is not None]
     return {"total": run["total"], "load": float(match.group(1)), "generate": float(match.group(2)),
-            "peak_mib": run["peak_mib"]}
+            "peak_mib": run["peak_mib"], "device_mib": max(devices) if devices else None, "phases": phases}
+
+
+def print_phases(runs):
+    """vsp's per-phase medians: seconds and the process's peak RSS when the phase ended."""
+    print(f"{'vsp phase':<12}{'seconds':>10}{'peak MiB':>10}{'device MiB':>12}")
+    for name in runs[0]["phases"]:
+        figures = [run["phases"][name] for run in runs if name in run["phases"]]
+        device = [f[2] for f in figures if f[2] is not None]
+        print(f"{name:<12}{statistics.median(f[0] for f in figures):>10.3f}"
+              f"{statistics.median(f[1] for f in figures):>10.0f}"
+              f"{(f'{statistics.median(device):.0f}' if device else '-'):>12}")
 
 
 def vsp_once(args, out):
@@ -119,14 +144,18 @@ def main():
         ours = [vsp_once(args, os.path.join(folder, "bench.png")) for _ in range(args.runs)]
     theirs = [diffusers_once(args) for _ in range(args.runs)]
     print(f"{args.runs} runs each, {args.size}x{args.size}, {args.steps} steps, {args.sampler}, num {args.num}, "
-          f"{args.device} {args.dtype}; medians")
-    print(f"{'':10}{'total s':>10}{'load s':>10}{'generate s':>12}{'peak MiB':>10}")
+          f"{args.device} {args.dtype}; medians; diffusers warm generate {median(theirs, 'warm'):.3f} s")
+    cuda = args.device.startswith("cuda")
+    print(f"{'':10}{'total s':>10}{'load s':>10}{'generate s':>12}{'peak MiB':>10}" + (f"{'device MiB':>12}" if cuda else ""))
     for name, runs in (("vsp", ours), ("diffusers", theirs)):
         print(f"{name:10}{median(runs, 'total'):10.2f}{median(runs, 'load'):10.2f}{median(runs, 'generate'):12.3f}"
-              f"{median(runs, 'peak_mib'):10.0f}")
+              f"{median(runs, 'peak_mib'):10.0f}" + (f"{median(runs, 'device_mib'):12.0f}" if cuda else ""))
     print(f"ratio vsp/diffusers: total {median(ours, 'total') / median(theirs, 'total'):.2f}, "
           f"generate {median(ours, 'generate') / median(theirs, 'generate'):.2f}, "
-          f"peak memory {median(ours, 'peak_mib') / median(theirs, 'peak_mib'):.2f}")
+          f"generate vs diffusers warm {median(ours, 'generate') / median(theirs, 'warm'):.2f}, "
+          f"peak memory {median(ours, 'peak_mib') / median(theirs, 'peak_mib'):.2f}" +
+          (f", peak device memory {median(ours, 'device_mib') / median(theirs, 'device_mib'):.2f}" if cuda else ""))
+    print_phases(ours)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ vsp::attention for every attention module, the tokenizers, and manifest.json.
   scripts/export.py --model path/to/sd_xl_base_1.0.safetensors --out models/sdxl
   scripts/export.py --tiny --out models/tiny          # random tiny SDXL-architecture model, for tests
   scripts/export.py --random medium --out models/medium
+  scripts/export.py --random sdxl-structure --out models/sdxl-structure --save-pipeline models/sdxl-structure-diffusers
 """
 import argparse
 import json
@@ -136,7 +137,8 @@ def export(pipe, source, out, device, dtype_name):
                  "addition_time_embed_dim": time_dim // 6,
                  "inputs": ["sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids"],
                  "controlnet_residuals": False},
-        "vae": {"encoder": "vae_encoder.pt", "decoder": "vae_decoder.pt"},
+        "vae": {"encoder": "vae_encoder.pt", "decoder": "vae_decoder.pt",
+                "tile_size": vae.config.sample_size if isinstance(vae.config.sample_size, int) else vae.config.sample_size[0]},
         "attention_layers": table,
     }
     with open(os.path.join(staging, "manifest.json"), "w") as f:
@@ -154,8 +156,9 @@ def main():
     source.add_argument("--model", help="hub id, local diffusers folder, or single .safetensors file")
     source.add_argument("--tiny", action="store_const", const="tiny", dest="random",
                         help="random tiny SDXL-architecture model (fixed seed), for tests")
-    source.add_argument("--random", choices=["tiny", "medium", "full"],
-                        help="random model of the given size: tiny (tests), medium (CPU benchmarks), full (SDXL size)")
+    source.add_argument("--random", choices=["tiny", "medium", "sdxl-structure", "full"],
+                        help="random model of the given size: tiny (tests), medium (quick benchmarks), "
+                             "sdxl-structure (SDXL's layers at reduced width: CPU benchmarks), full (SDXL size)")
     parser.add_argument("--out", required=True, help="model folder to write, e.g. models/sdxl")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                         help="trace on this device: the runtime must use the same one")

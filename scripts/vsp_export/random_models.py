@@ -1,5 +1,6 @@
 """Random SDXL-architecture pipelines built from configs with fixed seeds: `tiny` for the tests,
-`medium` for CPU benchmarks, `full` (the real SDXL sizes) for GPU benchmarks. The tokenizers are
+`medium` for quick CPU benchmarks,
+`sdxl-structure` (SDXL's depth at reduced width) for the CPU benchmarks, `full` (the real SDXL sizes) for GPU benchmarks. The tokenizers are
 the real CLIP vocabulary, so tokenizer parity stays meaningful."""
 import os
 import sys
@@ -36,6 +37,16 @@ SIZES = {
         vae=dict(block_out_channels=(64, 128, 256, 256), norm_num_groups=32, sample_size=512),
         text=dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4),
         text_2=dict(hidden_size=512, intermediate_size=2048, num_hidden_layers=4, num_attention_heads=8)),
+    # SDXL's real block and layer structure at reduced width: 64-dim heads, transformer depth 1/2/10,
+    # the 140 attention layers in SDXL's order, cross-attention width 2048 from a CLIP-L-shaped and a
+    # CLIP-G-shaped (8 of 32 layers) text encoder. The CPU benchmarks' model.
+    "sdxl-structure": dict(
+        unet=dict(block_out_channels=(128, 256, 512), attention_head_dim=(2, 4, 8),
+                  transformer_layers_per_block=(1, 2, 10), cross_attention_dim=2048, norm_num_groups=32,
+                  addition_time_embed_dim=256, sample_size=128),
+        vae=dict(block_out_channels=(64, 128, 256, 256), norm_num_groups=32, sample_size=1024),
+        text=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12),
+        text_2=dict(hidden_size=1280, intermediate_size=5120, num_hidden_layers=8, num_attention_heads=20)),
     "full": dict(
         unet=dict(block_out_channels=(320, 640, 1280), attention_head_dim=(5, 10, 20),
                   transformer_layers_per_block=(1, 2, 10), cross_attention_dim=2048, norm_num_groups=32,

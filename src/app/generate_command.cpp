@@ -12,6 +12,7 @@
 #include "vsp/error.hpp"
 #include "vsp/io/log.hpp"
 #include "vsp/models/model.hpp"
+#include "vsp/pipeline/phases.hpp"
 
 namespace vsp::app {
 namespace {
@@ -65,17 +66,22 @@ void run_generate(const GenerateOptions& o, const CommonOptions& common) {
   if (!o.latents_out.empty()) io::ensure_writable(o.latents_out);
 
   const auto load_started = std::chrono::steady_clock::now();
-  const auto model = models::Model::load(common.model, common.device);
+  const auto model = [&] {
+    pipeline::PhaseClock clock("load", c10::kCPU);
+    return models::Model::load(common.model, common.device);
+  }();
+  model->release_text_encoders_after_use = true;  // one job: its prompts are encoded once
   const auto loaded = std::chrono::steady_clock::now();
   Progress progress("generate", common.quiet);
   const auto result = planned->run(*model, [&](int done, int total) { progress.update(done, total); });
-  if (o.timings) print_timings(load_started, loaded, std::chrono::steady_clock::now());
+  const auto generated = std::chrono::steady_clock::now();
 
   for (const auto& path : write_outputs(*planned, result, "", model->manifest)) log::info("wrote " + path.string());
   if (!o.latents_out.empty()) {
     const auto latents = result.latents.contiguous();
     io::write_npy(o.latents_out, latents.sizes().vec(), latents.data_ptr<float>());
   }
+  if (o.timings) print_timings(load_started, loaded, generated);
 }
 
 }  // namespace

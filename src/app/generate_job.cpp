@@ -59,6 +59,7 @@ std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& co
   r.height = job.value("height", context.manifest.default_size);
   r.sampler = job.value("sampler", r.sampler);
   r.num = job.value("num", r.num);
+  r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
   context.manifest.check_size(r.width, r.height);
   context.manifest.check_steps(r.steps);
   sampling::ScheduleConfig::from_json(context.manifest.scheduler);  // a bad scheduler config, before compute

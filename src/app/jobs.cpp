@@ -6,6 +6,7 @@
 #include "vsp/app/metadata.hpp"
 #include "vsp/error.hpp"
 #include "vsp/models/manifest.hpp"
+#include "vsp/pipeline/phases.hpp"
 
 namespace vsp::app {
 
@@ -73,6 +74,7 @@ void check_outputs(const PlannedJob& job, const models::Manifest& manifest, bool
 std::vector<std::filesystem::path> write_outputs(const PlannedJob& job, const JobResult& result,
                                                  const std::filesystem::path& folder,
                                                  const models::Manifest& manifest) {
+  pipeline::PhaseClock clock("write", c10::kCPU);
   std::vector<std::filesystem::path> written;
   for (size_t i = 0; i < job.outputs.size(); ++i) {
     const auto path = folder / job.outputs[i].file;

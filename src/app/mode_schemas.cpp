@@ -12,6 +12,12 @@ namespace {
 constexpr int64_t kMaxGuidance = 100;
 constexpr int64_t kMaxImages = kMaxImagesPerJob;
 
+OptionSpec vae_tiling_option() {
+  return {"vae_tiling", "--vae-tiling", ValueKind::text,
+          "VAE decode in tiles: auto (images over 4 tiles' area, 2048x2048 on SDXL), on (over one tile), off", 0, 0,
+          {"auto", "on", "off"}};
+}
+
 }  // namespace
 
 const ModeSchema& generate_schema() {
@@ -32,6 +38,7 @@ const ModeSchema& generate_schema() {
           {"sampler", "--sampler", ValueKind::text, "Sampler (default euler)", 0, 0, sampling::scheduler_names()},
           {"num", "--num", ValueKind::integer, "Images from one seed's noise (default 1, at most 1000)", 1, 0, {},
            kMaxImages},
+          vae_tiling_option(),
       }};
   return schema;
 }
@@ -73,6 +80,7 @@ const ModeSchema& style_schema() {
           {"color_calibration", "--color-calibration,!--no-color-calibration", ValueKind::flag,
            "With --style-image: match the targets' colours to the picture (default on)"},
           {"styles", "--styles", ValueKind::text, "Style folder (default: configs/styles, or $VSP_STYLES)"},
+          vae_tiling_option(),
       }};
   return schema;
 }

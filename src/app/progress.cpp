@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "vsp/pipeline/phases.hpp"
+
 namespace vsp::app {
 std::string clock_text(double seconds) {
   const int s = static_cast<int>(seconds + 0.5);
@@ -41,6 +43,12 @@ void print_timings(std::chrono::steady_clock::time_point started, std::chrono::s
                    std::chrono::steady_clock::time_point done) {
   const auto seconds = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
   std::fprintf(stderr, "timings: load %.3f s, generate %.3f s\n", seconds(started, loaded), seconds(loaded, done));
+  for (const auto& phase : pipeline::phase_figures()) {
+    std::fprintf(stderr, "timings: phase %s %.3f s, peak RSS %.0f MiB, RSS after %.0f MiB", phase.name.c_str(),
+                 phase.seconds, phase.peak_rss_mib, phase.rss_mib);
+    if (phase.peak_device_mib >= 0) std::fprintf(stderr, ", peak device %.0f MiB", phase.peak_device_mib);
+    std::fprintf(stderr, "\n");
+  }
 }
 
 }  // namespace vsp::app

@@ -11,6 +11,7 @@
 #include "vsp/app/style_config.hpp"
 #include "vsp/io/log.hpp"
 #include "vsp/models/model.hpp"
+#include "vsp/pipeline/phases.hpp"
 
 namespace vsp::app {
 namespace {
@@ -34,13 +35,18 @@ void run_style(const StyleOptions& o, const CommonOptions& common) {
   io::ensure_writable((existing.empty() ? std::filesystem::path(".") : existing) / "grid.png");
 
   const auto load_started = std::chrono::steady_clock::now();
-  const auto model = models::Model::load(common.model, common.device);
+  const auto model = [&] {
+    pipeline::PhaseClock clock("load", c10::kCPU);
+    return models::Model::load(common.model, common.device);
+  }();
+  model->release_text_encoders_after_use = true;  // one job: its prompts are encoded once
   const auto loaded = std::chrono::steady_clock::now();
   Progress progress("style " + style, common.quiet);
   const auto result = planned->run(*model, [&](int done, int total) { progress.update(done, total); });
-  if (o.timings) print_timings(load_started, loaded, std::chrono::steady_clock::now());
+  const auto generated = std::chrono::steady_clock::now();
   write_outputs(*planned, result, out, model->manifest);
   log::info("wrote " + std::to_string(result.images.size() - 1) + " images and grid.png to " + out.string());
+  if (o.timings) print_timings(load_started, loaded, generated);
 }
 
 void add_style_options(CLI::App& app, StyleOptions& o) {

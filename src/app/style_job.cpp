@@ -95,6 +95,7 @@ pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, cons
   r.batch_size = job.value("batch_size", context.batch_size);
   r.reference_trajectory = job.value("reference_trajectory", r.reference_trajectory);
   r.color_calibration = job.value("color_calibration", true);
+  r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
   return r;
 }
 

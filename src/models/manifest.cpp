@@ -153,6 +153,8 @@ Manifest Manifest::load(const std::filesystem::path& folder) {
   const Fields vae(top.object("vae"), "vae.", path);
   m.vae_encoder_file = vae.file("encoder");
   m.vae_decoder_file = vae.file("decoder");
+  m.vae_tile_size = static_cast<int>(vae.integer_or("tile_size", m.default_size, m.vae_scale_factor, kMaxImageSide));
+  if (m.vae_tile_size % m.vae_scale_factor != 0) vae.fail("tile_size", "must be a multiple of vae_scale_factor");
   for (const auto& row : top.list("attention_layers")) {
     const Fields fields(row, "attention_layers[].", path);
     AttentionLayer layer;

@@ -1,7 +1,14 @@
 #include "vsp/models/model.hpp"
 
 #include <torch/csrc/jit/runtime/graph_executor.h>
+#include <torch/csrc/jit/api/function_impl.h>
 #include <torch/cuda.h>
+
+#include <future>
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "vsp/error.hpp"
 #include "vsp/io/log.hpp"
@@ -50,6 +57,23 @@ c10::Device resolve_device(const std::string& request, const Manifest& manifest)
   return device;
 }
 
+// Compiles forward's execution plan for inputs of these dtypes and ranks without running it. The
+// legacy executor keys plans by dtype, device and rank, not size, so the first real call skips
+// the seconds of graph passes on the UNet's ten thousand nodes.
+void prepare_plan(torch::jit::Module& module, const std::vector<c10::IValue>& example) {
+  torch::InferenceMode guard;  // as every call: grad mode is part of the plan's key
+  torch::jit::Stack stack{module._ivalue()};
+  stack.insert(stack.end(), example.begin(), example.end());
+  torch::jit::toGraphFunction(module.get_method("forward").function()).get_executor().getPlanFor(stack);
+}
+
+// The VAE is all convolutions, which run faster in channels-last layout: on the CPU its decode
+// at 512x512 takes 20% less time and 23% less memory (docs/benchmarks.md). Its inputs follow.
+void use_channels_last(torch::jit::Module& module) {
+  for (auto parameter : module.parameters())
+    if (parameter.dim() == 4) parameter.set_data(parameter.contiguous(at::MemoryFormat::ChannelsLast));
+}
+
 }  // namespace
 
 c10::ScalarType parse_dtype(const std::string& name) {
@@ -60,12 +84,14 @@ c10::ScalarType parse_dtype(const std::string& name) {
 }
 
 std::shared_ptr<Model> Model::load(const std::filesystem::path& folder, const std::string& device) {
-  // The profiling executor re-specialises the graphs over the first calls, which stalls the first
-  // denoising steps for seconds and gains nothing on these graphs of large ops (docs/benchmarks.md).
+  // The legacy executor, optimised, without profiling: the profiling executor re-specialises the
+  // graphs over the first calls (seconds of stalls), and an unoptimised graph keeps intermediate
+  // tensors alive, 7x the UNet's activation memory at 512x512 (docs/benchmarks.md).
+  torch::jit::getExecutorMode() = false;
   torch::jit::getProfilingMode() = false;
-  torch::jit::setGraphExecutorOptimize(false);
   auto model = std::make_shared<Model>();
   model->manifest = Manifest::load(folder);
+  model->folder_ = folder;
   const auto& m = model->manifest;
   model->device = resolve_device(device, m);
   model->dtype = parse_dtype(m.dtype);
@@ -77,17 +103,71 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& folder, const st
   model->tokenizer = tokenizer(m.text_encoders[0]);
   model->tokenizer_2 = tokenizer(m.text_encoders[1]);
   log::debug("loading " + folder.string() + " on " + model->device.str());
-  model->text_encoder = load_module(folder / m.text_encoders[0].file, model->device);
-  model->text_encoder_2 = load_module(folder / m.text_encoders[1].file, model->device);
-  model->unet = load_module(folder / m.unet_file, model->device);
-  model->vae_encoder = load_module(folder / m.vae_encoder_file, model->device);
-  model->vae_decoder = load_module(folder / m.vae_decoder_file, model->device);
-  check_inputs(model->text_encoder, folder / m.text_encoders[0].file, 1, "a text encoder");
-  check_inputs(model->text_encoder_2, folder / m.text_encoders[1].file, 1, "a text encoder");
-  check_inputs(model->unet, folder / m.unet_file, 5, "an SDXL UNet");
-  check_inputs(model->vae_encoder, folder / m.vae_encoder_file, 1, "a VAE encoder");
-  check_inputs(model->vae_decoder, folder / m.vae_decoder_file, 1, "a VAE decoder");
+  // Reading a module and compiling its plan run on one core each: the UNet, the largest, loads on
+  // a second thread while this one loads the rest.
+  const auto example = [&](std::vector<int64_t> shape, c10::ScalarType dtype) {
+    return torch::zeros(shape, torch::TensorOptions().dtype(dtype).device(model->device));
+  };
+  auto unet = std::async(std::launch::async, [&] {
+    auto module = load_module(folder / m.unet_file, model->device);
+    check_inputs(module, folder / m.unet_file, 5, "an SDXL UNet");
+    const int64_t cross = m.text_encoders[0].hidden_size + m.text_encoders[1].hidden_size;
+    prepare_plan(module, {example({2, m.latent_channels, 8, 8}, model->dtype), example({}, c10::kFloat),
+                          example({2, 77, cross}, model->dtype), example({2, m.text_encoders[1].pooled_size}, model->dtype),
+                          example({2, 6}, model->dtype)});
+    return module;
+  });
+  try {
+    model->text_encoders_ = model->load_text_encoders();
+    model->vae_decoder = load_module(folder / m.vae_decoder_file, model->device);
+    check_inputs(model->vae_decoder, folder / m.vae_decoder_file, 1, "a VAE decoder");
+    use_channels_last(model->vae_decoder);
+    prepare_plan(model->vae_decoder, {example({1, m.latent_channels, 8, 8}, model->vae_dtype)});
+  } catch (...) {
+    unet.wait();  // the thread reads the model folder: let it end before the error unwinds
+    throw;
+  }
+  model->unet = unet.get();
   return model;
+}
+
+std::vector<torch::jit::Module> Model::load_text_encoders() const {
+  std::vector<torch::jit::Module> modules;
+  for (const auto& info : manifest.text_encoders) {
+    auto module = load_module(folder_ / info.file, device);
+    check_inputs(module, folder_ / info.file, 1, "a text encoder");
+    prepare_plan(module, {torch::zeros({1, info.max_length}, torch::TensorOptions().dtype(c10::kLong).device(device))});
+    modules.push_back(std::move(module));
+  }
+  return modules;
+}
+
+torch::jit::Module& Model::text_encoder(size_t index) const {
+  std::lock_guard lock(text_encoders_mutex_);
+  if (text_encoders_.empty()) text_encoders_ = load_text_encoders();
+  return text_encoders_.at(index);
+}
+
+void Model::text_encoding_done() const {
+  if (!release_text_encoders_after_use) return;
+  std::lock_guard lock(text_encoders_mutex_);
+  text_encoders_.clear();
+  release_free_memory();
+}
+
+void release_free_memory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
+torch::jit::Module& Model::vae_encoder() const {
+  std::call_once(vae_encoder_loaded_, [this] {
+    vae_encoder_ = load_module(folder_ / manifest.vae_encoder_file, device);
+    check_inputs(vae_encoder_, folder_ / manifest.vae_encoder_file, 1, "a VAE encoder");
+    use_channels_last(vae_encoder_);
+  });
+  return vae_encoder_;
 }
 
 }  // namespace vsp::models

@@ -4,6 +4,7 @@
 
 #include "vsp/attention/controller.hpp"
 #include "vsp/models/model.hpp"
+#include "vsp/pipeline/phases.hpp"
 #include "vsp/sampling/scheduler.hpp"
 
 namespace vsp::pipeline {
@@ -47,6 +48,7 @@ std::vector<Group> make_groups(const BranchLayout& layout, int64_t rows, bool gu
 at::Tensor denoise(const models::Model& model, sampling::Scheduler& scheduler, at::Tensor latents,
                    const text::Conditioning& uncond, const text::Conditioning& cond, const DenoiseOptions& options) {
   torch::InferenceMode guard;
+  PhaseClock clock("denoise", model.device);
   const auto& timesteps = scheduler.timesteps();
   const int steps = static_cast<int>(timesteps.size());
   bool guided = false;
@@ -90,19 +92,6 @@ at::Tensor denoise(const models::Model& model, sampling::Scheduler& scheduler, a
 at::Tensor initial_noise(uint64_t seed, std::vector<int64_t> shape, const c10::Device& device) {
   auto generator = at::detail::createCPUGenerator(seed);
   return torch::randn(shape, generator, torch::TensorOptions().dtype(torch::kFloat)).to(device);
-}
-
-at::Tensor decode_latents(const models::Model& model, const at::Tensor& latents) {
-  torch::InferenceMode guard;
-  // One image per call: the VAE's memory stays that of one image, and an image's pixels never
-  // depend on how many others are decoded with it.
-  std::vector<at::Tensor> images;
-  for (int64_t row = 0; row < latents.size(0); ++row) {
-    const auto scaled = (latents.slice(0, row, row + 1) / model.manifest.scaling_factor).to(model.vae_dtype);
-    images.push_back(model.vae_decoder.forward({scaled}).toTensor().to(torch::kCPU, torch::kFloat));
-  }
-  const auto image = (torch::cat(images) / 2 + 0.5).clamp(0, 1);
-  return (image.permute({0, 2, 3, 1}) * 255).round().to(torch::kUInt8).contiguous();
 }
 
 }  // namespace vsp::pipeline

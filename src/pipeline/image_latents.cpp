@@ -3,12 +3,14 @@
 #include <torch/torch.h>
 
 #include "vsp/models/model.hpp"
+#include "vsp/pipeline/phases.hpp"
 #include "vsp/sampling/ddim_inversion.hpp"
 
 namespace vsp::pipeline {
 
 at::Tensor encode_image(const models::Model& model, const io::Image& image, int width, int height) {
   torch::InferenceMode guard;
+  PhaseClock clock("vae-encode", model.device);
   const auto resized = io::resize(image, width, height);
   auto pixels = torch::from_blob(const_cast<uint8_t*>(resized.pixels.data()), {1, height, width, 3}, torch::kUInt8)
                     .permute({0, 3, 1, 2})
@@ -16,7 +18,8 @@ at::Tensor encode_image(const models::Model& model, const io::Image& image, int 
                     .div(255)
                     .mul(2)
                     .sub(1);
-  auto outputs = model.vae_encoder.forward({pixels.to(model.device, model.vae_dtype)}).toTuple();
+  auto outputs = model.vae_encoder()
+                     .forward({pixels.to(model.device, model.vae_dtype).contiguous(at::MemoryFormat::ChannelsLast)}).toTuple();
   const auto mean = outputs->elements()[0].toTensor().to(torch::kFloat);
   return mean * model.manifest.scaling_factor;
 }

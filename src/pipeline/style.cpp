@@ -72,6 +72,8 @@ StyleResult visual_style_prompting(const models::Model& model, const StyleReques
       uncond = text::Conditioning::cat({uncond.select({0}), text::zero_conditioning(model, targets, r.width, r.height)});
   }
 
+  model.text_encoding_done();
+
   const int64_t h = r.height / m.vae_scale_factor, w = r.width / m.vae_scale_factor;
   std::vector<at::Tensor> noise{initial_noise(r.reference_seed, {1, m.latent_channels, h, w}, model.device)};
   for (auto seed : r.target_seeds) noise.push_back(initial_noise(seed, {1, m.latent_channels, h, w}, model.device));
@@ -115,7 +117,7 @@ StyleResult visual_style_prompting(const models::Model& model, const StyleReques
   }
   latents = denoise(model, *scheduler, latents, uncond, cond, options);
 
-  return {latents.to(torch::kCPU), decode_latents(model, latents)};
+  return {latents.to(torch::kCPU), decode_latents(model, latents, r.vae_tiling)};
 }
 
 }  // namespace vsp::pipeline

@@ -36,6 +36,7 @@ std::vector<TextToImageResult> text_to_image(const models::Model& model, const s
     unconds.push_back(text::encode_negative(model, r.negative, r.num, r.width, r.height));
     noise.push_back(initial_noise(r.seed, {r.num, m.latent_channels, h, w}, model.device));
   }
+  model.text_encoding_done();
   auto scheduler = sampling::make_scheduler(first.sampler, sampling::ScheduleConfig::from_json(m.scheduler));
   scheduler->set_timesteps(first.steps);
   DenoiseOptions options;
@@ -44,12 +45,11 @@ std::vector<TextToImageResult> text_to_image(const models::Model& model, const s
   options.progress = progress;
   const auto latents = denoise(model, *scheduler, torch::cat(noise) * scheduler->init_noise_sigma(),
                                text::Conditioning::cat(unconds), text::Conditioning::cat(conds), options);
-  const auto images = decode_latents(model, latents);
   const auto cpu_latents = latents.to(torch::kCPU);
   std::vector<TextToImageResult> results;
   int64_t row = 0;
   for (const auto& r : requests) {
-    results.push_back({cpu_latents.narrow(0, row, r.num), images.narrow(0, row, r.num)});
+    results.push_back({cpu_latents.narrow(0, row, r.num), decode_latents(model, latents.narrow(0, row, r.num), r.vae_tiling)});
     row += r.num;
   }
   return results;

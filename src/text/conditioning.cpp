@@ -6,6 +6,7 @@
 
 #include "vsp/error.hpp"
 #include "vsp/models/model.hpp"
+#include "vsp/pipeline/phases.hpp"
 
 namespace vsp::text {
 namespace {
@@ -25,9 +26,9 @@ at::Tensor tokens(const ClipTokenizer& tokenizer, const std::string& prompt, siz
 // One prompt through both encoders: [1, 77, H1 + H2] embeddings and [1, P] pooled.
 std::pair<at::Tensor, at::Tensor> encode_one(const models::Model& model, const std::string& prompt) {
   const auto& encoders = model.manifest.text_encoders;
-  const auto out_1 = model.text_encoder.forward({tokens(model.tokenizer, prompt, encoders[0].max_length, model.device)})
+  const auto out_1 = model.text_encoder(0).forward({tokens(model.tokenizer, prompt, encoders[0].max_length, model.device)})
                          .toTuple();
-  const auto out_2 = model.text_encoder_2
+  const auto out_2 = model.text_encoder(1)
                          .forward({tokens(model.tokenizer_2, prompt, encoders[1].max_length, model.device)})
                          .toTuple();
   const auto states_1 = out_1->elements()[0].toTensor(), states_2 = out_2->elements()[0].toTensor();
@@ -63,6 +64,7 @@ Conditioning Conditioning::cat(const std::vector<Conditioning>& parts) {
 
 Conditioning encode_prompts(const models::Model& model, const std::vector<std::string>& prompts, int width, int height) {
   torch::InferenceMode guard;
+  pipeline::PhaseClock clock("text", model.device);
   // Each distinct prompt alone: a row's embedding never depends on the other prompts of the run
   // (a batched projection's bits depend on the batch size), and repeats cost nothing.
   std::map<std::string, std::pair<at::Tensor, at::Tensor>> encoded;

@@ -21,7 +21,8 @@ class Progress {
 // "1:05" for 65 seconds.
 std::string clock_text(double seconds);
 
-// "timings: load X s, generate Y s" on stderr (--timings; scripts/benchmark*.py read it).
+// "timings: load X s, generate Y s", then "timings: phase NAME S s, peak RSS M MiB[, peak device D MiB]"
+// for each phase recorded so far, on stderr (--timings; scripts/benchmark*.py read them).
 void print_timings(std::chrono::steady_clock::time_point started, std::chrono::steady_clock::time_point loaded,
                    std::chrono::steady_clock::time_point done);
 

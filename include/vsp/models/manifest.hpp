@@ -54,6 +54,8 @@ struct Manifest {
   int cross_attention_dim = 2048;
   std::string vae_encoder_file;
   std::string vae_decoder_file;
+  // The VAE's sample_size: tiled decoding's tile, in pixels (older exports: default_size).
+  int vae_tile_size = 1024;
   std::vector<AttentionLayer> attention_layers;
   int train_timesteps = 1000;  // the scheduler's num_train_timesteps: the most steps a run can take
   std::string hash;       // FNV-1a of manifest.json's bytes, to tie outputs to an export

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "vsp/models/manifest.hpp"
@@ -16,10 +17,7 @@ struct Model {
   text::ClipTokenizer tokenizer;
   text::ClipTokenizer tokenizer_2;
   // mutable: running a TorchScript module is not const, but it does not change the model.
-  mutable torch::jit::Module text_encoder;
-  mutable torch::jit::Module text_encoder_2;
   mutable torch::jit::Module unet;
-  mutable torch::jit::Module vae_encoder;
   mutable torch::jit::Module vae_decoder;
   c10::Device device = c10::kCPU;
   c10::ScalarType dtype = c10::kFloat;      // UNet and text encoders
@@ -27,8 +25,30 @@ struct Model {
 
   // device: "auto" (the export's device) or "cpu" / "cuda" / "cuda:N". Throws vsp::Error.
   static std::shared_ptr<Model> load(const std::filesystem::path& folder, const std::string& device = "auto");
+
+  // Loaded at the first call: only image inputs (a style reference) need the VAE encoder.
+  torch::jit::Module& vae_encoder() const;
+
+  // The text encoders (0: CLIP-L, 1: CLIP-G), loaded with the model and reloaded after a release.
+  torch::jit::Module& text_encoder(size_t index) const;
+  // A process that runs one job sets this: once its prompts are encoded the pipeline calls
+  // text_encoding_done(), which frees the encoders for the denoising loop and the VAE (1.3 GB on SDXL).
+  bool release_text_encoders_after_use = false;
+  void text_encoding_done() const;
+
+ private:
+  std::filesystem::path folder_;
+  mutable std::once_flag vae_encoder_loaded_;
+  mutable torch::jit::Module vae_encoder_;
+  mutable std::mutex text_encoders_mutex_;
+  mutable std::vector<torch::jit::Module> text_encoders_;  // empty once released
+  std::vector<torch::jit::Module> load_text_encoders() const;
 };
 
 c10::ScalarType parse_dtype(const std::string& name);
+
+// Hands the C heap's free memory back to the system (glibc keeps freed blocks for reuse), so that
+// the next phase's peak does not stack on the last one's leftovers.
+void release_free_memory();
 
 }  // namespace vsp::models

@@ -63,8 +63,4 @@ at::Tensor denoise(const models::Model& model, sampling::Scheduler& scheduler, a
 // same image on every device.
 at::Tensor initial_noise(uint64_t seed, std::vector<int64_t> shape, const c10::Device& device);
 
-// VAE decode, one image at a time, in the VAE's dtype (fp32 unless the export says otherwise) to
-// uint8 [N, H, W, 3] on the CPU, rounded as diffusers' numpy_to_pil does.
-at::Tensor decode_latents(const models::Model& model, const at::Tensor& latents);
-
 }  // namespace vsp::pipeline

@@ -8,6 +8,7 @@
 
 #include "vsp/io/image.hpp"
 #include "vsp/pipeline/denoise.hpp"
+#include "vsp/pipeline/vae_decode.hpp"
 
 namespace vsp::pipeline {
 
@@ -31,6 +32,7 @@ struct StyleRequest {
   std::vector<std::string> layers = {"up_blocks.1"};  // see attention::select_self_layers
   std::string swap_steps = "all";                     // see attention::select_steps
   int64_t batch_size = 0;                             // targets per UNet call; 0: all
+  VaeTiling vae_tiling = VaeTiling::automatic;
 
   // Reference from a real image: the reference row follows the encoded image, noised to each
   // step's timestep ("noise", seeded by reference_seed) or its DDIM inversion ("inversion").

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "vsp/pipeline/denoise.hpp"
+#include "vsp/pipeline/vae_decode.hpp"
 
 namespace vsp::pipeline {
 
@@ -20,6 +21,7 @@ struct TextToImageRequest {
   int height = 1024;
   std::string sampler = "euler";
   int num = 1;  // images from one generator: the noise of all rows is drawn in one call, as diffusers does
+  VaeTiling vae_tiling = VaeTiling::automatic;
 };
 
 struct TextToImageResult {
