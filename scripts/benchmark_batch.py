@@ -6,14 +6,15 @@ batch.
   scripts/benchmark_batch.py --model build/testdata/tiny --jobs 8 --steps 20
   scripts/benchmark_batch.py --model models/medium --size 256 --jobs 8 --steps 10
 
-Times are whole-process wall seconds (model loading included); medians of --runs."""
+Times are whole-process wall seconds (model loading included); medians of --runs. Peak memory is
+the process's peak RSS, and on CUDA the allocator's peak from vsp --timings ("device MiB")."""
 import argparse
 import json
 import os
 import statistics
 import tempfile
 
-from benchmark import run_timed
+from benchmark import run_vsp_timed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -40,18 +41,20 @@ def main():
             json.dump({"defaults": {"steps": args.steps, "width": args.size, "height": args.size}, "jobs": jobs(args)}, f)
 
         def separate(run):
-            results = [run_timed([args.vsp, "generate", "--prompt", job["prompt"], "--seed", str(job["seed"]),
+            results = [run_vsp_timed([args.vsp, "generate", "--prompt", job["prompt"], "--seed", str(job["seed"]),
                                   "--steps", str(args.steps), "--width", str(args.size), "--height", str(args.size),
                                   "--out", os.path.join(folder, f"sep{run}-{job['name']}.png"), *common])
                        for job in jobs(args)]
-            return {"total": sum(r["total"] for r in results), "peak_mib": max(r["peak_mib"] for r in results)}
+            devices = [r["device_mib"] for r in results if r["device_mib"] is not None]
+            return {"total": sum(r["total"] for r in results), "peak_mib": max(r["peak_mib"] for r in results),
+                    "device_mib": max(devices) if devices else None}
 
         def batch(run, size, resume=False):
             out = os.path.join(folder, f"batch{size}-{run}")
             if resume:
-                run_timed([args.vsp, "batch", path, "--out", out, "--batch-size", str(size), *common])
-            return run_timed([args.vsp, "batch", path, "--out", out, "--batch-size", str(size), *common] +
-                             (["--resume"] if resume else []))
+                run_vsp_timed([args.vsp, "batch", path, "--out", out, "--batch-size", str(size), *common])
+            return run_vsp_timed([args.vsp, "batch", path, "--out", out, "--batch-size", str(size), *common] +
+                                 (["--resume"] if resume else []))
 
         rows = {
             f"{args.jobs} x vsp generate": [separate(i) for i in range(args.runs)],
@@ -61,11 +64,13 @@ def main():
         }
     print(f"{args.jobs} generate jobs, {args.size}x{args.size}, {args.steps} steps, device {args.device}; "
           f"medians of {args.runs}")
-    print(f"{'':<32}{'wall s':>9}{'s / image':>11}{'peak MiB':>10}")
+    print(f"{'':<32}{'wall s':>9}{'s / image':>11}{'peak MiB':>10}{'device MiB':>12}")
     for name, runs in rows.items():
         total = statistics.median(r["total"] for r in runs)
         peak = statistics.median(r["peak_mib"] for r in runs)
-        print(f"{name:<32}{total:>9.2f}{total / args.jobs:>11.3f}{peak:>10.0f}")
+        devices = [r["device_mib"] for r in runs if r["device_mib"] is not None]
+        device = f"{statistics.median(devices):.0f}" if devices else "-"
+        print(f"{name:<32}{total:>9.2f}{total / args.jobs:>11.3f}{peak:>10.0f}{device:>12}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@
 #include "vsp/error.hpp"
 #include "vsp/io/log.hpp"
 #include "vsp/models/model.hpp"
+#include "vsp/pipeline/phases.hpp"
+#include "vsp/app/progress.hpp"
 
 namespace vsp::app {
 namespace {
@@ -33,6 +35,7 @@ struct BatchOptions {
   CheckOptions check;
   int64_t batch_size = 4;
   bool log_json = false;
+  bool timings = false;
 };
 
 // Ctrl-C or SIGTERM asks the batch to stop at the next step; a second one kills at once.
@@ -211,6 +214,7 @@ class BatchRun {
 };
 
 int run_batch(const BatchOptions& o, const CommonOptions& common) {
+  const auto started = std::chrono::steady_clock::now();
   const auto batch = load_batch_file(o.jobs_file, common.model);
   const Shard shard = !o.shard.empty() ? parse_shard(o.shard)
                                        : shard_from_environment(std::getenv).value_or(Shard{});
@@ -282,6 +286,7 @@ int run_batch(const BatchOptions& o, const CommonOptions& common) {
       const auto& jobs = by_model[key];
       std::shared_ptr<models::Model> model;
       try {
+        pipeline::PhaseClock clock("load", c10::kCPU);
         model = models::Model::load(jobs.front()->source->model, common.device);
       } catch (const std::exception& e) {
         // A model that does not load fails its jobs; the other models' jobs still run.
@@ -302,6 +307,7 @@ int run_batch(const BatchOptions& o, const CommonOptions& common) {
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   progress.finished(run.failed() > 0 ? "finished with failures" : "done");
+  if (o.timings) print_timings(started);
   if (run.failed() > 0) {
     std::fprintf(stderr, "error: %d job(s) failed; see %s\n", run.failed(), (out / summary_name).string().c_str());
     return 1;
@@ -327,6 +333,7 @@ Action add_batch_command(CLI::App& app, CommonOptions& common) {
   add_integer_flag(*cmd, "--batch-size", options->batch_size, 0, 1024,
                    "Images per UNet call; generate jobs that fit are batched");
   cmd->add_flag("--log-json", options->log_json, "Progress as JSON lines on stdout instead of bars");
+  cmd->add_flag("--timings", options->timings, "Print the load and generation times and each phase's (for benchmarks)");
   cmd->add_option("--check", options->golden, "After the batch, compare the images with this golden folder");
   cmd->add_option("--report", options->check.report, "With --check: folder for junit.xml and diff images")
       ->capture_default_str();

@@ -71,17 +71,15 @@ void run_generate(const GenerateOptions& o, const CommonOptions& common) {
     return models::Model::load(common.model, common.device);
   }();
   model->release_text_encoders_after_use = true;  // one job: its prompts are encoded once
-  const auto loaded = std::chrono::steady_clock::now();
   Progress progress("generate", common.quiet);
   const auto result = planned->run(*model, [&](int done, int total) { progress.update(done, total); });
-  const auto generated = std::chrono::steady_clock::now();
 
   for (const auto& path : write_outputs(*planned, result, "", model->manifest)) log::info("wrote " + path.string());
   if (!o.latents_out.empty()) {
     const auto latents = result.latents.contiguous();
     io::write_npy(o.latents_out, latents.sizes().vec(), latents.data_ptr<float>());
   }
-  if (o.timings) print_timings(load_started, loaded, generated);
+  if (o.timings) print_timings(load_started);
 }
 
 }  // namespace

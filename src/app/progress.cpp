@@ -39,11 +39,16 @@ void Progress::update(int done, int total) {
   std::fflush(stderr);
 }
 
-void print_timings(std::chrono::steady_clock::time_point started, std::chrono::steady_clock::time_point loaded,
-                   std::chrono::steady_clock::time_point done) {
-  const auto seconds = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
-  std::fprintf(stderr, "timings: load %.3f s, generate %.3f s\n", seconds(started, loaded), seconds(loaded, done));
-  for (const auto& phase : pipeline::phase_figures()) {
+void print_timings(std::chrono::steady_clock::time_point started) {
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto phases = pipeline::phase_figures();
+  double load = 0, write = 0;
+  for (const auto& phase : phases) {
+    if (phase.name == "load") load += phase.seconds;
+    if (phase.name == "write") write += phase.seconds;
+  }
+  std::fprintf(stderr, "timings: load %.3f s, generate %.3f s\n", load, elapsed - load - write);
+  for (const auto& phase : phases) {
     std::fprintf(stderr, "timings: phase %s %.3f s, peak RSS %.0f MiB, RSS after %.0f MiB", phase.name.c_str(),
                  phase.seconds, phase.peak_rss_mib, phase.rss_mib);
     if (phase.peak_device_mib >= 0) std::fprintf(stderr, ", peak device %.0f MiB", phase.peak_device_mib);

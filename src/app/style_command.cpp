@@ -40,13 +40,11 @@ void run_style(const StyleOptions& o, const CommonOptions& common) {
     return models::Model::load(common.model, common.device);
   }();
   model->release_text_encoders_after_use = true;  // one job: its prompts are encoded once
-  const auto loaded = std::chrono::steady_clock::now();
   Progress progress("style " + style, common.quiet);
   const auto result = planned->run(*model, [&](int done, int total) { progress.update(done, total); });
-  const auto generated = std::chrono::steady_clock::now();
   write_outputs(*planned, result, out, model->manifest);
   log::info("wrote " + std::to_string(result.images.size() - 1) + " images and grid.png to " + out.string());
-  if (o.timings) print_timings(load_started, loaded, generated);
+  if (o.timings) print_timings(load_started);
 }
 
 void add_style_options(CLI::App& app, StyleOptions& o) {

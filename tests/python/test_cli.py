@@ -98,3 +98,18 @@ def test_bad_input_gives_one_clear_line(run_vsp, tiny_model, tmp_path, case):
         assert word in lines[0], lines[0]
     assert not list(tmp_path.rglob("*.png")), "no partial PNG may be left behind"
     assert not list(tmp_path.rglob("*.tmp*")), "no temporary file may be left behind"
+
+
+def test_timings_name_every_phase_with_its_memory(run_vsp, tiny_model, tmp_path):
+    """--timings (read by scripts/benchmark*.py): totals, then each phase with seconds and memory;
+    they do not change the image."""
+    import re
+    run_vsp(*generate_args(tiny_model, tmp_path / "plain.png"))
+    result = run_vsp(*generate_args(tiny_model, tmp_path / "timed.png", "--timings"))
+    assert re.search(r"^timings: load [\d.]+ s, generate [\d.]+ s$", result.stderr, re.M)
+    phases = re.findall(r"^timings: phase (\S+) ([\d.]+) s, peak RSS (\d+) MiB, RSS after (\d+) MiB$", result.stderr,
+                        re.M)
+    assert [p[0] for p in phases] == ["load", "text", "denoise", "decode", "write"]
+    peaks = [int(p[2]) for p in phases]
+    assert peaks == sorted(peaks) and peaks[0] > 50  # the process's peak so far: it never falls
+    assert (tmp_path / "plain.png").read_bytes() == (tmp_path / "timed.png").read_bytes()

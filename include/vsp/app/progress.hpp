@@ -21,9 +21,9 @@ class Progress {
 // "1:05" for 65 seconds.
 std::string clock_text(double seconds);
 
-// "timings: load X s, generate Y s", then "timings: phase NAME S s, peak RSS M MiB[, peak device D MiB]"
-// for each phase recorded so far, on stderr (--timings; scripts/benchmark*.py read them).
-void print_timings(std::chrono::steady_clock::time_point started, std::chrono::steady_clock::time_point loaded,
-                   std::chrono::steady_clock::time_point done);
+// On stderr (--timings; scripts/benchmark*.py read them): "timings: load X s, generate Y s" (since
+// `started`, less the load and write phases), then for each phase recorded so far "timings: phase
+// NAME S s, peak RSS M MiB, RSS after R MiB[, peak device D MiB]".
+void print_timings(std::chrono::steady_clock::time_point started);
 
 }  // namespace vsp::app
