@@ -11,13 +11,15 @@
 #include "vsp/error.hpp"
 
 namespace vsp::attention {
-namespace {
 
 struct ActiveState {
   const std::vector<models::AttentionLayer>* layers = nullptr;
   AttentionController* controller = nullptr;
   StepContext step;
 };
+
+namespace {
+
 ActiveState g_active;
 std::atomic<long long> g_calls{0};
 
@@ -37,11 +39,18 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   return at::scaled_dot_product_attention(q, k, v);
 }
 
-ActiveScope::ActiveScope(const std::vector<models::AttentionLayer>& layers, AttentionController* controller) {
+bool StepContext::all_rows_are(const std::string& role) const {
+  for (const auto& row : roles)
+    if (row != role) return false;
+  return !roles.empty();
+}
+
+ActiveScope::ActiveScope(const std::vector<models::AttentionLayer>& layers, AttentionController* controller)
+    : previous_(std::make_unique<ActiveState>(g_active)) {
   g_active = ActiveState{&layers, controller, StepContext{}};
 }
 
-ActiveScope::~ActiveScope() { g_active = ActiveState{}; }
+ActiveScope::~ActiveScope() { g_active = *previous_; }
 
 void ActiveScope::set_step(const StepContext& step) { g_active.step = step; }
 

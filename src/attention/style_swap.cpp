@@ -17,17 +17,19 @@ bool StyleSwapController::active(const models::AttentionLayer& layer, const Step
 at::Tensor StyleSwapController::attend(const models::AttentionLayer& layer, const StepContext& step,
                                        const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   if (!active(layer, step)) return sdpa(q, k, v);
-  if (step.branch == Branch::reference) {
+  if (step.all_rows_are(kReferenceRole)) {
     if (k.size(0) != step.cfg_halves)
       throw Error("style swap: the reference call must hold one reference row per CFG half");
     reference_kv_[layer.id] = {k, v};
     return sdpa(q, k, v);
   }
   const auto found = reference_kv_.find(layer.id);
-  if (step.branch != Branch::targets || found == reference_kv_.end())
+  if (!step.all_rows_are(kTargetRole) || found == reference_kv_.end())
     throw Error("style swap: the targets ran before their reference at layer " + layer.name);
   return shared_kv_attention(q, found->second.first, found->second.second);
 }
+
+void StyleSwapController::end_step(const StepContext& /*step*/) { reference_kv_.clear(); }
 
 at::Tensor shared_kv_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   const int64_t groups = k.size(0), heads = q.size(1), tokens = q.size(2), dim = q.size(3);

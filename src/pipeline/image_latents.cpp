@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "vsp/models/model.hpp"
+#include "vsp/pipeline/denoiser.hpp"
 #include "vsp/pipeline/phases.hpp"
 #include "vsp/sampling/ddim_inversion.hpp"
 
@@ -29,13 +30,17 @@ std::vector<at::Tensor> ddim_inversion_trajectory(const models::Model& model, co
   torch::InferenceMode guard;
   sampling::DdimInversion inversion(config);
   inversion.set_timesteps(steps);
+  // The image's row runs alone in its own call (as a reference does), unguided, no controller.
+  BranchLayout layout;
+  layout.reference_rows = 1;
+  layout.roles = {"reference"};
+  Denoiser denoiser(model, layout, 1, false, nullptr);
+  const RowInputs inputs{cond, cond};
   std::vector<at::Tensor> ascending;
   auto latent = z0;
   for (int i = 0; i < steps; ++i) {
-    const auto t = torch::tensor(static_cast<float>(inversion.timesteps()[i]), torch::TensorOptions().device(model.device));
-    const auto eps = model.unet.forward({latent.to(model.dtype), t, cond.prompt_embeds, cond.pooled, cond.time_ids})
-                         .toTensor()
-                         .to(torch::kFloat);
+    const auto eps = denoiser.predict(latent, {i, steps, inversion.timesteps()[i], 1.0, attention::Phase::inversion},
+                                      inputs);
     latent = inversion.step(eps, i, latent).prev_sample;
     ascending.push_back(latent);
   }

@@ -86,6 +86,8 @@ StyleResult visual_style_prompting(const models::Model& model, const StyleReques
   options.warmup_steps = r.warmup_steps;
   options.warmup_guidance = r.warmup_cfg;
   options.layout.reference_rows = 1;
+  options.layout.roles.assign(rows, attention::kTargetRole);
+  options.layout.roles[0] = attention::kReferenceRole;
   options.layout.batch_size = r.batch_size;
   options.controller = &swap;
   options.progress = progress;
@@ -104,7 +106,7 @@ StyleResult visual_style_prompting(const models::Model& model, const StyleReques
         trajectory.push_back(scheduler->add_noise(z0, eps, i));
       }
     }
-    options.before_unet = [trajectory](int step, at::Tensor& x) { x.slice(0, 0, 1).copy_(trajectory[step]); };
+    options.before_unet = [trajectory](int step, at::Tensor& x, RowInputs&) { x.slice(0, 0, 1).copy_(trajectory[step]); };
     if (r.color_calibration) {
       const auto& timesteps = scheduler->timesteps();
       const auto& sigmas = scheduler->sigmas();

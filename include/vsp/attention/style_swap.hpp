@@ -1,5 +1,6 @@
 #pragma once
 #include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -7,11 +8,15 @@
 
 namespace vsp::attention {
 
+// The row roles a style run declares (see pipeline::BranchLayout::roles).
+inline const std::string kReferenceRole = "reference";
+inline const std::string kTargetRole = "target";
+
 // Visual style prompting's swap: in the chosen self-attention layers and steps, every target row
 // attends with its own queries to the keys and values of the reference row of its CFG half:
 //   out_tgt = softmax(Q_tgt K_ref^T / sqrt(d)) V_ref.
-// The reference runs first in its own UNet call (Branch::reference, one row per CFG half); its
-// K/V are kept for that step. In the targets' call, the queries of all targets of one half are
+// The reference runs first in its own UNet call (rows of role "reference", one per CFG half); its
+// K/V are kept until the step ends. In the targets' call, the queries of all targets of one half are
 // folded into one long sequence against the reference's K/V: one fused SDPA per half, no copy of
 // K/V per target. The reference itself and cross-attention are untouched.
 class StyleSwapController : public AttentionController {
@@ -19,6 +24,7 @@ class StyleSwapController : public AttentionController {
   StyleSwapController(std::vector<bool> layers, std::vector<bool> steps);
   at::Tensor attend(const models::AttentionLayer& layer, const StepContext& step, const at::Tensor& q,
                     const at::Tensor& k, const at::Tensor& v) override;
+  void end_step(const StepContext& step) override;
 
  private:
   bool active(const models::AttentionLayer& layer, const StepContext& step) const;

@@ -5,6 +5,7 @@
 #include <functional>
 #include <vector>
 
+#include "vsp/pipeline/denoiser.hpp"
 #include "vsp/text/conditioning.hpp"
 
 namespace vsp::models {
@@ -24,18 +25,6 @@ namespace vsp::pipeline {
 // Called after each denoising step with (steps done, total steps).
 using ProgressFn = std::function<void(int, int)>;
 
-// How the rows of one run are split into UNet calls and guided.
-struct BranchLayout {
-  // The first reference_rows rows run first, in a UNet call of their own, at every step: their
-  // numbers never depend on the other rows, and controllers can record them for the others.
-  int64_t reference_rows = 0;
-  // The other rows run in chunks of this many rows per UNet call (0: all in one call).
-  int64_t batch_size = 0;
-  // Rows whose prediction is the conditional one alone, without CFG (e.g. a real-image
-  // reference). Empty: every row is guided.
-  std::vector<bool> unguided;
-};
-
 struct DenoiseOptions {
   double guidance = 5.0;        // classifier-free guidance scale; <= 1 runs the conditional rows alone
   int warmup_steps = 0;         // the first warmup_steps steps use warmup_guidance instead
@@ -43,8 +32,8 @@ struct DenoiseOptions {
   BranchLayout layout;
   attention::AttentionController* controller = nullptr;  // nullptr: plain SDPA everywhere
   // Before each step's UNet calls: may overwrite rows of the latents (e.g. a reference that
-  // follows a noised real image).
-  std::function<void(int step, at::Tensor& latents)> before_unet;
+  // follows a noised real image) and replace the rows' inputs for this and later steps.
+  std::function<void(int step, at::Tensor& latents, RowInputs& inputs)> before_unet;
   // After the scheduler's step: may replace the next latents (e.g. colour calibration).
   std::function<at::Tensor(int step, const sampling::StepOutput& out, const at::Tensor& latents)> after_step;
   ProgressFn progress;
@@ -52,9 +41,9 @@ struct DenoiseOptions {
   double guidance_at(int step) const { return step < warmup_steps ? warmup_guidance : guidance; }
 };
 
-// The one denoising loop. latents are float32 [rows, C, h, w] on the model's device, already
-// scaled by the scheduler's init_noise_sigma; with guidance each UNet call's batch is
-// [uncond rows..., cond rows...] of its chunk. Returns the final latents (float32).
+// The one denoising loop: a sampler over the Denoiser. latents are float32 [rows, C, h, w] on the
+// model's device, already scaled by the scheduler's init_noise_sigma; with guidance each UNet
+// call's batch is [uncond rows..., cond rows...] of its chunk. Returns the final latents (float32).
 at::Tensor denoise(const models::Model& model, sampling::Scheduler& scheduler, at::Tensor latents,
                    const text::Conditioning& uncond, const text::Conditioning& cond, const DenoiseOptions& options);
 

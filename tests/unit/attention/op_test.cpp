@@ -63,7 +63,12 @@ TEST(AttentionOp, IdentityControllerKeepsTheOutputAndSeesEveryLayer) {
   const auto plain = run_unet(*model);
   RecordingController identity(1.0);
   vsp::attention::ActiveScope scope(model->manifest.attention_layers, &identity);
-  scope.set_step({3, 10, 700.0, 2});
+  vsp::attention::StepContext step;
+  step.step_index = 3;
+  step.num_steps = 10;
+  step.timestep = 700.0;
+  step.cfg_halves = 2;
+  scope.set_step(step);
   const auto controlled = run_unet(*model);
   EXPECT_TRUE(torch::equal(plain, controlled));
   EXPECT_EQ(identity.seen.size(), model->manifest.attention_layers.size());
@@ -83,6 +88,19 @@ TEST(AttentionOp, ControllerChangesTheOutput) {
   EXPECT_GT((plain - controlled).abs().max().item<double>(), 1e-3);
   // Out of scope, the default SDPA is back.
   EXPECT_TRUE(torch::equal(plain, run_unet(*model)));
+}
+
+TEST(AttentionOp, ScopesNestAndRestoreTheOuterController) {
+  auto model = load_tiny();
+  const auto plain = run_unet(*model);
+  RecordingController zero_self(0.0);
+  vsp::attention::ActiveScope outer(model->manifest.attention_layers, &zero_self);
+  const auto controlled = run_unet(*model);
+  {
+    vsp::attention::ActiveScope inner(model->manifest.attention_layers, nullptr);
+    EXPECT_TRUE(torch::equal(plain, run_unet(*model)));
+  }
+  EXPECT_TRUE(torch::equal(controlled, run_unet(*model)));
 }
 
 }  // namespace

@@ -12,8 +12,19 @@
 
 namespace {
 
-using vsp::attention::Branch;
 using vsp::models::AttentionLayer;
+
+// A call of `rows` rows of one role at step `step` of `steps`, with CFG halves.
+vsp::attention::StepContext call(int step, int steps, const std::string& role, int64_t rows) {
+  vsp::attention::StepContext context;
+  context.step_index = step;
+  context.num_steps = steps;
+  context.timestep = 999;
+  context.cfg_halves = 2;
+  context.first_row = role == "reference" ? 0 : 1;
+  context.roles.assign(rows, role);
+  return context;
+}
 
 at::Tensor by_hand(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   return torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(q.size(-1))), -1).matmul(v);
@@ -39,9 +50,9 @@ TEST(StyleSwap, TargetsTakeTheReferenceKeysAndValuesOfTheirHalf) {
   const auto self_layer = layer(0, true, "up_blocks.1.attentions.0.transformer_blocks.0.attn1");
   vsp::attention::StyleSwapController swap({true}, {true});
 
-  const auto ref_out = swap.attend(self_layer, {0, 1, 999, 2, Branch::reference}, ref_q, ref_k, ref_v);
+  const auto ref_out = swap.attend(self_layer, call(0, 1, "reference", 1), ref_q, ref_k, ref_v);
   EXPECT_TRUE(torch::allclose(ref_out, by_hand(ref_q, ref_k, ref_v), 1e-5, 1e-6)) << "the reference is untouched";
-  const auto out = swap.attend(self_layer, {0, 1, 999, 2, Branch::targets}, q, k, v);
+  const auto out = swap.attend(self_layer, call(0, 1, "target", targets), q, k, v);
   for (int64_t row = 0; row < 2 * targets; ++row) {
     const int64_t half = row / targets;
     const auto expected = by_hand(q[row], ref_k[half], ref_v[half]);
@@ -56,17 +67,27 @@ TEST(StyleSwap, InactiveLayersStepsAndCrossAttentionAreUntouched) {
   const auto self_layer = layer(0, true, "up_blocks.1.attentions.0.transformer_blocks.0.attn1");
   const auto other = layer(1, true, "up_blocks.1.attentions.1.transformer_blocks.0.attn1");
   const auto own = by_hand(q, k, v);
-  EXPECT_TRUE(torch::allclose(swap.attend(self_layer, {0, 2, 999, 2, Branch::targets}, q, k, v), own, 1e-5, 1e-6));
-  EXPECT_TRUE(torch::allclose(swap.attend(other, {1, 2, 999, 2, Branch::targets}, q, k, v), own, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(swap.attend(self_layer, call(0, 2, "target", 2), q, k, v), own, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(swap.attend(other, call(1, 2, "target", 2), q, k, v), own, 1e-5, 1e-6));
   const auto cross = layer(0, false, "up_blocks.1.attentions.0.transformer_blocks.0.attn2");
-  EXPECT_TRUE(torch::allclose(swap.attend(cross, {1, 2, 999, 2, Branch::targets}, q, k, v), own, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(swap.attend(cross, call(1, 2, "target", 2), q, k, v), own, 1e-5, 1e-6));
+}
+
+TEST(StyleSwap, TheReferenceKeysAndValuesLastOneStep) {
+  vsp::attention::StyleSwapController swap({true}, {true, true});
+  const auto self_layer = layer(0, true, "up_blocks.1.attentions.0.transformer_blocks.0.attn1");
+  const auto t = torch::randn({2, 1, 3, 4});
+  swap.attend(self_layer, call(0, 2, "reference", 1), t, t, t);
+  EXPECT_NO_THROW(swap.attend(self_layer, call(0, 2, "target", 1), t, t, t));
+  swap.end_step(call(0, 2, "target", 1));
+  EXPECT_THROW(swap.attend(self_layer, call(1, 2, "target", 1), t, t, t), vsp::Error);
 }
 
 TEST(StyleSwap, TargetsBeforeTheirReferenceIsAnError) {
   vsp::attention::StyleSwapController swap({true}, {true});
   const auto t = torch::randn({2, 1, 3, 4});
   EXPECT_THROW(swap.attend(layer(0, true, "up_blocks.1.attentions.0.transformer_blocks.0.attn1"),
-                           {0, 1, 999, 2, Branch::targets}, t, t, t),
+                           call(0, 1, "target", 1), t, t, t),
                vsp::Error);
 }
 

@@ -1,0 +1,76 @@
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vsp/attention/controller.hpp"
+#include "vsp/text/conditioning.hpp"
+
+namespace vsp::models {
+struct Model;
+}
+
+namespace vsp::pipeline {
+
+// How the rows of one run are split into UNet calls and guided.
+struct BranchLayout {
+  // The first reference_rows rows run first, in a UNet call of their own, at every step: their
+  // numbers never depend on the other rows, and controllers can record them for the others.
+  int64_t reference_rows = 0;
+  // The other rows run in chunks of this many rows per UNet call (0: all in one call).
+  int64_t batch_size = 0;
+  // Rows whose prediction is the conditional one alone, without CFG (e.g. a real-image
+  // reference). Empty: every row is guided.
+  std::vector<bool> unguided;
+  // Each row's role, which controllers read from the step context. Empty: every row is "image".
+  std::vector<std::string> roles;
+};
+
+// The UNet's per-row inputs, as named parts: the conditioning of each CFG half (uncond is read
+// only when the run is guided). Later parts (ControlNet residuals, ...) join here.
+struct RowInputs {
+  text::Conditioning uncond;
+  text::Conditioning cond;
+};
+
+// One denoiser step: where the run stands and the guidance scale of this step.
+struct DenoiserStep {
+  int index = 0;
+  int count = 1;
+  double timestep = 0;
+  double guidance = 1;
+  attention::Phase phase = attention::Phase::sampling;
+};
+
+// The one place that calls the UNet. In the spirit of k-diffusion's denoiser: given every row's
+// scaled latents, the step and the rows' inputs, it returns the guided noise prediction (float32,
+// one row per latent row). It owns the row groups (reference call first, then chunks), the CFG
+// halves, the lone-row rule, the controller's scope and step context, and end_step().
+// It sets no InferenceMode: callers choose, so a caller may differentiate through it.
+class Denoiser {
+ public:
+  // guided: every UNet call carries [uncond rows, cond rows] (the run has a step with guidance
+  // above 1); otherwise the cond rows alone.
+  Denoiser(const models::Model& model, BranchLayout layout, int64_t rows, bool guided,
+           attention::AttentionController* controller);
+  at::Tensor predict(const at::Tensor& model_input, const DenoiserStep& step, const RowInputs& inputs);
+
+ private:
+  struct Group {
+    int64_t begin, end;
+    bool reference;
+    at::Tensor unguided;  // bool [rows, 1, 1, 1]: take the conditional prediction alone
+  };
+  at::Tensor unet(const at::Tensor& rows, const at::Tensor& timestep, const text::Conditioning& c) const;
+
+  const models::Model& model_;
+  BranchLayout layout_;
+  bool guided_;
+  attention::AttentionController* controller_;
+  attention::ActiveScope scope_;
+  std::vector<Group> groups_;
+};
+
+}  // namespace vsp::pipeline
