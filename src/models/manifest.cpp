@@ -118,6 +118,9 @@ Manifest Manifest::load(const std::filesystem::path& folder) {
   m.hash = fnv1a(bytes.str());
   const Fields top(json, "", path);
   m.family = top.text("family");
+  if (m.family != "sdxl")
+    top.fail("family", "is '" + m.family + "', which this vsp does not run (it runs sdxl exports)");
+  if (json.contains("exporter")) m.exporter_torch = Fields(top.object("exporter"), "exporter.", path).text("torch");
   m.source = json.contains("source") ? top.text("source") : "";
   m.device = top.text("device");
   m.dtype = top.text("dtype");
@@ -148,6 +151,13 @@ Manifest Manifest::load(const std::filesystem::path& folder) {
     throw Error(path.string() + ": an SDXL model needs two text encoders, the second with a pooled output; re-export it");
   const Fields unet(top.object("unet"), "unet.", path);
   m.unet_file = unet.file("file");
+  for (const auto& input : unet.list("inputs")) {
+    if (!input.is_string()) unet.fail("inputs", "must be a list of input names");
+    m.unet_inputs.push_back(input.get<std::string>());
+  }
+  const std::vector<std::string> sdxl_inputs = {"sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids"};
+  if (m.unet_inputs != sdxl_inputs)
+    unet.fail("inputs", "must be SDXL's UNet inputs (sample, timestep, encoder_hidden_states, text_embeds, time_ids)");
   m.addition_time_embed_dim = static_cast<int>(unet.integer("addition_time_embed_dim", 1, kMaxDimension));
   m.cross_attention_dim = static_cast<int>(unet.integer("cross_attention_dim", 1, kMaxDimension));
   const Fields vae(top.object("vae"), "vae.", path);

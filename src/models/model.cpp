@@ -18,14 +18,16 @@ namespace {
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
-torch::jit::Module load_module(const std::filesystem::path& path, const c10::Device& device) {
+torch::jit::Module load_module(const std::filesystem::path& path, const Manifest& manifest, const c10::Device& device) {
   try {
     auto module = torch::jit::load(path.string(), device);
     module.eval();
     return module;
   } catch (const c10::Error& e) {
+    const std::string exported = manifest.exporter_torch.empty() ? "" : " (it was exported with PyTorch " + manifest.exporter_torch + ")";
     throw Error("cannot load " + path.string() + " (" + first_line(e.what_without_backtrace()) +
-                "); the file is corrupt or from a newer PyTorch: re-export the model with scripts/export.py");
+                "); the file is corrupt or from a newer PyTorch than this vsp's LibTorch" + exported +
+                ": re-export the model with scripts/export.py");
   }
 }
 
@@ -109,8 +111,8 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& folder, const st
     return torch::zeros(shape, torch::TensorOptions().dtype(dtype).device(model->device));
   };
   auto unet = std::async(std::launch::async, [&] {
-    auto module = load_module(folder / m.unet_file, model->device);
-    check_inputs(module, folder / m.unet_file, 5, "an SDXL UNet");
+    auto module = load_module(folder / m.unet_file, m, model->device);
+    check_inputs(module, folder / m.unet_file, m.unet_inputs.size(), "an SDXL UNet");
     const int64_t cross = m.text_encoders[0].hidden_size + m.text_encoders[1].hidden_size;
     prepare_plan(module, {example({2, m.latent_channels, 8, 8}, model->dtype), example({}, c10::kFloat),
                           example({2, 77, cross}, model->dtype), example({2, m.text_encoders[1].pooled_size}, model->dtype),
@@ -119,7 +121,7 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& folder, const st
   });
   try {
     model->text_encoders_ = model->load_text_encoders();
-    model->vae_decoder = load_module(folder / m.vae_decoder_file, model->device);
+    model->vae_decoder = load_module(folder / m.vae_decoder_file, m, model->device);
     check_inputs(model->vae_decoder, folder / m.vae_decoder_file, 1, "a VAE decoder");
     use_channels_last(model->vae_decoder);
     prepare_plan(model->vae_decoder, {example({1, m.latent_channels, 8, 8}, model->vae_dtype)});
@@ -134,7 +136,7 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& folder, const st
 std::vector<torch::jit::Module> Model::load_text_encoders() const {
   std::vector<torch::jit::Module> modules;
   for (const auto& info : manifest.text_encoders) {
-    auto module = load_module(folder_ / info.file, device);
+    auto module = load_module(folder_ / info.file, manifest, device);
     check_inputs(module, folder_ / info.file, 1, "a text encoder");
     prepare_plan(module, {torch::zeros({1, info.max_length}, torch::TensorOptions().dtype(c10::kLong).device(device))});
     modules.push_back(std::move(module));
@@ -163,7 +165,7 @@ void release_free_memory() {
 
 torch::jit::Module& Model::vae_encoder() const {
   std::call_once(vae_encoder_loaded_, [this] {
-    vae_encoder_ = load_module(folder_ / manifest.vae_encoder_file, device);
+    vae_encoder_ = load_module(folder_ / manifest.vae_encoder_file, manifest, device);
     check_inputs(vae_encoder_, folder_ / manifest.vae_encoder_file, 1, "a VAE encoder");
     use_channels_last(vae_encoder_);
   });

@@ -26,7 +26,7 @@ struct Manifest {
   static constexpr int kFormatVersion = 1;
 
   std::filesystem::path folder;
-  std::string family;
+  std::string family;     // "sdxl": the families this vsp runs (kFamilies)
   std::string source;
   std::string device;     // the device the modules were traced on
   std::string dtype;      // fp32 | fp16 | bf16
@@ -40,6 +40,8 @@ struct Manifest {
   nlohmann::json scheduler;
   std::vector<TextEncoderInfo> text_encoders;
   std::string unet_file;
+  // The UNet's forward inputs by name, in order (the denoiser feeds them by name).
+  std::vector<std::string> unet_inputs;
   int addition_time_embed_dim = 256;
   int cross_attention_dim = 2048;
   std::string vae_encoder_file;
@@ -48,6 +50,7 @@ struct Manifest {
   int vae_tile_size = 1024;
   std::vector<AttentionLayer> attention_layers;
   int train_timesteps = 1000;  // the scheduler's num_train_timesteps: the most steps a run can take
+  std::string exporter_torch;  // the PyTorch that traced the modules, for load errors
   std::string hash;       // FNV-1a of manifest.json's bytes, to tie outputs to an export
 
   // Throws vsp::Error naming the problem and the fix (missing folder, other format version,

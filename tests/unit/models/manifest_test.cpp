@@ -99,4 +99,15 @@ TEST(Manifest, HugeSizesAreRefusedWithoutOverflow) {
   EXPECT_NO_THROW(m.check_steps(1000));
 }
 
+TEST(Manifest, UnknownFamiliesAndUNetInputsAreRefused) {
+  ASSERT_TRUE(fs::exists(kTiny / "manifest.json"));
+  EXPECT_EQ(vsp::models::Manifest::load(kTiny).unet_inputs.size(), 5u);
+  const auto family = edited_model("family", [](auto& j) { j["family"] = "kandinsky"; });
+  const auto message = error_of([&] { vsp::models::Manifest::load(family); });
+  EXPECT_NE(message.find("field 'family'"), std::string::npos) << message;
+  EXPECT_NE(message.find("kandinsky"), std::string::npos) << message;
+  const auto inputs = edited_model("inputs", [](auto& j) { j["unet"]["inputs"] = {"sample", "timestep", "controlnet"}; });
+  EXPECT_NE(error_of([&] { vsp::models::Manifest::load(inputs); }).find("'unet.inputs'"), std::string::npos);
+}
+
 }  // namespace
