@@ -114,9 +114,10 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& folder, const st
     auto module = load_module(folder / m.unet_file, m, model->device);
     check_inputs(module, folder / m.unet_file, m.unet_inputs.size(), "an SDXL UNet");
     const int64_t cross = m.text_encoders[0].hidden_size + m.text_encoders[1].hidden_size;
-    prepare_plan(module, {example({2, m.latent_channels, 8, 8}, model->dtype), example({}, c10::kFloat),
-                          example({2, 77, cross}, model->dtype), example({2, m.text_encoders[1].pooled_size}, model->dtype),
-                          example({2, 6}, model->dtype)});
+    prepare_plan(module, model->unet_arguments({example({2, m.latent_channels, 8, 8}, model->dtype),
+                                                example({}, c10::kFloat), example({2, 77, cross}, model->dtype),
+                                                example({2, m.text_encoders[1].pooled_size}, model->dtype),
+                                                example({2, 6}, model->dtype)}));
     return module;
   });
   try {
@@ -161,6 +162,19 @@ void release_free_memory() {
 #ifdef __GLIBC__
   malloc_trim(0);
 #endif
+}
+
+std::vector<c10::IValue> Model::unet_arguments(const UNetInputs& inputs) const {
+  std::vector<c10::IValue> arguments;
+  for (const auto& name : manifest.unet_inputs) {
+    if (name == "sample") arguments.emplace_back(inputs.sample);
+    else if (name == "timestep") arguments.emplace_back(inputs.timestep);
+    else if (name == "encoder_hidden_states") arguments.emplace_back(inputs.encoder_hidden_states);
+    else if (name == "text_embeds") arguments.emplace_back(inputs.text_embeds);
+    else if (name == "time_ids") arguments.emplace_back(inputs.time_ids);
+    else throw Error("the UNet asks for an input named '" + name + "' that this vsp cannot give; re-export the model");
+  }
+  return arguments;
 }
 
 torch::jit::Module& Model::vae_encoder() const {

@@ -2,7 +2,6 @@
 
 #include <torch/torch.h>
 
-#include "vsp/error.hpp"
 #include "vsp/models/model.hpp"
 
 namespace vsp::pipeline {
@@ -25,18 +24,10 @@ Denoiser::Denoiser(const models::Model& model, BranchLayout layout, int64_t rows
   }
 }
 
-// The UNet's inputs in the order the manifest lists them, fed by name.
 at::Tensor Denoiser::unet(const at::Tensor& rows, const at::Tensor& timestep, const text::Conditioning& c) const {
-  std::vector<c10::IValue> inputs;
-  for (const auto& name : model_.manifest.unet_inputs) {
-    if (name == "sample") inputs.emplace_back(rows.to(model_.dtype));
-    else if (name == "timestep") inputs.emplace_back(timestep);
-    else if (name == "encoder_hidden_states") inputs.emplace_back(c.prompt_embeds);
-    else if (name == "text_embeds") inputs.emplace_back(c.pooled);
-    else if (name == "time_ids") inputs.emplace_back(c.time_ids);
-    else throw Error("the UNet asks for an input named '" + name + "' that this vsp cannot give; re-export the model");
-  }
-  return model_.unet.forward(inputs).toTensor();
+  return model_.unet
+      .forward(model_.unet_arguments({rows.to(model_.dtype), timestep, c.prompt_embeds, c.pooled, c.time_ids}))
+      .toTensor();
 }
 
 at::Tensor Denoiser::predict(const at::Tensor& model_input, const DenoiserStep& step, const RowInputs& inputs) {

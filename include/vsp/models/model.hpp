@@ -11,6 +11,11 @@
 
 namespace vsp::models {
 
+// One UNet call's inputs by name (see Model::unet_arguments).
+struct UNetInputs {
+  at::Tensor sample, timestep, encoder_hidden_states, text_embeds, time_ids;
+};
+
 // An exported model folder, loaded once per process: manifest, tokenizers and TorchScript modules.
 struct Model {
   Manifest manifest;
@@ -25,6 +30,9 @@ struct Model {
 
   // device: "auto" (the export's device) or "cpu" / "cuda" / "cuda:N". Throws vsp::Error.
   static std::shared_ptr<Model> load(const std::filesystem::path& folder, const std::string& device = "auto");
+
+  // The inputs in the order the manifest's unet.inputs lists them: the one place that knows it.
+  std::vector<c10::IValue> unet_arguments(const UNetInputs& inputs) const;
 
   // Loaded at the first call: only image inputs (a style reference) need the VAE encoder.
   torch::jit::Module& vae_encoder() const;
