@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Times `vsp generate` against diffusers' StableDiffusionXLPipeline on the same weights and
+"""Times `vsp generate` against diffusers' pipeline on the same weights (StableDiffusionXLPipeline,
+or StableDiffusionPipeline for SD 1.x/2.x: the one the diffusers folder names) and
 prints the ratio and the peak memory of each (a benchmark, not a test).
 
   scripts/benchmark.py --model build/testdata/tiny --pipeline build/testdata/tiny-diffusers
   scripts/benchmark.py --model models/medium --pipeline models/medium-diffusers --steps 20 --size 512
+  scripts/benchmark.py --model models/sd1-medium --pipeline models/sd1-medium-diffusers --steps 20 --size 512
 
 Each side runs in its own process, --runs times; the figures are medians. "total" is the whole
 process (start, model load, generation, PNG); "generate" is text encoding, the denoising loop and
@@ -30,11 +32,11 @@ def diffusers_child(args):
     import resource
 
     import torch
-    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler, StableDiffusionXLPipeline
+    from diffusers import DDIMScheduler, DiffusionPipeline, DPMSolverMultistepScheduler, EulerDiscreteScheduler
     torch.set_grad_enabled(False)
     started = time.perf_counter()
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[args.dtype]
-    pipe = StableDiffusionXLPipeline.from_pretrained(args.pipeline, torch_dtype=dtype).to(args.device)
+    pipe = DiffusionPipeline.from_pretrained(args.pipeline, torch_dtype=dtype).to(args.device)
     schedulers = {"euler": EulerDiscreteScheduler, "ddim": DDIMScheduler, "dpmpp2m": DPMSolverMultistepScheduler}
     pipe.scheduler = schedulers[args.sampler].from_config(pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)

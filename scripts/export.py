@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""Export a diffusers SDXL pipeline to a vsp model folder: TorchScript modules whose UNet calls
-vsp::attention for every attention module, the tokenizers, and manifest.json.
+"""Export a diffusers SD 1.x, SD 2.x or SDXL pipeline to a vsp model folder: TorchScript modules
+whose UNet calls vsp::attention for every attention module, the tokenizers, and manifest.json.
+The family is detected (override with --family sd1|sd2|sdxl).
 
   scripts/export.py --model stabilityai/stable-diffusion-xl-base-1.0 --out models/sdxl
+  scripts/export.py --model stable-diffusion-v1-5/stable-diffusion-v1-5 --out models/sd15
+  scripts/export.py --model stabilityai/stable-diffusion-2-1 --out models/sd21
+  scripts/export.py --model v1-5-pruned-emaonly.safetensors --out models/sd15
   scripts/export.py --model path/to/diffusers_folder --out models/mine --device cuda --dtype fp16
   scripts/export.py --model path/to/sd_xl_base_1.0.safetensors --out models/sdxl
   scripts/export.py --tiny --out models/tiny          # random tiny SDXL-architecture model, for tests
   scripts/export.py --random medium --out models/medium
   scripts/export.py --random sdxl-structure --out models/sdxl-structure --save-pipeline models/sdxl-structure-diffusers
+  scripts/export.py --random sd1-tiny --out models/sd1-tiny       # also sd1-medium, sd2-tiny, sd2-medium
 """
 import argparse
 import json
@@ -16,30 +21,103 @@ import shutil
 import sys
 import time
 
-import torch
+# transformers warns on import that torchvision is missing (it is not needed here): keep the
+# exporter's errors to one line.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vsp_export.batch_invariance import make_embeddings_row_stable  # noqa: E402
 from vsp_export.op import install_processors  # noqa: E402  (registers vsp::attention)
-from vsp_export.trace import TextEncoder, UNet, VaeDecoder, VaeEncoder, audit, trace  # noqa: E402
+from vsp_export.random_models import RANDOM_SIZES  # noqa: E402
+from vsp_export.trace import (TextEncoder, UNet, UNetWithAddedConditioning, VaeDecoder, VaeEncoder,  # noqa: E402
+                              audit, trace)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# What differs between the families, as diffusers' pipelines have it: the pipeline class, and the
+# hidden state the UNet is conditioned on (SD 1.x/2.x without clip_skip: the final, layer-normed one).
+FAMILIES = {
+    "sd1": dict(pipeline="StableDiffusionPipeline", hidden_state="final", name="SD 1.x"),
+    "sd2": dict(pipeline="StableDiffusionPipeline", hidden_state="final", name="SD 2.x"),
+    "sdxl": dict(pipeline="StableDiffusionXLPipeline", hidden_state="penultimate", name="SDXL"),
+}
+SUPPORTED = "SD 1.x, SD 2.x and SDXL base text-to-image checkpoints"
+
+
+def pipeline_class(family):
+    import diffusers
+    return getattr(diffusers, FAMILIES[family]["pipeline"])
+
+
+def checkpoint_shapes(path):
+    """{tensor name: shape} of a single-file checkpoint, without reading the weights where the
+    format allows (safetensors)."""
+    try:
+        if path.endswith(".safetensors"):
+            from safetensors import safe_open
+            with safe_open(path, "pt") as f:
+                return {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        state = state.get("state_dict", state) if isinstance(state, dict) else {}
+        return {key: tuple(value.shape) for key, value in state.items() if isinstance(value, torch.Tensor)}
+    except Exception as e:  # any unreadable file: one line, not a traceback
+        sys.exit(f"error: cannot read the checkpoint {path} ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
+                 "is it a complete .safetensors/.ckpt file?")
+
+
+def detect_single_file_family(path):
+    """The family of an original-layout (ldm / sgm) checkpoint, from its tensor names and shapes."""
+    shapes = checkpoint_shapes(path)
+    unet_in = shapes.get("model.diffusion_model.input_blocks.0.0.weight")
+    if unet_in is None:
+        sys.exit(f"error: {path} holds no Stable Diffusion UNet (no model.diffusion_model.input_blocks); "
+                 f"vsp exports {SUPPORTED}")
+    if unet_in[1] != 4:
+        sys.exit(f"error: {path} is not a text-to-image checkpoint (its UNet takes {unet_in[1]} input channels, "
+                 f"an inpainting or other variant); vsp exports {SUPPORTED}")
+    if "edm_mean" in shapes:
+        sys.exit(f"error: {path} is a Playground v2.5 checkpoint (EDM), which vsp does not run; vsp exports {SUPPORTED}")
+    if "conditioner.embedders.1.model.transformer.resblocks.9.mlp.c_proj.bias" in shapes:
+        return "sdxl"
+    to_k = shapes.get("model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight")
+    if "conditioner.embedders.0.model.transformer.resblocks.9.mlp.c_proj.bias" in shapes or to_k is None:
+        sys.exit(f"error: {path} is an unrecognised architecture (not SD 1.x, SD 2.x or SDXL base: an SDXL refiner "
+                 f"or another model); vsp exports {SUPPORTED}. If you know its family, pass --family sd1|sd2|sdxl")
+    if to_k[-1] in (768, 1024):
+        return "sd1" if to_k[-1] == 768 else "sd2"
+    sys.exit(f"error: {path} has a {to_k[-1]}-wide text conditioning, unlike SD 1.x (768) and SD 2.x (1024); "
+             f"vsp exports {SUPPORTED}. If you know its family, pass --family sd1|sd2|sdxl")
+
+
+def family_of(pipe, source):
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+    if isinstance(pipe, StableDiffusionXLPipeline):
+        return "sdxl"
+    if isinstance(pipe, StableDiffusionPipeline):
+        # SD 2.x conditions on OpenCLIP ViT-H, whose activation is gelu; SD 1.x on CLIP ViT-L, quick_gelu.
+        return "sd2" if pipe.text_encoder.config.hidden_act == "gelu" else "sd1"
+    sys.exit(f"error: {source} is a {type(pipe).__name__}; vsp exports {SUPPORTED}")
 
 
 def load_pipeline(args):
-    from diffusers import StableDiffusionXLPipeline
+    """(pipeline, family, source name)."""
     if args.random:
-        from vsp_export.random_models import build_random_pipeline
-        return build_random_pipeline(args.random), f"random-{args.random}"
+        from vsp_export.random_models import build_random_pipeline, random_family
+        return build_random_pipeline(args.random), random_family(args.random), f"random-{args.random}"
     source = args.model
     if source.endswith(".safetensors") or source.endswith(".ckpt"):
         if not os.path.isfile(source):
             sys.exit(f"error: no such checkpoint file: {source}")
-        return StableDiffusionXLPipeline.from_single_file(source, torch_dtype=torch.float32), source
+        family = args.family or detect_single_file_family(source)
+        return pipeline_class(family).from_single_file(source, torch_dtype=torch.float32), family, source
     if os.path.isdir(source) and not os.path.isfile(os.path.join(source, "model_index.json")):
         sys.exit(f"error: {source} is not a diffusers pipeline folder (no model_index.json)")
-    return StableDiffusionXLPipeline.from_pretrained(source, torch_dtype=torch.float32), source
+    if args.family:
+        return pipeline_class(args.family).from_pretrained(source, torch_dtype=torch.float32), args.family, source
+    from diffusers import DiffusionPipeline
+    pipe = DiffusionPipeline.from_pretrained(source, torch_dtype=torch.float32)
+    return pipe, family_of(pipe, source), source
 
 
 def save_tokenizer(tokenizer, folder):
@@ -55,47 +133,56 @@ def save_tokenizer(tokenizer, folder):
             f.write((merge if isinstance(merge, str) else " ".join(merge)) + "\n")
 
 
-def text_encoder_info(file, tokenizer_folder, tokenizer, encoder):
+def text_encoder_info(file, tokenizer_folder, tokenizer, encoder, hidden_state):
     return {"file": file, "tokenizer": tokenizer_folder, "hidden_size": encoder.config.hidden_size,
-            "pad_id": int(tokenizer.pad_token_id),
+            "hidden_state": hidden_state, "pad_id": int(tokenizer.pad_token_id),
             "max_length": min(tokenizer.model_max_length, encoder.config.max_position_embeddings)}
 
 
-def export(pipe, source, out, device, dtype_name):
+def export(pipe, family, source, out, device, dtype_name):
     dtype = DTYPES[dtype_name]
     # The SDXL VAE overflows in fp16: keep it in fp32 unless the checkpoint says it is fp16-safe.
     vae_dtype = dtype if (dtype != torch.float16 or not pipe.vae.config.force_upcast) else torch.float32
     unet, vae = pipe.unet.to(device, dtype), pipe.vae.to(device, vae_dtype)
-    te1, te2 = pipe.text_encoder.to(device, dtype), pipe.text_encoder_2.to(device, dtype)
+    hidden_state = FAMILIES[family]["hidden_state"]
+    # (module, tokenizer) per text encoder; SDXL's second gives the pooled embedding.
+    encoders = [(pipe.text_encoder.to(device, dtype), pipe.tokenizer)]
+    if family == "sdxl":
+        encoders.append((pipe.text_encoder_2.to(device, dtype), pipe.tokenizer_2))
+    added_conditioning = unet.config.addition_embed_type == "text_time"
+    if added_conditioning != (family == "sdxl"):
+        sys.exit(f"error: {source} is detected as {FAMILIES[family]['name']} but its UNet "
+                 f"{'takes' if added_conditioning else 'lacks'} SDXL's added conditioning; pass the right --family")
 
     vae_scale = 2 ** (len(vae.config.block_out_channels) - 1)
     levels = len(unet.config.block_out_channels)
     size_multiple = vae_scale * 2 ** (levels - 1)
     default_size = unet.config.sample_size * vae_scale
     latent = unet.config.sample_size
-    time_dim = unet.config.projection_class_embeddings_input_dim - te2.config.projection_dim
-    example = (
+    example = [
         torch.randn(2, unet.config.in_channels, latent, latent, device=device, dtype=dtype),
         torch.tensor(999.0, device=device, dtype=torch.float32),
         torch.randn(2, 77, unet.config.cross_attention_dim, device=device, dtype=dtype),
-        torch.randn(2, te2.config.projection_dim, device=device, dtype=dtype),
-        torch.tensor([[default_size, default_size, 0, 0, default_size, default_size]] * 2, device=device, dtype=dtype),
-    )
+    ]
+    if added_conditioning:
+        pooled_size = encoders[-1][0].config.projection_dim
+        example += [torch.randn(2, pooled_size, device=device, dtype=dtype),
+                    torch.tensor([[default_size, default_size, 0, 0, default_size, default_size]] * 2, device=device,
+                                 dtype=dtype)]
     make_embeddings_row_stable(unet)
-    unet_module = UNet(unet)
+    unet_module = (UNetWithAddedConditioning if added_conditioning else UNet)(unet)
     table = install_processors(unet, lambda: unet_module(*example))
-    assert time_dim % 6 == 0
 
     ids = torch.full((1, 77), 49407, dtype=torch.long, device=device)
     ids[0, 0] = 49406
     image = torch.rand(1, 3, default_size, default_size, device=device, dtype=vae_dtype) * 2 - 1
-    modules = {
-        "text_encoder.pt": (TextEncoder(te1), (ids,), None),
-        "text_encoder_2.pt": (TextEncoder(te2), (ids,), None),
-        "unet.pt": (unet_module, example, len(table)),
+    encoder_files = ["text_encoder.pt", "text_encoder_2.pt"][:len(encoders)]
+    modules = {file: (TextEncoder(encoder), (ids,), None) for file, (encoder, _) in zip(encoder_files, encoders)}
+    modules.update({
+        "unet.pt": (unet_module, tuple(example), len(table)),
         "vae_encoder.pt": (VaeEncoder(vae), (image,), None),
         "vae_decoder.pt": (VaeDecoder(vae), (torch.randn(1, 4, latent, latent, device=device, dtype=vae_dtype),), None),
-    }
+    })
     staging = out.rstrip("/") + ".partial"
     shutil.rmtree(staging, ignore_errors=True)
     os.makedirs(staging)
@@ -105,18 +192,20 @@ def export(pipe, source, out, device, dtype_name):
         audit(traced, filename, attention_calls)
         traced.save(os.path.join(staging, filename))
         print(f"[export] {filename} traced in {time.time() - started:.1f}s", flush=True)
-    save_tokenizer(pipe.tokenizer, os.path.join(staging, "tokenizer"))
-    save_tokenizer(pipe.tokenizer_2, os.path.join(staging, "tokenizer_2"))
+    text_encoders = []
+    for index, (file, (encoder, tokenizer)) in enumerate(zip(encoder_files, encoders)):
+        folder = "tokenizer" if index == 0 else f"tokenizer_{index + 1}"
+        save_tokenizer(tokenizer, os.path.join(staging, folder))
+        text_encoders.append(text_encoder_info(file, folder, tokenizer, encoder, hidden_state))
+    if added_conditioning:
+        text_encoders[-1]["pooled_size"] = encoders[-1][0].config.projection_dim
 
-    import diffusers
-    import transformers
     manifest = {
         "format": "vsp-model",
         "format_version": FORMAT_VERSION,
-        "family": "sdxl",
+        "family": family,
         "source": source,
-        "exporter": {"torch": torch.__version__, "diffusers": diffusers.__version__,
-                     "transformers": transformers.__version__},
+        "exporter": {"torch": torch.__version__},
         "device": device,
         "dtype": dtype_name,
         "vae_dtype": {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[vae_dtype],
@@ -125,17 +214,12 @@ def export(pipe, source, out, device, dtype_name):
         "scaling_factor": vae.config.scaling_factor,
         "size_multiple": size_multiple,
         "default_size": default_size,
-        "force_zeros_for_empty_prompt": bool(pipe.config.force_zeros_for_empty_prompt),
+        # SD 1.x/2.x pipelines encode "" when no negative prompt is given; SDXL's says in its config.
+        "force_zeros_for_empty_prompt": bool(getattr(pipe.config, "force_zeros_for_empty_prompt", False)),
         "scheduler": {k: v for k, v in dict(pipe.scheduler.config).items() if not k.startswith("_")},
-        "text_encoders": [
-            text_encoder_info("text_encoder.pt", "tokenizer", pipe.tokenizer, te1),
-            dict(text_encoder_info("text_encoder_2.pt", "tokenizer_2", pipe.tokenizer_2, te2),
-                 pooled_size=te2.config.projection_dim),
-        ],
-        "unet": {"file": "unet.pt", "in_channels": unet.config.in_channels,
-                 "cross_attention_dim": unet.config.cross_attention_dim,
-                 "addition_time_embed_dim": time_dim // 6,
-                 "inputs": ["sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids"]},
+        "text_encoders": text_encoders,
+        "unet": {"file": "unet.pt", "cross_attention_dim": unet.config.cross_attention_dim,
+                 "added_conditioning": added_conditioning, "inputs": unet_module.INPUTS},
         "vae": {"encoder": "vae_encoder.pt", "decoder": "vae_decoder.pt",
                 "tile_size": vae.config.sample_size if isinstance(vae.config.sample_size, int) else vae.config.sample_size[0]},
         "attention_layers": table,
@@ -145,7 +229,7 @@ def export(pipe, source, out, device, dtype_name):
     # The folder appears whole or not at all.
     shutil.rmtree(out, ignore_errors=True)
     os.replace(staging, out)
-    print(f"[export] wrote {out}: {len(table)} attention layers "
+    print(f"[export] wrote {out}: {FAMILIES[family]['name']}, {len(table)} attention layers "
           f"({sum(r['kind'] == 'self' for r in table)} self), {device}, {dtype_name}", flush=True)
 
 
@@ -155,9 +239,12 @@ def main():
     source.add_argument("--model", help="hub id, local diffusers folder, or single .safetensors file")
     source.add_argument("--tiny", action="store_const", const="tiny", dest="random",
                         help="random tiny SDXL-architecture model (fixed seed), for tests")
-    source.add_argument("--random", choices=["tiny", "medium", "sdxl-structure", "full"],
-                        help="random model of the given size: tiny (tests), medium (quick benchmarks), "
-                             "sdxl-structure (SDXL's layers at reduced width: CPU benchmarks), full (SDXL size)")
+    source.add_argument("--random", choices=RANDOM_SIZES,
+                        help="random model: SDXL-shaped tiny (tests), medium (quick benchmarks), sdxl-structure "
+                             "(SDXL's layers at reduced width: CPU benchmarks), full (SDXL size); sd1-tiny, "
+                             "sd1-medium, sd2-tiny, sd2-medium (SD 1.x / SD 2.x v-prediction shapes)")
+    parser.add_argument("--family", choices=sorted(FAMILIES),
+                        help="the model family, when detection from the checkpoint or folder is wrong or fails")
     parser.add_argument("--out", required=True, help="model folder to write, e.g. models/sdxl")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                         help="trace on this device: the runtime must use the same one")
@@ -170,10 +257,12 @@ def main():
     if args.device == "cpu" and args.dtype == "fp16":
         print("[export] warning: fp16 on CPU is slow and poorly supported; prefer fp32 or bf16", file=sys.stderr)
     torch.set_grad_enabled(False)
-    pipe, source_name = load_pipeline(args)
+    if args.random and args.family:
+        parser.error("--family applies to --model; a --random model's family is in its name")
+    pipe, family, source_name = load_pipeline(args)
     if args.save_pipeline:
         pipe.save_pretrained(args.save_pipeline)
-    export(pipe, source_name, args.out, args.device, args.dtype)
+    export(pipe, family, source_name, args.out, args.device, args.dtype)
 
 
 if __name__ == "__main__":

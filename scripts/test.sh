@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one test command: builds vsp, exports the tiny random model, writes the reference fixtures
+# The one test command: builds vsp, exports the tiny random models, writes the reference fixtures
 # (diffusers / transformers outputs), then runs the C++ unit tests (ctest) and the Python parity
 # and CLI tests (pytest). Where clang is installed it also builds everything with clang
 # (build-clang) and runs its unit tests, and fuzzes each input parser briefly (scripts/fuzz.sh).
@@ -21,14 +21,18 @@ data=$build/testdata
 
 cmake --build "$build" -j "$(nproc)"
 
-# The tiny export and the fixtures depend only on the Python side: redo them when it changes.
+# The tiny exports and the fixtures depend only on the Python side: redo them when it changes.
 stamp=$(cat scripts/requirements.txt scripts/*.py scripts/vsp_export/*.py tests/python/fixtures_*.py \
         tests/data/* 2>/dev/null | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$data/.stamp" 2>/dev/null)" != "$stamp" ]; then
   rm -rf "$data"
   mkdir -p "$data"
-  echo "[test] exporting the tiny model and writing fixtures to $data"
+  echo "[test] exporting the tiny models (SDXL, SD 1.x, SD 2.x) and writing fixtures to $data"
   "$py" scripts/export.py --tiny --out "$data/tiny" --save-pipeline "$data/tiny-diffusers" 2>&1 | grep '^\[export\]'
+  for family in sd1 sd2; do
+    "$py" scripts/export.py --random $family-tiny --out "$data/$family-tiny" \
+      --save-pipeline "$data/$family-tiny-diffusers" 2>&1 | grep '^\[export\] wrote'
+  done
   for fixture in tests/python/fixtures_*.py; do
     "$py" "$fixture" "$data"
   done

@@ -1,13 +1,15 @@
-"""Random SDXL-architecture pipelines built from configs with fixed seeds: `tiny` for the tests,
-`medium` for quick CPU benchmarks,
-`sdxl-structure` (SDXL's depth at reduced width) for the CPU benchmarks, `full` (the real SDXL sizes) for GPU benchmarks. The tokenizers are
-the real CLIP vocabulary, so tokenizer parity stays meaningful."""
+"""Random pipelines built from configs with fixed seeds. SDXL architecture: `tiny` for the tests,
+`medium` for quick CPU benchmarks, `sdxl-structure` (SDXL's depth at reduced width) for the CPU
+benchmarks, `full` (the real SDXL sizes) for GPU benchmarks. SD 1.x architecture: `sd1-tiny`,
+`sd1-medium`; SD 2.x (v-prediction, OpenCLIP-shaped encoder): `sd2-tiny`, `sd2-medium`. The
+tokenizers are the real CLIP vocabulary, so tokenizer parity stays meaningful."""
 import os
 import sys
 import tempfile
 
 import torch
-from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+from diffusers import (AutoencoderKL, EulerDiscreteScheduler, PNDMScheduler, StableDiffusionPipeline,
+                       StableDiffusionXLPipeline, UNet2DConditionModel)
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -19,6 +21,10 @@ SDXL_SCHEDULER = dict(
     prediction_type="epsilon", timestep_spacing="leading", steps_offset=1, interpolation_type="linear",
     use_karras_sigmas=False, set_alpha_to_one=False, skip_prk_steps=True, clip_sample=False,
     sample_max_value=1.0)
+# stable-diffusion-v1-5's scheduler config (PNDM); stable-diffusion-2-1's is the same schedule with
+# v-prediction.
+SD1_SCHEDULER = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                     clip_sample=False, set_alpha_to_one=False, skip_prk_steps=True, steps_offset=1)
 
 SIZES = {
     # SDXL's block structure (3 levels, attention in levels 1-2, deeper transformers at level 2),
@@ -57,6 +63,37 @@ SIZES = {
 }
 
 
+# SD 1.x's block structure (4 levels, attention in the first three, one transformer per attention)
+# and SD 2.x's (the same with linear projections, 64-dim heads and a 1024-wide encoder), scaled down.
+SD_SIZES = {
+    "sd1-tiny": dict(
+        unet=dict(block_out_channels=(32, 32, 64, 64), attention_head_dim=2, cross_attention_dim=32,
+                  norm_num_groups=16, sample_size=8),
+        vae=dict(block_out_channels=(16, 16, 32, 32), norm_num_groups=8, sample_size=64),
+        text=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=3, num_attention_heads=4)),
+    "sd1-medium": dict(
+        unet=dict(block_out_channels=(128, 256, 384, 384), attention_head_dim=8, cross_attention_dim=768,
+                  norm_num_groups=32, sample_size=64),
+        vae=dict(block_out_channels=(64, 128, 256, 256), norm_num_groups=32, sample_size=512),
+        text=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12)),
+    "sd2-tiny": dict(
+        unet=dict(block_out_channels=(32, 32, 64, 64), attention_head_dim=(2, 2, 4, 4), cross_attention_dim=48,
+                  norm_num_groups=16, sample_size=8, use_linear_projection=True),
+        vae=dict(block_out_channels=(16, 16, 32, 32), norm_num_groups=8, sample_size=64),
+        text=dict(hidden_size=48, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4)),
+    "sd2-medium": dict(
+        unet=dict(block_out_channels=(128, 256, 384, 384), attention_head_dim=(2, 4, 6, 6), cross_attention_dim=1024,
+                  norm_num_groups=32, sample_size=96, use_linear_projection=True),
+        vae=dict(block_out_channels=(64, 128, 256, 256), norm_num_groups=32, sample_size=768),
+        text=dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=8, num_attention_heads=16)),
+}
+RANDOM_SIZES = sorted(SIZES) + sorted(SD_SIZES)
+
+
+def random_family(size: str) -> str:
+    return size.split("-")[0] if size in SD_SIZES else "sdxl"
+
+
 def _text_encoder(cls, seed, act, **size):
     torch.manual_seed(seed)
     config = CLIPTextConfig(vocab_size=49408, max_position_embeddings=77, bos_token_id=49406,
@@ -65,7 +102,25 @@ def _text_encoder(cls, seed, act, **size):
     return cls(config).eval()
 
 
-def build_random_pipeline(size: str) -> StableDiffusionXLPipeline:
+def _tokenizers():
+    with tempfile.TemporaryDirectory() as folder:
+        write_clip_tokenizers(find_clip_vocab(), folder)
+        return (CLIPTokenizer.from_pretrained(os.path.join(folder, "tokenizer"), model_max_length=77),
+                CLIPTokenizer.from_pretrained(os.path.join(folder, "tokenizer_2"), model_max_length=77))
+
+
+def _vae(spec, scaling_factor):
+    torch.manual_seed(1)
+    vae_blocks = len(spec["vae"]["block_out_channels"])
+    return AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2,
+                         down_block_types=("DownEncoderBlock2D",) * vae_blocks,
+                         up_block_types=("UpDecoderBlock2D",) * vae_blocks,
+                         scaling_factor=scaling_factor, force_upcast=True, **spec["vae"]).eval()
+
+
+def build_random_pipeline(size: str):
+    if size in SD_SIZES:
+        return _build_sd_pipeline(size)
     spec = SIZES[size]
     text_encoder = _text_encoder(CLIPTextModel, 2, "quick_gelu", **spec["text"])
     text_encoder_2 = _text_encoder(CLIPTextModelWithProjection, 3, "gelu", **spec["text_2"])
@@ -78,17 +133,27 @@ def build_random_pipeline(size: str) -> StableDiffusionXLPipeline:
         use_linear_projection=True, addition_embed_type="text_time",
         projection_class_embeddings_input_dim=6 * time_dim + spec["text_2"]["hidden_size"],
         **spec["unet"]).eval()
-    torch.manual_seed(1)
-    vae_blocks = len(spec["vae"]["block_out_channels"])
-    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2,
-                        down_block_types=("DownEncoderBlock2D",) * vae_blocks,
-                        up_block_types=("UpDecoderBlock2D",) * vae_blocks,
-                        scaling_factor=0.13025, force_upcast=True, **spec["vae"]).eval()
-    with tempfile.TemporaryDirectory() as folder:
-        write_clip_tokenizers(find_clip_vocab(), folder)
-        tokenizer = CLIPTokenizer.from_pretrained(os.path.join(folder, "tokenizer"), model_max_length=77)
-        tokenizer_2 = CLIPTokenizer.from_pretrained(os.path.join(folder, "tokenizer_2"), model_max_length=77)
+    vae = _vae(spec, 0.13025)
+    tokenizer, tokenizer_2 = _tokenizers()
     return StableDiffusionXLPipeline(
         vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=tokenizer,
         tokenizer_2=tokenizer_2, unet=unet, scheduler=EulerDiscreteScheduler.from_config(SDXL_SCHEDULER),
         force_zeros_for_empty_prompt=True, add_watermarker=False)
+
+
+def _build_sd_pipeline(size: str) -> StableDiffusionPipeline:
+    """SD 1.x: CLIP-L-shaped encoder (quick_gelu, pads with <|endoftext|>), epsilon prediction.
+    SD 2.x: OpenCLIP-H-shaped encoder (gelu, pads with "!"), v-prediction."""
+    spec, sd2 = SD_SIZES[size], size.startswith("sd2")
+    text_encoder = _text_encoder(CLIPTextModel, 2, "gelu" if sd2 else "quick_gelu", **spec["text"])
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        in_channels=4, out_channels=4, layers_per_block=2,
+        down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3, **spec["unet"]).eval()
+    vae = _vae(spec, 0.18215)
+    tokenizer_l, tokenizer_open = _tokenizers()
+    scheduler = PNDMScheduler.from_config(dict(SD1_SCHEDULER, prediction_type="v_prediction" if sd2 else "epsilon"))
+    return StableDiffusionPipeline(
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer_open if sd2 else tokenizer_l, unet=unet,
+        scheduler=scheduler, safety_checker=None, feature_extractor=None, requires_safety_checker=False)

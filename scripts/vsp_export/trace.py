@@ -3,9 +3,15 @@ bite at run time (lost custom ops, float64 constants)."""
 import torch
 
 
+# The hidden states a text encoder module returns, in order; the manifest's `hidden_state` names
+# the one the pipeline uses (SDXL: penultimate; SD 1.x/2.x: final, layer-normed).
+HIDDEN_STATES = ["penultimate", "final"]
+
+
 class TextEncoder(torch.nn.Module):
-    """input_ids [B, 77] -> (penultimate hidden states [B, 77, H], pooled [B, P]). `pooled` is the
-    projected EOS embedding for CLIPTextModelWithProjection, the pooler output otherwise."""
+    """input_ids [B, 77] -> (penultimate hidden states [B, 77, H], final layer-normed states
+    [B, 77, H], pooled [B, P]). `pooled` is the projected EOS embedding for
+    CLIPTextModelWithProjection, the pooler output otherwise."""
 
     def __init__(self, encoder):
         super().__init__()
@@ -15,11 +21,25 @@ class TextEncoder(torch.nn.Module):
     def forward(self, input_ids):
         out = self.encoder(input_ids, output_hidden_states=True)
         pooled = out.text_embeds if self.projected else out.pooler_output
-        return out.hidden_states[-2], pooled
+        return out.hidden_states[-2], out.last_hidden_state, pooled
 
 
 class UNet(torch.nn.Module):
-    """Positional tensor inputs only, so that C++ can call it; timestep is a 0-dim tensor."""
+    """SD 1.x/2.x: positional tensor inputs only, so that C++ can call it; timestep is a 0-dim
+    tensor. INPUTS names them for the manifest."""
+    INPUTS = ["sample", "timestep", "encoder_hidden_states"]
+
+    def __init__(self, unet):
+        super().__init__()
+        self.unet = unet
+
+    def forward(self, sample, timestep, encoder_hidden_states):
+        return self.unet(sample, timestep, encoder_hidden_states, return_dict=False)[0]
+
+
+class UNetWithAddedConditioning(torch.nn.Module):
+    """SDXL: the UNet plus its added conditioning, pooled text embedding and time ids."""
+    INPUTS = ["sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids"]
 
     def __init__(self, unet):
         super().__init__()

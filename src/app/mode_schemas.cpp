@@ -27,7 +27,7 @@ const ModeSchema& generate_schema() {
       {
           {"prompt", "-p,--prompt", ValueKind::text, "What to draw (an empty prompt is valid)"},
           {"negative", "-n,--negative", ValueKind::optional_text,
-           "Negative prompt. Absent: zero negative embeddings (SDXL's default); \"\" is encoded as text"},
+           "Negative prompt. Absent: zero embeddings on SDXL, the empty prompt on SD 1.x/2.x; \"\" is encoded as text"},
           {"steps", "--steps", ValueKind::integer, "Denoising steps (default 50)", 1},
           {"cfg", "--cfg", ValueKind::number, "Classifier-free guidance scale, 0-100; <= 1 turns it off (default 5)",
            0, 0, {}, kMaxGuidance},

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
+#include <optional>
 #include <regex>
 #include <set>
 
@@ -48,18 +49,48 @@ int step_index(const std::string& text, int num_steps, const std::string& spec) 
   return static_cast<int>(*v);
 }
 
+// The self-attention layers a preset names, from the model's own layer table, so that one name
+// fits every family: "default" is the last decoder block with attention (the finest attention
+// level: SDXL's up_blocks.1, SD 1.x/2.x's up_blocks.3); "strong" adds the last attention module of
+// the decoder block before it (SDXL: up_blocks.0.attentions.2, SD 1.x/2.x: up_blocks.2.attentions.2).
+std::optional<std::vector<int>> preset_layers(const std::vector<models::AttentionLayer>& layers,
+                                              const std::string& name) {
+  if (name != "default" && name != "strong") return std::nullopt;
+  std::vector<int> ids;
+  const models::AttentionLayer* last = nullptr;
+  for (const auto& l : layers)
+    if (l.self) last = &l;
+  if (last == nullptr) return ids;
+  for (const auto& l : layers)
+    if (l.self && l.block == last->block) ids.push_back(l.id);
+  if (name == "strong") {
+    const models::AttentionLayer* before = nullptr;
+    for (const auto& l : layers)
+      if (l.self && l.block != last->block && l.block.rfind("up_blocks.", 0) == 0) before = &l;
+    if (before != nullptr)
+      for (const auto& l : layers)
+        if (l.self && l.attention == before->attention) ids.push_back(l.id);
+  }
+  return ids;
+}
+
 }  // namespace
 
 std::vector<bool> select_self_layers(const std::vector<models::AttentionLayer>& layers,
                                      const std::vector<std::string>& specs) {
   if (specs.empty())
-    throw Error("the layer selection is empty; name modules such as up_blocks.1, or a slice such as self[-6:]");
+    throw Error("the layer selection is empty; name a preset (default, strong), modules such as up_blocks.1, or a slice such as self[-6:]");
   std::vector<bool> mask(layers.size(), false);
   std::vector<int> self_ids;
   for (const auto& l : layers)
     if (l.self) self_ids.push_back(l.id);
   static const std::regex slice(R"(self\[([-+]?\d*):([-+]?\d*)\])");
   for (const auto& spec : specs) {
+    if (const auto preset = preset_layers(layers, spec)) {
+      if (preset->empty()) throw Error("layer preset '" + spec + "': the model has no self-attention layers");
+      for (int id : *preset) mask[id] = true;
+      continue;
+    }
     std::smatch match;
     if (spec.size() <= kMaxSpecLength && std::regex_match(spec, match, slice)) {
       const auto [from, to] = slice_bounds(match[1], match[2], static_cast<int>(self_ids.size()), spec);
@@ -75,7 +106,7 @@ std::vector<bool> select_self_layers(const std::vector<models::AttentionLayer>& 
       if (l.self && (inside(l.name, spec) || l.name == spec)) mask[l.id] = found = true;
     }
     if (!found)
-      throw Error("the model has no self-attention layers in '" + spec + "'; use a module such as " +
+      throw Error("the model has no self-attention layers in '" + spec + "'; use a preset (default, strong), a module such as " +
                   known_modules(layers) + ", or a slice such as self[-6:]");
   }
   return mask;

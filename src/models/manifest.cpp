@@ -118,8 +118,8 @@ Manifest Manifest::load(const std::filesystem::path& folder) {
   m.hash = fnv1a(bytes.str());
   const Fields top(json, "", path);
   m.family = top.text("family");
-  if (m.family != "sdxl")
-    top.fail("family", "is '" + m.family + "', which this vsp does not run (it runs sdxl exports)");
+  if (std::find(kFamilies.begin(), kFamilies.end(), m.family) == kFamilies.end())
+    top.fail("family", "is '" + m.family + "', which this vsp does not run (it runs sd1, sd2 and sdxl exports)");
   if (json.contains("exporter")) m.exporter_torch = Fields(top.object("exporter"), "exporter.", path).text("torch");
   m.source = json.contains("source") ? top.text("source") : "";
   m.device = top.text("device");
@@ -142,24 +142,38 @@ Manifest Manifest::load(const std::filesystem::path& folder) {
     info.file = encoder.file("file");
     info.tokenizer = encoder.file("tokenizer");
     info.hidden_size = static_cast<int>(encoder.integer("hidden_size", 1, kMaxDimension));
+    const auto state = std::find(kHiddenStates.begin(), kHiddenStates.end(), encoder.text("hidden_state"));
+    if (state == kHiddenStates.end()) encoder.fail("hidden_state", "must be \"penultimate\" or \"final\"");
+    info.hidden_state_output = static_cast<int>(state - kHiddenStates.begin());
     info.pooled_size = static_cast<int>(encoder.integer_or("pooled_size", 0, 0, kMaxDimension));
     info.pad_id = encoder.integer("pad_id", 0, INT32_MAX);
     info.max_length = static_cast<int>(encoder.integer_or("max_length", 77, 2, 4096));
     m.text_encoders.push_back(info);
   }
-  if (m.text_encoders.size() != 2 || m.text_encoders[1].pooled_size == 0)
-    throw Error(path.string() + ": an SDXL model needs two text encoders, the second with a pooled output; re-export it");
+  if (m.text_encoders.empty() || m.text_encoders.size() > 2) top.fail("text_encoders", "must list one or two encoders");
   const Fields unet(top.object("unet"), "unet.", path);
   m.unet_file = unet.file("file");
+  m.added_conditioning = unet.flag("added_conditioning");
+  if (m.added_conditioning && m.text_encoders.back().pooled_size == 0)
+    top.fail("text_encoders", "must end with an encoder that has a pooled_size when the UNet takes added conditioning");
   for (const auto& input : unet.list("inputs")) {
     if (!input.is_string()) unet.fail("inputs", "must be a list of input names");
     m.unet_inputs.push_back(input.get<std::string>());
   }
-  const std::vector<std::string> sdxl_inputs = {"sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids"};
-  if (m.unet_inputs != sdxl_inputs)
-    unet.fail("inputs", "must be SDXL's UNet inputs (sample, timestep, encoder_hidden_states, text_embeds, time_ids)");
-  m.addition_time_embed_dim = static_cast<int>(unet.integer("addition_time_embed_dim", 1, kMaxDimension));
+  std::vector<std::string> inputs = {"sample", "timestep", "encoder_hidden_states"};
+  if (m.added_conditioning) inputs.insert(inputs.end(), {"text_embeds", "time_ids"});
+  if (m.unet_inputs != inputs) {
+    std::string list;
+    for (const auto& name : inputs) list += (list.empty() ? "" : ", ") + name;
+    unet.fail("inputs", "must be (" + list + ") for a UNet " + (m.added_conditioning ? "with" : "without") +
+                            " added conditioning");
+  }
   m.cross_attention_dim = static_cast<int>(unet.integer("cross_attention_dim", 1, kMaxDimension));
+  int encoder_width = 0;
+  for (const auto& encoder : m.text_encoders) encoder_width += encoder.hidden_size;
+  if (encoder_width != m.cross_attention_dim)
+    unet.fail("cross_attention_dim", "is " + std::to_string(m.cross_attention_dim) + " but the text encoders give " +
+                                         std::to_string(encoder_width) + " values per token");
   const Fields vae(top.object("vae"), "vae.", path);
   m.vae_encoder_file = vae.file("encoder");
   m.vae_decoder_file = vae.file("decoder");
@@ -182,8 +196,9 @@ Manifest Manifest::load(const std::filesystem::path& folder) {
       throw Error(path.string() + ": attention_layers must be listed by id in execution order; re-export the model");
     m.attention_layers.push_back(layer);
   }
-  for (const auto& file : {m.unet_file, m.vae_encoder_file, m.vae_decoder_file, m.text_encoders[0].file,
-                           m.text_encoders[1].file}) {
+  std::vector<std::string> files = {m.unet_file, m.vae_encoder_file, m.vae_decoder_file};
+  for (const auto& encoder : m.text_encoders) files.push_back(encoder.file);
+  for (const auto& file : files) {
     if (!std::filesystem::is_regular_file(folder / file))
       throw Error("model folder '" + folder.string() + "' lacks " + file + "; re-export the model with scripts/export.py");
   }

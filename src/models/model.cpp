@@ -34,11 +34,11 @@ torch::jit::Module load_module(const std::filesystem::path& path, const Manifest
 // A file swapped for another module (a VAE saved as unet.pt) would fail deep inside the
 // TorchScript interpreter at the first call; its forward's inputs tell at load.
 void check_inputs(const torch::jit::Module& module, const std::filesystem::path& path, size_t inputs,
-                  const char* what) {
+                  const std::string& what) {
   const auto method = module.find_method("forward");
   const size_t given = method ? method->function().getSchema().arguments().size() - 1 : 0;  // minus self
   if (given != inputs)
-    throw Error(path.string() + " is not " + what + " export (its forward takes " + std::to_string(given) +
+    throw Error(path.string() + " is not " + what + " (its forward takes " + std::to_string(given) +
                 " inputs, not " + std::to_string(inputs) + "); re-export the model with scripts/export.py");
 }
 
@@ -102,8 +102,7 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& folder, const st
     return text::ClipTokenizer::from_files(folder / info.tokenizer / "vocab.json", folder / info.tokenizer / "merges.txt",
                                            info.pad_id);
   };
-  model->tokenizer = tokenizer(m.text_encoders[0]);
-  model->tokenizer_2 = tokenizer(m.text_encoders[1]);
+  for (const auto& info : m.text_encoders) model->tokenizers.push_back(tokenizer(info));
   log::debug("loading " + folder.string() + " on " + model->device.str());
   // Reading a module and compiling its plan run on one core each: the UNet, the largest, loads on
   // a second thread while this one loads the rest.
@@ -112,18 +111,20 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& folder, const st
   };
   auto unet = std::async(std::launch::async, [&] {
     auto module = load_module(folder / m.unet_file, m, model->device);
-    check_inputs(module, folder / m.unet_file, m.unet_inputs.size(), "an SDXL UNet");
-    const int64_t cross = m.text_encoders[0].hidden_size + m.text_encoders[1].hidden_size;
-    prepare_plan(module, model->unet_arguments({example({2, m.latent_channels, 8, 8}, model->dtype),
-                                                example({}, c10::kFloat), example({2, 77, cross}, model->dtype),
-                                                example({2, m.text_encoders[1].pooled_size}, model->dtype),
-                                                example({2, 6}, model->dtype)}));
+    check_inputs(module, folder / m.unet_file, m.unet_inputs.size(), "the UNet that manifest.json describes");
+    UNetInputs inputs{example({2, m.latent_channels, 8, 8}, model->dtype), example({}, c10::kFloat),
+                      example({2, 77, m.cross_attention_dim}, model->dtype)};
+    if (m.added_conditioning) {
+      inputs.text_embeds = example({2, m.text_encoders.back().pooled_size}, model->dtype);
+      inputs.time_ids = example({2, 6}, model->dtype);
+    }
+    prepare_plan(module, model->unet_arguments(inputs));
     return module;
   });
   try {
     model->text_encoders_ = model->load_text_encoders();
     model->vae_decoder = load_module(folder / m.vae_decoder_file, m, model->device);
-    check_inputs(model->vae_decoder, folder / m.vae_decoder_file, 1, "a VAE decoder");
+    check_inputs(model->vae_decoder, folder / m.vae_decoder_file, 1, "a VAE decoder export");
     use_channels_last(model->vae_decoder);
     prepare_plan(model->vae_decoder, {example({1, m.latent_channels, 8, 8}, model->vae_dtype)});
   } catch (...) {
@@ -138,7 +139,7 @@ std::vector<torch::jit::Module> Model::load_text_encoders() const {
   std::vector<torch::jit::Module> modules;
   for (const auto& info : manifest.text_encoders) {
     auto module = load_module(folder_ / info.file, manifest, device);
-    check_inputs(module, folder_ / info.file, 1, "a text encoder");
+    check_inputs(module, folder_ / info.file, 1, "a text encoder export");
     prepare_plan(module, {torch::zeros({1, info.max_length}, torch::TensorOptions().dtype(c10::kLong).device(device))});
     modules.push_back(std::move(module));
   }
@@ -167,12 +168,15 @@ void release_free_memory() {
 std::vector<c10::IValue> Model::unet_arguments(const UNetInputs& inputs) const {
   std::vector<c10::IValue> arguments;
   for (const auto& name : manifest.unet_inputs) {
-    if (name == "sample") arguments.emplace_back(inputs.sample);
-    else if (name == "timestep") arguments.emplace_back(inputs.timestep);
-    else if (name == "encoder_hidden_states") arguments.emplace_back(inputs.encoder_hidden_states);
-    else if (name == "text_embeds") arguments.emplace_back(inputs.text_embeds);
-    else if (name == "time_ids") arguments.emplace_back(inputs.time_ids);
-    else throw Error("the UNet asks for an input named '" + name + "' that this vsp cannot give; re-export the model");
+    const at::Tensor* input = name == "sample"                  ? &inputs.sample
+                              : name == "timestep"              ? &inputs.timestep
+                              : name == "encoder_hidden_states" ? &inputs.encoder_hidden_states
+                              : name == "text_embeds"           ? &inputs.text_embeds
+                              : name == "time_ids"              ? &inputs.time_ids
+                                                                : nullptr;
+    if (!input) throw Error("the UNet asks for an input named '" + name + "' that this vsp cannot give; re-export the model");
+    if (!input->defined()) throw std::logic_error("UNet input '" + name + "' was not given");
+    arguments.emplace_back(*input);
   }
   return arguments;
 }
@@ -180,7 +184,7 @@ std::vector<c10::IValue> Model::unet_arguments(const UNetInputs& inputs) const {
 torch::jit::Module& Model::vae_encoder() const {
   std::call_once(vae_encoder_loaded_, [this] {
     vae_encoder_ = load_module(folder_ / manifest.vae_encoder_file, manifest, device);
-    check_inputs(vae_encoder_, folder_ / manifest.vae_encoder_file, 1, "a VAE encoder");
+    check_inputs(vae_encoder_, folder_ / manifest.vae_encoder_file, 1, "a VAE encoder export");
     use_channels_last(vae_encoder_);
   });
   return vae_encoder_;

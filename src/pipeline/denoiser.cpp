@@ -51,9 +51,7 @@ at::Tensor Denoiser::predict(const at::Tensor& model_input, const DenoiserStep& 
     // a lone unguided row runs twice: a row's numbers must not depend on its chunk.
     at::Tensor eps;
     if (rows.size(0) == 1 && !group.reference) {
-      const text::Conditioning doubled{c.prompt_embeds.repeat({2, 1, 1}), c.pooled.repeat({2, 1}),
-                                       c.time_ids.repeat({2, 1})};
-      eps = unet(torch::cat({rows, rows}), t, doubled).slice(0, 0, 1);
+      eps = unet(torch::cat({rows, rows}), t, c.repeat(2)).slice(0, 0, 1);
     } else {
       eps = unet(rows, t, c);
     }

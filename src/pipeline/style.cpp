@@ -25,6 +25,11 @@ void check_style_request(const models::Manifest& manifest, const StyleRequest& r
     throw Error("--warmup-steps " + std::to_string(r.warmup_steps) + " is more than the " + std::to_string(r.steps) +
                 " steps; lower --warmup-steps");
   if (r.batch_size < 0) throw Error("--batch-size must be 0 (all targets at once) or more");
+  // Zero negative embeddings are SDXL's policy (force_zeros_for_empty_prompt); an SD 1.x/2.x UNet
+  // was never conditioned on zeros.
+  if (r.zero_target_negatives && !manifest.force_zeros_for_empty_prompt)
+    throw Error("zero_target_negatives is SDXL's zero-negative policy, but this " + manifest.family +
+                " model encodes negatives as text; set \"zero_target_negatives\": false in the style");
   if (r.style_image) {
     if (r.sampler != "ddim")
       throw Error("a style image is followed with DDIM; use --sampler ddim (the default for --style-image)");

@@ -322,8 +322,10 @@ def test_module_swapped_for_another_is_caught_at_load(vsp_bin, tiny_model, tmp_p
 
 def test_manifest_that_disagrees_with_the_encoders_is_named(vsp_bin, tiny_model, tmp_path):
     manifest = json.loads((tiny_model / "manifest.json").read_text())
+    # Self-consistent (the UNet's width follows), but not what text_encoder.pt gives.
     manifest["text_encoders"][0]["hidden_size"] += 8
-    model = copy_model(tiny_model, tmp_path, text_encoders=manifest["text_encoders"])
+    manifest["unet"]["cross_attention_dim"] += 8
+    model = copy_model(tiny_model, tmp_path, text_encoders=manifest["text_encoders"], unet=manifest["unet"])
     one_error_line(run(vsp_bin, *generate(model, "--out", tmp_path / "o.png")), "manifest.json says", "re-export")
 
 

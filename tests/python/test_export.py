@@ -2,6 +2,7 @@
 order in the manifest, and an export from a local diffusers folder equal to the random one."""
 import json
 
+import pytest
 import torch
 
 import vsp_export.op  # noqa: F401  (registers vsp::attention so the TorchScript files load)
@@ -41,3 +42,20 @@ def test_export_from_a_local_diffusers_folder(tiny_model, tmp_path):
     b = torch.jit.load(str(out / "unet.pt"))(*inputs)
     assert torch.equal(a, b)
     assert not (tmp_path / "from-folder.partial").exists()
+
+
+@pytest.mark.parametrize("family", ["sd1", "sd2"])
+def test_family_is_detected_from_a_diffusers_folder(tmp_path, family):
+    import subprocess
+    import sys
+    from conftest import DATA, ROOT
+    out = tmp_path / family
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "export.py"), "--model", str(DATA / f"{family}-tiny-diffusers"),
+                    "--out", str(out)], check=True, capture_output=True)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["family"] == family and not manifest["unet"]["added_conditioning"]
+    assert [e["hidden_state"] for e in manifest["text_encoders"]] == ["final"]
+    assert manifest["scheduler"]["prediction_type"] == ("v_prediction" if family == "sd2" else "epsilon")
+    inputs = (torch.randn(2, 4, 8, 8), torch.tensor(321.0), torch.randn(2, 77, manifest["unet"]["cross_attention_dim"]))
+    expected = torch.jit.load(str(DATA / f"{family}-tiny" / "unet.pt"))(*inputs)
+    assert torch.equal(torch.jit.load(str(out / "unet.pt"))(*inputs), expected)

@@ -13,14 +13,14 @@ NEGATIVE = "blurry, low quality"
 
 
 def diffusers_generate(pipe, sampler, prompt, negative, steps, cfg, seed, width, height, num):
-    base_config = pipe.scheduler.config
-    pipe.scheduler = SCHEDULERS[sampler].from_config(base_config)
+    original = pipe.scheduler
+    pipe.scheduler = SCHEDULERS[sampler].from_config(original.config)
     try:
         latents = pipe(prompt=prompt, negative_prompt=negative, num_inference_steps=steps, guidance_scale=cfg,
                        generator=torch.Generator("cpu").manual_seed(seed), width=width, height=height,
                        num_images_per_prompt=num, output_type="latent").images
     finally:
-        pipe.scheduler = EulerDiscreteScheduler.from_config(base_config)
+        pipe.scheduler = original
     image = pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample
     return latents.numpy(), pipe.image_processor.postprocess(image, output_type="np")
 

@@ -19,7 +19,7 @@ struct StyleConfig {
   bool zero_target_negatives = false;
   std::vector<std::string> targets;
   std::vector<uint64_t> seeds;
-  std::vector<std::string> layers{"up_blocks.1"};
+  std::vector<std::string> layers{"default"};
   std::string swap_steps = "all";
   int steps = 50;
   double cfg = 7.0;

@@ -7,6 +7,9 @@
 namespace vsp::attention {
 
 // Self-attention layers chosen by a list of specs, each either
+//   - a preset that fits every family: "default" (the last decoder block with attention: SDXL's
+//     up_blocks.1, SD 1.x/2.x's up_blocks.3) or "strong" (default plus the last attention module
+//     of the decoder block before: SDXL's up_blocks.0.attentions.2), or
 //   - a module prefix: "up_blocks.1" or "up_blocks.0.attentions.2" (every self-attention layer
 //     inside it), or a layer's own name ("...transformer_blocks.0.attn1"), or
 //   - a Python-style slice over the self-attention layers in execution order: "self[-6:]" (the

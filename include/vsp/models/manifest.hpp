@@ -13,20 +13,30 @@ struct TextEncoderInfo {
   std::string file;
   std::string tokenizer;  // sub-folder with vocab.json and merges.txt
   int hidden_size = 0;
+  // Which of the module's hidden-state outputs conditions the UNet (kHiddenStates).
+  int hidden_state_output = 0;
   int pooled_size = 0;    // 0 when this encoder's pooled output is unused
   int64_t pad_id = 0;
   int max_length = 77;
 };
+
+// A text encoder module's hidden-state outputs, in order (scripts/vsp_export/trace.py): SDXL uses
+// the penultimate layer's, SD 1.x/2.x the final layer-normed one.
+inline const std::vector<std::string> kHiddenStates = {"penultimate", "final"};
+
+// The families this vsp runs: what differs between them is data in the manifest (encoders, UNet
+// inputs, prediction type, sizes), not code paths.
+inline const std::vector<std::string> kFamilies = {"sd1", "sd2", "sdxl"};
 
 // The largest width or height vsp renders: SDXL's latents at 8192x8192 already take minutes a step.
 constexpr int kMaxImageSide = 8192;
 
 // manifest.json of an exported model folder (scripts/export.py), parsed and validated.
 struct Manifest {
-  static constexpr int kFormatVersion = 1;
+  static constexpr int kFormatVersion = 2;
 
   std::filesystem::path folder;
-  std::string family;     // "sdxl": the families this vsp runs (kFamilies)
+  std::string family;     // one of kFamilies
   std::string source;
   std::string device;     // the device the modules were traced on
   std::string dtype;      // fp32 | fp16 | bf16
@@ -38,12 +48,14 @@ struct Manifest {
   int default_size = 1024;
   bool force_zeros_for_empty_prompt = true;
   nlohmann::json scheduler;
-  std::vector<TextEncoderInfo> text_encoders;
+  std::vector<TextEncoderInfo> text_encoders;  // one (SD 1.x/2.x) or two (SDXL), concatenated
   std::string unet_file;
-  // The UNet's forward inputs by name, in order (the denoiser feeds them by name).
+  // The UNet's forward inputs by name, in order (Model::unet_arguments feeds them by name).
   std::vector<std::string> unet_inputs;
-  int addition_time_embed_dim = 256;
-  int cross_attention_dim = 2048;
+  // SDXL's added conditioning: the UNet also takes a pooled text embedding (from the last
+  // encoder) and the size/crop time ids.
+  bool added_conditioning = true;
+  int cross_attention_dim = 2048;  // the encoders' hidden sizes, summed
   std::string vae_encoder_file;
   std::string vae_decoder_file;
   // The VAE's sample_size: tiled decoding's tile, in pixels (older exports: default_size).

@@ -11,7 +11,8 @@
 
 namespace vsp::models {
 
-// One UNet call's inputs by name (see Model::unet_arguments).
+// One UNet call's inputs by name (see Model::unet_arguments); text_embeds and time_ids only for a
+// UNet with added conditioning.
 struct UNetInputs {
   at::Tensor sample, timestep, encoder_hidden_states, text_embeds, time_ids;
 };
@@ -19,8 +20,7 @@ struct UNetInputs {
 // An exported model folder, loaded once per process: manifest, tokenizers and TorchScript modules.
 struct Model {
   Manifest manifest;
-  text::ClipTokenizer tokenizer;
-  text::ClipTokenizer tokenizer_2;
+  std::vector<text::ClipTokenizer> tokenizers;  // one per text encoder
   // mutable: running a TorchScript module is not const, but it does not change the model.
   mutable torch::jit::Module unet;
   mutable torch::jit::Module vae_decoder;
@@ -37,7 +37,8 @@ struct Model {
   // Loaded at the first call: only image inputs (a style reference) need the VAE encoder.
   torch::jit::Module& vae_encoder() const;
 
-  // The text encoders (0: CLIP-L, 1: CLIP-G), loaded with the model and reloaded after a release.
+  // The text encoders in the manifest's order (SDXL: 0 CLIP-L, 1 CLIP-G), loaded with the model and
+  // reloaded after a release.
   torch::jit::Module& text_encoder(size_t index) const;
   // A process that runs one job sets this: once its prompts are encoded the pipeline calls
   // text_encoding_done(), which frees the encoders for the denoising loop and the VAE (1.3 GB on SDXL).

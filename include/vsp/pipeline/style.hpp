@@ -29,7 +29,7 @@ struct StyleRequest {
   std::string sampler = "euler";
   int width = 1024;
   int height = 1024;
-  std::vector<std::string> layers = {"up_blocks.1"};  // see attention::select_self_layers
+  std::vector<std::string> layers = {"default"};  // see attention::select_self_layers
   std::string swap_steps = "all";                     // see attention::select_steps
   int64_t batch_size = 0;                             // targets per UNet call; 0: all
   VaeTiling vae_tiling = VaeTiling::automatic;

@@ -11,23 +11,26 @@ struct Model;
 
 namespace vsp::text {
 
-// SDXL's UNet conditioning for a batch of rows.
+// The UNet's text conditioning for a batch of rows. pooled and time_ids exist only for a model
+// whose UNet takes added conditioning (SDXL); elsewhere they are undefined tensors.
 struct Conditioning {
-  at::Tensor prompt_embeds;  // [B, 77, 2048]: penultimate states of CLIP-L and CLIP-G, concatenated
-  at::Tensor pooled;         // [B, 1280]: CLIP-G's projected EOS embedding
+  at::Tensor prompt_embeds;  // [B, 77, C]: the encoders' hidden states, concatenated (SDXL: 768 + 1280)
+  at::Tensor pooled;         // [B, P]: the last encoder's pooled embedding (SDXL: CLIP-G's, 1280)
   at::Tensor time_ids;       // [B, 6]: (orig_h, orig_w, crop_top, crop_left, target_h, target_w)
 
   int64_t rows() const { return prompt_embeds.size(0); }
   Conditioning select(const std::vector<int64_t>& rows) const;
+  Conditioning repeat(int64_t times) const;  // the rows, `times` times over
   static Conditioning cat(const std::vector<Conditioning>& parts);
 };
 
-// Encodes prompts with both text encoders, on the model's device and dtype.
+// Encodes prompts with the model's text encoders, on the model's device and dtype.
 Conditioning encode_prompts(const models::Model& model, const std::vector<std::string>& prompts, int width, int height);
-// All-zero embeddings: SDXL's negative conditioning when no negative prompt is given.
+// All-zero embeddings: SDXL's negative conditioning when no negative prompt is given (its
+// pipeline's force_zeros_for_empty_prompt).
 Conditioning zero_conditioning(const models::Model& model, int64_t rows, int width, int height);
-// The negative conditioning: zeros when `negative` is absent (and the model asks for it),
-// otherwise the encoded text, even when it is "".
+// The negative conditioning as each family's diffusers pipeline makes it: zeros when `negative` is
+// absent and the model asks for it (SDXL), otherwise the encoded text, "" when absent (SD 1.x/2.x).
 Conditioning encode_negative(const models::Model& model, const std::optional<std::string>& negative, int64_t rows,
                              int width, int height);
 

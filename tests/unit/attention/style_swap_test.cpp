@@ -1,14 +1,16 @@
 // The style-swap controller and the layer/step selection, on synthetic tensors, against
-// attention computed by hand.
+// attention computed by hand; the layer presets on the tiny exports of each family.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 
 #include "vsp/attention/selection.hpp"
 #include "vsp/attention/style_swap.hpp"
 #include "vsp/error.hpp"
+#include "vsp/models/manifest.hpp"
 
 namespace {
 
@@ -120,6 +122,23 @@ TEST(Selection, LayersByModuleAndBySlice) {
   }
   // "up_blocks.1" must not match "up_blocks.10..." style prefixes.
   EXPECT_THROW(vsp::attention::select_self_layers(layers, {"up_blocks.1.attentions.0.trans"}), vsp::Error);
+}
+
+// The presets name the same place in every family's decoder, read from the export's layer table.
+TEST(Selection, PresetsFitEveryFamily) {
+  using vsp::attention::select_self_layers;
+  const std::filesystem::path data(VSP_TEST_DATA);
+  const auto sdxl = vsp::models::Manifest::load(data / "tiny").attention_layers;
+  EXPECT_EQ(select_self_layers(sdxl, {"default"}), select_self_layers(sdxl, {"up_blocks.1"}));
+  EXPECT_EQ(select_self_layers(sdxl, {"strong"}), select_self_layers(sdxl, {"up_blocks.0.attentions.2", "up_blocks.1"}));
+  for (const char* sd : {"sd1-tiny", "sd2-tiny"}) {
+    const auto layers = vsp::models::Manifest::load(data / sd).attention_layers;
+    EXPECT_EQ(select_self_layers(layers, {"default"}), select_self_layers(layers, {"up_blocks.3"})) << sd;
+    EXPECT_EQ(select_self_layers(layers, {"strong"}), select_self_layers(layers, {"up_blocks.2.attentions.2", "up_blocks.3"}))
+        << sd;
+  }
+  // The synthetic table: its last decoder block is up_blocks.1.
+  EXPECT_EQ(select_self_layers(table(), {"strong"}), select_self_layers(table(), {"up_blocks.0.attentions.2", "up_blocks.1"}));
 }
 
 TEST(Selection, StepsByIndexFractionAndAll) {

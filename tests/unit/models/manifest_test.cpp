@@ -50,9 +50,9 @@ TEST(Manifest, MissingFolderSaysHowToExport) {
 }
 
 TEST(Manifest, OtherFormatVersionIsRefused) {
-  const auto folder = edited_model("version", [](auto& j) { j["format_version"] = 2; });
+  const auto folder = edited_model("version", [](auto& j) { j["format_version"] = 1; });
   const auto message = error_of([&] { vsp::models::Manifest::load(folder); });
-  EXPECT_NE(message.find("format_version 2"), std::string::npos) << message;
+  EXPECT_NE(message.find("format_version 1"), std::string::npos) << message;
 }
 
 TEST(Manifest, MissingFieldIsNamed) {
@@ -108,6 +108,25 @@ TEST(Manifest, UnknownFamiliesAndUNetInputsAreRefused) {
   EXPECT_NE(message.find("kandinsky"), std::string::npos) << message;
   const auto inputs = edited_model("inputs", [](auto& j) { j["unet"]["inputs"] = {"sample", "timestep", "controlnet"}; });
   EXPECT_NE(error_of([&] { vsp::models::Manifest::load(inputs); }).find("'unet.inputs'"), std::string::npos);
+  // SDXL's inputs on a manifest that says the UNet takes no added conditioning.
+  const auto added = edited_model("added", [](auto& j) { j["unet"]["added_conditioning"] = false; });
+  EXPECT_NE(error_of([&] { vsp::models::Manifest::load(added); }).find("'unet.inputs'"), std::string::npos);
+  const auto width = edited_model("width", [](auto& j) { j["unet"]["cross_attention_dim"] = 65; });
+  EXPECT_NE(error_of([&] { vsp::models::Manifest::load(width); }).find("'unet.cross_attention_dim'"), std::string::npos);
+  const auto state = edited_model("state", [](auto& j) { j["text_encoders"][0]["hidden_state"] = "pooled"; });
+  EXPECT_NE(error_of([&] { vsp::models::Manifest::load(state); }).find("'text_encoders[].hidden_state'"),
+            std::string::npos);
+}
+
+TEST(Manifest, SD1ExportsHaveOneEncoderAndNoAddedConditioning) {
+  const auto m = vsp::models::Manifest::load(fs::path(VSP_TEST_DATA) / "sd1-tiny");
+  EXPECT_EQ(m.family, "sd1");
+  ASSERT_EQ(m.text_encoders.size(), 1u);
+  EXPECT_EQ(vsp::models::kHiddenStates[m.text_encoders[0].hidden_state_output], "final");
+  EXPECT_FALSE(m.added_conditioning);
+  EXPECT_FALSE(m.force_zeros_for_empty_prompt);
+  EXPECT_EQ(m.unet_inputs, (std::vector<std::string>{"sample", "timestep", "encoder_hidden_states"}));
+  EXPECT_EQ(m.default_size, 64);
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 // The denoiser seam: a recording controller pins the step context of every UNet call (step,
-// rows, roles, CFG halves, phase) and the end-of-step calls, for generate's and style's layouts.
+// rows, roles, CFG halves, phase) and the end-of-step calls, for generate's and style's layouts,
+// on the tiny SDXL and the tiny SD 1.x export.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 #include "vsp/models/model.hpp"
@@ -13,7 +15,7 @@
 
 namespace {
 
-const std::filesystem::path kTiny = std::filesystem::path(VSP_TEST_DATA) / "tiny";
+const std::filesystem::path kData = std::filesystem::path(VSP_TEST_DATA);
 
 // One line per UNet call ("step 0 rows 1+2 target,target halves 2 sampling") and per end_step.
 class CallRecorder : public vsp::attention::AttentionController {
@@ -41,8 +43,19 @@ class CallRecorder : public vsp::attention::AttentionController {
   std::vector<std::string> calls;
 };
 
-std::vector<std::string> run(const vsp::pipeline::BranchLayout& layout, int64_t rows, double guidance) {
-  static auto model = vsp::models::Model::load(kTiny);
+std::shared_ptr<vsp::models::Model> load(const std::string& name) {
+  static std::map<std::string, std::shared_ptr<vsp::models::Model>> models;
+  auto& model = models[name];
+  if (!model) model = vsp::models::Model::load(kData / name);
+  return model;
+}
+
+// The export under test: "tiny" (SDXL) or "sd1-tiny".
+class Denoiser : public testing::TestWithParam<std::string> {};
+
+std::vector<std::string> run(const std::string& name, const vsp::pipeline::BranchLayout& layout, int64_t rows,
+                             double guidance) {
+  const auto model = load(name);
   torch::InferenceMode guard;
   auto scheduler = vsp::sampling::make_scheduler(
       "euler", vsp::sampling::ScheduleConfig::from_json(model->manifest.scheduler));
@@ -58,26 +71,26 @@ std::vector<std::string> run(const vsp::pipeline::BranchLayout& layout, int64_t 
   return recorder.calls;
 }
 
-TEST(Denoiser, GenerateChunksRowsAndGuidesEveryCall) {
+TEST_P(Denoiser, GenerateChunksRowsAndGuidesEveryCall) {
   vsp::pipeline::BranchLayout layout;
   layout.batch_size = 2;
   const std::vector<std::string> expected = {
       "step 0/2 rows 0+2 image,image halves 2 sampling", "step 0/2 rows 2+1 image halves 2 sampling", "end 0",
       "step 1/2 rows 0+2 image,image halves 2 sampling", "step 1/2 rows 2+1 image halves 2 sampling", "end 1"};
-  EXPECT_EQ(run(layout, 3, 5.0), expected);
+  EXPECT_EQ(run(GetParam(), layout, 3, 5.0), expected);
 }
 
-TEST(Denoiser, UnguidedRunsCarryTheConditionalRowsAlone) {
+TEST_P(Denoiser, UnguidedRunsCarryTheConditionalRowsAlone) {
   vsp::pipeline::BranchLayout layout;
   layout.batch_size = 1;
   const std::vector<std::string> expected = {"step 0/2 rows 0+1 image halves 1 sampling",
                                              "step 0/2 rows 1+1 image halves 1 sampling", "end 0",
                                              "step 1/2 rows 0+1 image halves 1 sampling",
                                              "step 1/2 rows 1+1 image halves 1 sampling", "end 1"};
-  EXPECT_EQ(run(layout, 2, 1.0), expected);
+  EXPECT_EQ(run(GetParam(), layout, 2, 1.0), expected);
 }
 
-TEST(Denoiser, StyleRunsTheReferenceFirstThenTargetChunksWithTheirRoles) {
+TEST_P(Denoiser, StyleRunsTheReferenceFirstThenTargetChunksWithTheirRoles) {
   vsp::pipeline::BranchLayout layout;
   layout.reference_rows = 1;
   layout.batch_size = 2;
@@ -87,12 +100,12 @@ TEST(Denoiser, StyleRunsTheReferenceFirstThenTargetChunksWithTheirRoles) {
       "step 0/2 rows 3+1 target halves 2 sampling",    "end 0",
       "step 1/2 rows 0+1 reference halves 2 sampling", "step 1/2 rows 1+2 target,target halves 2 sampling",
       "step 1/2 rows 3+1 target halves 2 sampling",    "end 1"};
-  EXPECT_EQ(run(layout, 4, 7.0), expected);
+  EXPECT_EQ(run(GetParam(), layout, 4, 7.0), expected);
 }
 
 // A step hook may replace the rows' conditioning for the steps that follow.
-TEST(Denoiser, StepHooksReplaceTheConditioningOfLaterSteps) {
-  static auto model = vsp::models::Model::load(kTiny);
+TEST_P(Denoiser, StepHooksReplaceTheConditioningOfLaterSteps) {
+  const auto model = load(GetParam());
   torch::InferenceMode guard;
   const auto cat = vsp::text::encode_prompts(*model, {"a cat"}, 64, 64);
   const auto dog = vsp::text::encode_prompts(*model, {"a dog"}, 64, 64);
@@ -112,5 +125,8 @@ TEST(Denoiser, StepHooksReplaceTheConditioningOfLaterSteps) {
   EXPECT_TRUE(torch::equal(unchanged, final_latents(cat)));
   EXPECT_FALSE(torch::equal(unchanged, final_latents(dog)));
 }
+
+INSTANTIATE_TEST_SUITE_P(Families, Denoiser, testing::Values("tiny", "sd1-tiny"),
+                         [](const auto& info) { return info.param == "tiny" ? std::string("sdxl") : std::string("sd1"); });
 
 }  // namespace
