@@ -54,6 +54,9 @@ const ModeSchema& style_schema() {
            "With --style-image: what the picture shows (default: its file name)"},
           {"object", "--object", ValueKind::text_list, "Target object, put into the style's template (repeatable)"},
           {"prompt", "-p,--prompt", ValueKind::text_list, "Target prompt used as given (repeatable)"},
+          {"template", "--template", ValueKind::text,
+           "Prompt template by name (configs/templates.json; vsp styles --templates lists them) for the reference and the "
+           "targets, with its negative; with --style-image, for the targets"},
           {"num", "--num", ValueKind::integer,
            "Number of targets (repeating the objects, seeds counting on; at most 999)", 1, 0, {}, kMaxImages - 1},
           {"seeds", "--seeds", ValueKind::seed_list, "Target seeds, e.g. --seeds 1,2,3", 0, ','},

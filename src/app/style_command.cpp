@@ -9,6 +9,7 @@
 #include "vsp/app/jobs.hpp"
 #include "vsp/app/progress.hpp"
 #include "vsp/app/style_config.hpp"
+#include "vsp/app/style_templates.hpp"
 #include "vsp/io/log.hpp"
 #include "vsp/models/model.hpp"
 #include "vsp/pipeline/phases.hpp"
@@ -77,9 +78,18 @@ Action add_style_command(CLI::App& app, CommonOptions& common) {
 
 Action add_styles_command(CLI::App& app, CommonOptions&) {
   auto folder = std::make_shared<std::string>();
-  auto* cmd = app.add_subcommand("styles", "List the styles with their descriptions");
+  auto templates = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand("styles", "List the styles with their descriptions (--templates: the templates)");
   cmd->add_option("--styles", *folder, "Style folder (default: configs/styles, or $VSP_STYLES)");
-  return [folder] {
+  cmd->add_flag("--templates", *templates, "List the prompt templates (--template NAME) with their text instead");
+  return [folder, templates] {
+    if (*templates) {
+      const auto all = load_templates(default_templates_file());
+      size_t width = 0;
+      for (const auto& [name, t] : all) width = std::max(width, name.size());
+      for (const auto& [name, t] : all) std::printf("%-*s  %s\n", static_cast<int>(width), name.c_str(), t.text.c_str());
+      return 0;
+    }
     const auto listing = load_all_styles(folder->empty() ? default_styles_folder() : std::filesystem::path(*folder));
     size_t width = 0;
     for (const auto& s : listing.styles) width = std::max(width, s.name.size());

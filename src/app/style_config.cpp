@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "vsp/app/style_templates.hpp"
 #include "vsp/config/parse_json.hpp"
 #include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
@@ -99,16 +100,19 @@ class FieldReader {
   std::string prefix_;
 };
 
-const std::set<std::string> kFields = {"name", "description", "template", "reference_object", "reference_seed",
+const std::set<std::string> kFields = {"name", "description", "template", "reference_template", "target_template",
+                                       "reference_object", "reference_seed",
                                        "negative", "zero_target_negatives", "targets", "seeds", "layers",
                                        "swap_steps", "steps", "cfg", "sampler", "warmup"};
 
 }  // namespace
 
-std::string StyleConfig::prompt_for(const std::string& object) const {
-  std::string prompt = style_template;
-  for (size_t at; (at = prompt.find("{object}")) != std::string::npos;) prompt.replace(at, 8, object);
-  return prompt;
+std::string StyleConfig::reference_prompt(const std::string& object) const {
+  return fill_template(reference_template, object);
+}
+
+std::string StyleConfig::target_prompt(const std::string& object) const {
+  return fill_template(target_template, object);
 }
 
 StyleConfig StyleConfig::load(const std::filesystem::path& file) {
@@ -128,10 +132,29 @@ StyleConfig StyleConfig::load(const std::filesystem::path& file) {
   if (!values::valid_output_name(s.name))
     fields.fail("field 'name' must be up to 200 letters, digits, '.', '_' or '-' (it names the output folder)");
   fields.text("description", s.description, true);
-  fields.text("template", s.style_template, true);
+  // A template is a text with {object} or a shipped template's name.
+  const auto read_template = [&](const char* key, std::string& out) -> const StyleTemplate* {
+    fields.text(key, out, std::string(key) == "template");
+    if (out.find("{object}") != std::string::npos || !fields.has(key)) return nullptr;
+    try {
+      const auto& named = find_template(out);
+      out = named.text;
+      return &named;
+    } catch (const Error& e) {
+      fields.fail("field '" + std::string(key) + "': " + e.what());
+    }
+  };
+  std::string style_template;
+  const auto* named = read_template("template", style_template);
+  s.reference_template = s.target_template = style_template;
+  read_template("reference_template", s.reference_template);
+  read_template("target_template", s.target_template);
+  if (named != nullptr) s.negative = named->negative;
   fields.text("reference_object", s.reference_object, true);
   fields.integer("reference_seed", s.reference_seed, 0, values::kMaxSeed);
-  if (fields.has("negative") && !object["negative"].is_null()) {
+  if (fields.has("negative") && object["negative"].is_null()) {
+    s.negative.reset();
+  } else if (fields.has("negative")) {
     std::string negative;
     fields.text("negative", negative);
     s.negative = negative;
@@ -150,7 +173,6 @@ StyleConfig StyleConfig::load(const std::filesystem::path& file) {
     warmup.number("cfg", s.warmup_cfg, 0, 100, true);
     warmup.integer("steps", s.warmup_steps, 0, 1000, true);
   }
-  if (s.style_template.find("{object}") == std::string::npos) fields.fail("field 'template' must contain {object}");
   if (s.targets.empty()) fields.fail("field 'targets' must list at least one object");
   if (s.layers.empty()) fields.fail("field 'layers' must name at least one layer or module, e.g. up_blocks.1");
   if (!s.seeds.empty() && s.seeds.size() != s.targets.size())

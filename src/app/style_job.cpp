@@ -6,6 +6,7 @@
 
 #include "vsp/app/jobs.hpp"
 #include "vsp/app/style_config.hpp"
+#include "vsp/app/style_templates.hpp"
 #include "vsp/attention/selection.hpp"
 #include "vsp/error.hpp"
 #include "vsp/models/manifest.hpp"
@@ -40,31 +41,41 @@ StyleConfig resolve_style(const json& job, const PlanContext& context) {
   const std::string name = job.value("style", ""), image = job.value("style_image", "");
   if (name.empty() && image.empty()) throw Error("give a style (--style NAME, see vsp styles) or a --style-image FILE");
   const auto folder = job.contains("styles") ? from_base(context, job["styles"]) : default_styles_folder();
-  if (image.empty()) return find_style(folder, name);
+  if (image.empty()) {
+    auto s = find_style(folder, name);
+    // --template: a shipped template on both sides, with its negative.
+    if (job.contains("template")) {
+      const auto& named = find_template(job["template"].get<std::string>());
+      s.reference_template = s.target_template = named.text;
+      s.negative = named.negative;
+    }
+    return s;
+  }
   StyleConfig s = name.empty() ? StyleConfig{} : find_style(folder, name);
   const auto stem = fs::path(image).stem().string();
   if (name.empty()) {
     s.name = slug(stem);
     s.description = "style of " + stem;
-    s.style_template = "{object}";
+    s.reference_template = s.target_template = "{object}";
     s.targets = {"a cat"};
   }
   s.reference_object = job.value("style_prompt", stem);
   s.negative.reset();  // the real-image path uses zero negatives
   s.sampler = "ddim";
+  if (job.contains("template")) s.target_template = find_template(job["template"].get<std::string>()).text;
   return s;
 }
 
 pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, const PlanContext& context) {
   pipeline::StyleRequest r;
   const bool from_image = job.contains("style_image");
-  r.reference_prompt = from_image ? s.reference_object : s.prompt_for(job.value("reference_object", s.reference_object));
+  r.reference_prompt = from_image ? s.reference_object : s.reference_prompt(job.value("reference_object", s.reference_object));
   r.reference_seed = job.value("reference_seed", s.reference_seed);
   // Targets: "prompt" (used as given), else "object" (put into the template), else the style's.
   std::vector<std::string> prompts = job.value("prompt", std::vector<std::string>{});
   const auto objects = job.value("object", std::vector<std::string>{});
   for (const auto& object : objects.empty() && prompts.empty() ? s.targets : objects)
-    prompts.push_back(s.prompt_for(object));
+    prompts.push_back(s.target_prompt(object));
   std::vector<uint64_t> seeds = job.value("seeds", s.seeds);
   const size_t count = job.contains("num") ? job["num"].get<size_t>() : (seeds.empty() ? prompts.size() : seeds.size());
   // Checked before the lists are built: each target's metadata repeats the whole target list.

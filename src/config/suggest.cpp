@@ -38,4 +38,10 @@ std::vector<std::string> closest(const std::string& word, const std::vector<std:
   return out;
 }
 
+std::string join(const std::vector<std::string>& items, const std::string& separator) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
+  return out;
+}
+
 }  // namespace vsp

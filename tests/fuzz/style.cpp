@@ -6,7 +6,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto path = vsp::fuzz::write_input("style.json", data, size);
   try {
-    (void)vsp::app::StyleConfig::load(path).prompt_for("a cat");
+    (void)vsp::app::StyleConfig::load(path).target_prompt("a cat");
   } catch (const vsp::Error&) {
   }
   return 0;

@@ -87,12 +87,12 @@ def test_latents_may_not_overwrite_the_image(vsp_bin, tiny_model, tmp_path):
 def test_style_name_cannot_escape_the_output_folder(vsp_bin, tiny_model, tmp_path):
     styles = tmp_path / "styles"
     styles.mkdir()
-    style = json.loads((STYLES / "fire.json").read_text())
+    style = json.loads((STYLES / "flames.json").read_text())
     style["name"] = "../../escape"
-    (styles / "fire.json").write_text(json.dumps(style))
+    (styles / "flames.json").write_text(json.dumps(style))
     work = tmp_path / "work" / "deep"
     work.mkdir(parents=True)
-    one_error_line(run(vsp_bin, "--style", "fire", "--styles", styles, "--model", tiny_model, "--steps", 2, cwd=work),
+    one_error_line(run(vsp_bin, "--style", "flames", "--styles", styles, "--model", tiny_model, "--steps", 2, cwd=work),
                    "'name'")
     assert not (tmp_path / "escape").exists() and written(work) == []
     one_error_line(run(vsp_bin, "--style", "../fire", "--model", tiny_model, cwd=work), "not a style name")
@@ -146,7 +146,7 @@ def test_huge_width_is_refused_not_overflowed(vsp_bin, tiny_model, tmp_path):
 def test_huge_num_is_refused_up_front(vsp_bin, tiny_model, tmp_path):
     one_error_line(run(vsp_bin, *generate(tiny_model, "--num", 1000000, "--out", tmp_path / "o.png"), limit_memory=True,
                        timeout=30), "--num")
-    one_error_line(run(vsp_bin, "--style", "fire", "--model", tiny_model, "--num", 1000000, "--out", tmp_path / "s",
+    one_error_line(run(vsp_bin, "--style", "flames", "--model", tiny_model, "--num", 1000000, "--out", tmp_path / "s",
                        limit_memory=True, timeout=30), "--num")
     assert written(tmp_path) == []
 
@@ -175,7 +175,7 @@ def test_prompt_that_is_not_utf8_is_refused_up_front(vsp_bin, tiny_model, tmp_pa
 
 
 def test_object_and_file_name_that_are_not_utf8_are_refused_up_front(vsp_bin, tiny_model, tmp_path):
-    one_error_line(run(vsp_bin, "--style", "fire", "--model", tiny_model, "--object", b"\xff\xfe", "--out",
+    one_error_line(run(vsp_bin, "--style", "flames", "--model", tiny_model, "--object", b"\xff\xfe", "--out",
                        tmp_path / "s"), "--object", "UTF-8")
     image = tmp_path / "in"
     image.mkdir()
@@ -244,7 +244,7 @@ def test_largest_seed_is_accepted(vsp_bin, tiny_model, tmp_path):
 def write_style(tmp_path, **changes):
     styles = tmp_path / "styles"
     styles.mkdir(exist_ok=True)
-    style = json.loads((STYLES / "fire.json").read_text())
+    style = json.loads((STYLES / "flames.json").read_text())
     style.update(changes)
     (styles / "mine.json").write_text(json.dumps(style) if "raw" not in changes else changes["raw"])
     return styles
@@ -276,7 +276,7 @@ def test_style_file_numbers_are_read_exactly(vsp_bin, tiny_model, tmp_path, chan
     (["--layers", "up_blocks.9"], ["up_blocks.9"]),
 ])
 def test_selections_that_select_nothing_are_errors(vsp_bin, tiny_model, tmp_path, flags, words):
-    one_error_line(run(vsp_bin, "--style", "fire", "--model", tiny_model, "--steps", 4, *flags, "--out", tmp_path / "o"),
+    one_error_line(run(vsp_bin, "--style", "flames", "--model", tiny_model, "--steps", 4, *flags, "--out", tmp_path / "o"),
                    *words)
     assert not (tmp_path / "o").exists()
 
@@ -285,7 +285,7 @@ def test_exact_layer_names_and_wide_slices_are_valid(vsp_bin, tiny_model, tmp_pa
     layers = json.loads((tiny_model / "manifest.json").read_text())["attention_layers"]
     name = [layer["name"] for layer in layers if layer["kind"] == "self"][-1]
     for selection in (name, "self[-99999999999:]"):
-        result = run(vsp_bin, "--style", "fire", "--model", tiny_model, "--steps", 2, "--num", 1, "--layers", selection,
+        result = run(vsp_bin, "--style", "flames", "--model", tiny_model, "--steps", 2, "--num", 1, "--layers", selection,
                      "-q", "--out", tmp_path / "o")
         assert result.returncode == 0, result.stderr
 
@@ -330,21 +330,21 @@ def test_manifest_that_disagrees_with_the_encoders_is_named(vsp_bin, tiny_model,
 
 
 def test_wrong_style_folder_says_the_folder_is_missing(vsp_bin, tiny_model, tmp_path):
-    one_error_line(run(vsp_bin, "--style", "fire", "--styles", tmp_path / "nope", "--model", tiny_model),
+    one_error_line(run(vsp_bin, "--style", "flames", "--styles", tmp_path / "nope", "--model", tiny_model),
                    "does not exist")
     env = dict(os.environ, VSP_STYLES=str(tmp_path / "nope"))
-    one_error_line(run(vsp_bin, "--style", "fire", "--model", tiny_model, env=env), "does not exist", "VSP_STYLES")
+    one_error_line(run(vsp_bin, "--style", "flames", "--model", tiny_model, env=env), "does not exist", "VSP_STYLES")
     one_error_line(run(vsp_bin, "styles", env=env), "does not exist")
 
 
 def test_one_malformed_style_does_not_hide_the_others(vsp_bin, tmp_path):
     styles = tmp_path / "styles"
     styles.mkdir()
-    shutil.copy(STYLES / "fire.json", styles)
+    shutil.copy(STYLES / "flames.json", styles)
     (styles / "broken.json").write_text("{not json")
     result = run(vsp_bin, "styles", "--styles", styles)
     assert result.returncode == 1
-    assert result.stdout.decode().startswith("fire ")
+    assert result.stdout.decode().startswith("flames ")
     one_error_line(result, "broken.json")
 
 

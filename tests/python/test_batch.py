@@ -26,7 +26,7 @@ def write_jobs(folder, steps=3, **defaults):
             {"mode": "generate", "name": "lighthouse", "prompt": "a lighthouse at dusk", "seed": 7},
             {"mode": "generate", "prompt": "a red fox", "seed": 1, "num": 2},
             {"mode": "generate", "name": "cat", "prompt": "a cat", "seed": 3, "negative": "blurry"},
-            {"mode": "style", "name": "fire", "style": "fire", "object": ["a cat", "a dog"], "seeds": [1, 2]},
+            {"mode": "style", "name": "fire", "style": "flames", "object": ["a cat", "a dog"], "seeds": [1, 2]},
             {"mode": "generate", "name": "boat", "prompt": "a boat", "sampler": "ddim", "seed": 4},
             {"mode": "style", "name": "watercolor", "style": "watercolor", "num": 1},
             {"mode": "style", "name": "starry", "style_image": "The starry night.png", "object": "a house"},

@@ -84,11 +84,11 @@ def test_unknown_family_is_refused(vsp_bin, sd1_model, tmp_path):
 def test_sdxl_only_option_on_sd1_is_refused(vsp_bin, sd1_model, tmp_path):
     styles = tmp_path / "styles"
     styles.mkdir()
-    style = json.loads((ROOT / "configs" / "styles" / "fire.json").read_text())
+    style = json.loads((ROOT / "configs" / "styles" / "flames.json").read_text())
     style["zero_target_negatives"] = True
-    (styles / "fire.json").write_text(json.dumps(style))
+    (styles / "flames.json").write_text(json.dumps(style))
     out = tmp_path / "out"
-    result = run(vsp_bin, "--style", "fire", "--styles", styles, "--model", sd1_model, "--steps", 2, "--out", out)
+    result = run(vsp_bin, "--style", "flames", "--styles", styles, "--model", sd1_model, "--steps", 2, "--out", out)
     one_error_line(result, "zero_target_negatives", "sd1", "false")
     assert not out.exists() or written(out) == []
 

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STYLE_FILES = sorted((ROOT / "configs" / "styles").glob("*.json"))
 
 
-def style_args(model, out, *extra, style="fire", steps=3):
+def style_args(model, out, *extra, style="flames", steps=3):
     return ["--style", style, "--model", model, "--steps", steps, "--out", out, "-q", *extra]
 
 
@@ -84,13 +84,13 @@ def test_png_metadata_names_style_layers_seed_and_prompt(run_vsp, tiny_model, tm
     out = tmp_path / "out"
     run_vsp(*style_args(tiny_model, out, "--object", "a red fox", "--seeds", 42, "--layers",
                         "up_blocks.0.attentions.2,up_blocks.1", "--cfg", 6.5, steps=2))
-    style = json.loads((ROOT / "configs" / "styles" / "fire.json").read_text())
+    style = json.loads((ROOT / "configs" / "styles" / "flames.json").read_text())
     prompt = style["template"].replace("{object}", "a red fox")
     [target] = targets(out)
     assert target.name.startswith("00_a-red-fox") and target.name.endswith("_s42.png")
     text = Image.open(target).text
     job = json.loads(text["vsp"])
-    assert job["mode"] == "style" and job["style"] == "fire"
+    assert job["mode"] == "style" and job["style"] == "flames"
     assert job["layers"] == ["up_blocks.0.attentions.2", "up_blocks.1"]
     assert job["seed"] == 42 and job["prompt"] == prompt and job["index"] == 0
     assert job["reference_seed"] == style["reference_seed"] and job["steps"] == 2 and job["cfg"] == 6.5
@@ -110,7 +110,7 @@ def test_styles_lists_every_config_with_a_description(run_vsp):
         name, _, description = line.partition(" ")
         listed[name] = description.strip()
     assert len(listed) >= 12, lines
-    assert sorted(listed) == [f.stem for f in STYLE_FILES], "vsp styles must list every configs/styles/*.json"
+    assert sorted(listed) == sorted(f.stem for f in STYLE_FILES), "vsp styles must list every configs/styles/*.json"
     for name, description in listed.items():
         assert description, f"style {name} has no description"
         assert json.loads((ROOT / "configs" / "styles" / f"{name}.json").read_text())["name"] == name
@@ -136,7 +136,7 @@ def test_shipped_style_runs(run_vsp, tiny_model, tmp_path, style):
 
 
 def write_bad_style(folder, name, **changes):
-    style = json.loads((ROOT / "configs" / "styles" / "fire.json").read_text())
+    style = json.loads((ROOT / "configs" / "styles" / "flames.json").read_text())
     style.update(name=name, **changes)
     folder.mkdir()
     path = folder / f"{name}.json"
@@ -187,3 +187,14 @@ def test_bad_input_gives_one_clear_line_and_leaves_nothing(run_vsp, tiny_model, 
     assert not (tmp_path / "out").exists(), "a failed run must not create its output folder"
     leftovers = [p for p in tmp_path.rglob("*") if (p.suffix == ".png" and p.name != "x.png") or ".tmp" in p.name]
     assert not leftovers, f"files left behind: {leftovers}"
+
+
+def test_templates_are_listed_and_usable_with_any_object(run_vsp, tiny_model, tmp_path):
+    listed = dict(line.split(None, 1) for line in run_vsp("styles", "--templates").stdout.splitlines())
+    templates = json.loads((ROOT / "configs" / "templates.json").read_text())
+    assert len(listed) == 28 and sorted(listed) == sorted(templates)
+    assert listed["fire"].strip() == "{object} photography, realistic, black background'"
+    run_vsp(*style_args(tiny_model, tmp_path / "out", "--template", "munch", "--object", "a lighthouse", "--num", 1,
+                        steps=2))
+    target = json.loads(Image.open(targets(tmp_path / "out")[0]).text["vsp"])
+    assert target["prompt"] == "a lighthouse in Edvard Munch style" and target["negative"] == ""

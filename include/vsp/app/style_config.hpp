@@ -12,10 +12,14 @@ struct StyleConfig {
   std::filesystem::path file;
   std::string name;
   std::string description;
-  std::string style_template;  // "template": contains {object}
+  // "template" (both sides), or "reference_template" / "target_template": each a text with
+  // {object} or the name of a shipped template (configs/templates.json).
+  std::string reference_template;
+  std::string target_template;
   std::string reference_object;
   uint64_t reference_seed = 0;
-  std::optional<std::string> negative;  // null: zero negatives; "" is encoded
+  // null: zero negatives; "" is encoded. Absent with a named "template": that template's negative.
+  std::optional<std::string> negative;
   bool zero_target_negatives = false;
   std::vector<std::string> targets;
   std::vector<uint64_t> seeds;
@@ -27,8 +31,9 @@ struct StyleConfig {
   int warmup_steps = 0;
   double warmup_cfg = 0;
 
-  // {object} replaced by `object`.
-  std::string prompt_for(const std::string& object) const;
+  // The side's template with {object} replaced by `object`.
+  std::string reference_prompt(const std::string& object) const;
+  std::string target_prompt(const std::string& object) const;
   // Throws vsp::Error naming the file, the field and the expected type.
   static StyleConfig load(const std::filesystem::path& file);
 };

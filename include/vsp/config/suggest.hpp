@@ -8,4 +8,7 @@ namespace vsp {
 // Candidates ordered by edit distance to `word`, the close ones only (for "did you mean").
 std::vector<std::string> closest(const std::string& word, const std::vector<std::string>& candidates, size_t limit = 3);
 
+// "a, b, c": the items of a list for a message.
+std::string join(const std::vector<std::string>& items, const std::string& separator = ", ");
+
 }  // namespace vsp

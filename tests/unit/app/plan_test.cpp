@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -69,7 +70,7 @@ TEST_F(PlanTest, GenerateRejectsSizeTheModelCannotMake) {
 }
 
 TEST_F(PlanTest, StyleJobWritesAFolder) {
-  const json job = {{"mode", "style"}, {"style", "fire"}, {"object", {"a cat"}}, {"seeds", {3}},
+  const json job = {{"mode", "style"}, {"style", "flames"}, {"object", {"a cat"}}, {"seeds", {3}},
                     {"styles", VSP_SOURCE_DIR "/configs/styles"}};
   const auto planned = style_mode().plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
   const auto names = files(*planned);
@@ -84,6 +85,41 @@ TEST_F(PlanTest, StyleJobWritesAFolder) {
   EXPECT_EQ(target["job"], job);
   EXPECT_EQ(planned->outputs[0].metadata["seed"], 100);  // the style's reference seed
   EXPECT_EQ(planned->rows, 2);
+}
+
+// --template: a shipped template on both sides, with its negative, for any object.
+TEST_F(PlanTest, NamedTemplateAppliesToBothSidesWithItsNegative) {
+  const json job = {{"mode", "style"}, {"style", "flames"}, {"template", "low-poly"}, {"object", {"a frog"}},
+                    {"styles", VSP_SOURCE_DIR "/configs/styles"}};
+  const auto planned = style_mode().plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
+  const json& reference = planned->outputs[0].metadata;
+  const std::string tail = " . low-poly game art, polygon mesh, jagged, blocky, wireframe edges, centered composition";
+  EXPECT_EQ(reference["prompt"], "low-poly style of a horse" + tail);  // flames' reference object
+  EXPECT_EQ(planned->outputs[1].metadata["prompt"], "low-poly style of a frog" + tail);
+  EXPECT_EQ(reference["negative"], "noisy, sloppy, messy, grainy, highly detailed, ultra textured, photo");
+  const json unknown = {{"mode", "style"}, {"style", "flames"}, {"template", "van-goh"},
+                        {"styles", VSP_SOURCE_DIR "/configs/styles"}};
+  try {
+    style_mode().plan(unknown, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
+    FAIL() << "an unknown template must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("closest: van-gogh"), std::string::npos) << e.what();
+  }
+}
+
+// A style file may give the reference and the targets different templates, by name or as text
+// (the paper's with_style_description per side).
+TEST_F(PlanTest, StyleFilesMayTemplateEachSideApart) {
+  const auto folder = fs::path(testing::TempDir()) / "vsp-side-templates";
+  fs::create_directories(folder);
+  std::ofstream(folder / "sides.json") << json{{"name", "sides"}, {"description", "d"}, {"template", "klimt"},
+                                               {"target_template", "{object}"}, {"reference_object", "the kiss"},
+                                               {"targets", {"a frog"}}}.dump();
+  const json job = {{"mode", "style"}, {"style", "sides"}, {"styles", folder.string()}};
+  const auto planned = style_mode().plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
+  EXPECT_EQ(planned->outputs[0].metadata["prompt"], "the kiss in style of Gustav Klimt");
+  EXPECT_EQ(planned->outputs[1].metadata["prompt"], "a frog");
+  EXPECT_EQ(planned->outputs[0].metadata["negative"], "");  // klimt's negative, encoded
 }
 
 }  // namespace
