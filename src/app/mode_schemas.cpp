@@ -82,6 +82,11 @@ const ModeSchema& style_schema() {
            "With --style-image: how the reference follows the picture (default noise)", 0, 0, {"noise", "inversion"}},
           {"color_calibration", "--color-calibration,!--no-color-calibration", ValueKind::flag,
            "With --style-image: match the targets' colours to the picture (default on)"},
+          {"shared_attention", "--shared-attention,!--no-shared-attention", ValueKind::flag,
+           "Shared attention (StyleAligned) instead of the swap: targets attend to their own and the reference's "
+           "keys and values (default: the style's, off)"},
+          {"shared_adain", "--shared-adain,!--no-shared-adain", ValueKind::flag,
+           "With --shared-attention: AdaIN of the targets' queries and keys to the reference's (default on)"},
           {"styles", "--styles", ValueKind::text, "Style folder (default: configs/styles, or $VSP_STYLES)"},
           vae_tiling_option(),
       }};

@@ -103,7 +103,8 @@ class FieldReader {
 const std::set<std::string> kFields = {"name", "description", "template", "reference_template", "target_template",
                                        "reference_object", "reference_seed",
                                        "negative", "zero_target_negatives", "targets", "seeds", "layers",
-                                       "swap_steps", "steps", "cfg", "sampler", "warmup"};
+                                       "swap_steps", "steps", "cfg", "sampler", "warmup", "shared_attention",
+                                       "shared_adain"};
 
 }  // namespace
 
@@ -167,6 +168,8 @@ StyleConfig StyleConfig::load(const std::filesystem::path& file) {
   fields.integer("steps", s.steps, 1, 1000);
   fields.number("cfg", s.cfg, 0, 100);
   fields.text("sampler", s.sampler);
+  fields.flag("shared_attention", s.shared_attention);
+  fields.flag("shared_adain", s.shared_adain);
   if (fields.has("warmup")) {
     if (!object["warmup"].is_object()) fields.fail("field 'warmup' must be an object {\"cfg\": number, \"steps\": integer}");
     FieldReader warmup(file, object["warmup"], "warmup.");

@@ -106,6 +106,8 @@ pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, cons
   r.batch_size = job.value("batch_size", context.batch_size);
   r.reference_trajectory = job.value("reference_trajectory", r.reference_trajectory);
   r.color_calibration = job.value("color_calibration", true);
+  r.shared_attention = job.value("shared_attention", s.shared_attention);
+  r.shared_adain = job.value("shared_adain", s.shared_adain);
   r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
   return r;
 }
@@ -142,6 +144,8 @@ std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& conte
                  {"targets", r.target_prompts}, {"seeds", r.target_seeds},
                  {"negative", r.negative ? json(*r.negative) : json(nullptr)},
                  {"zero_target_negatives", r.zero_target_negatives}, {"job", job}};
+  // Only when on, so that the metadata of runs without it (and --resume) stay as they were.
+  if (r.shared_attention) shared["shared_attention"] = {{"adain", r.shared_adain}};
   if (r.style_image) {
     shared["style_image"] = job["style_image"];
     shared["reference_trajectory"] = r.reference_trajectory;

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "vsp/attention/selection.hpp"
+#include "vsp/attention/shared_attention.hpp"
 #include "vsp/attention/style_swap.hpp"
 #include "vsp/error.hpp"
 #include "vsp/models/model.hpp"
@@ -84,8 +85,13 @@ StyleResult visual_style_prompting(const models::Model& model, const StyleReques
   for (auto seed : r.target_seeds) noise.push_back(initial_noise(seed, {1, m.latent_channels, h, w}, model.device));
   auto latents = torch::cat(noise) * scheduler->init_noise_sigma();
 
-  attention::StyleSwapController swap(attention::select_self_layers(m.attention_layers, r.layers),
-                                      attention::select_steps(r.swap_steps, r.steps));
+  auto layers = attention::select_self_layers(m.attention_layers, r.layers);
+  auto steps = attention::select_steps(r.swap_steps, r.steps);
+  std::unique_ptr<attention::AttentionController> controller;
+  if (r.shared_attention)
+    controller = std::make_unique<attention::SharedAttentionController>(std::move(layers), std::move(steps), r.shared_adain);
+  else
+    controller = std::make_unique<attention::StyleSwapController>(std::move(layers), std::move(steps));
   DenoiseOptions options;
   options.guidance = r.cfg;
   options.warmup_steps = r.warmup_steps;
@@ -94,7 +100,7 @@ StyleResult visual_style_prompting(const models::Model& model, const StyleReques
   options.layout.roles.assign(rows, attention::kTargetRole);
   options.layout.roles[0] = attention::kReferenceRole;
   options.layout.batch_size = r.batch_size;
-  options.controller = &swap;
+  options.controller = controller.get();
   options.progress = progress;
 
   if (r.style_image) {

@@ -48,6 +48,10 @@ GENERATED_CASES = {
     "c-steps-zero-target-negatives-ddim": dict(targets=OBJECTS[:2], seeds=[5, 9], swap_steps="0-2,5",
                                                negative="blurry, low quality", zero_target_negatives=True,
                                                sampler="ddim", warmup={"cfg": 12.0, "steps": 1}),
+    # shared attention (StyleAligned) with AdaIN of queries and keys, and without it
+    "d-shared-attention-adain-n2": dict(targets=OBJECTS[:2], seeds=[1, 2], shared_attention=True),
+    "e-shared-attention-no-adain-n2": dict(targets=OBJECTS[:2], seeds=[3, 4], shared_attention=True,
+                                           shared_adain=False, layers=["up_blocks.0.attentions.2", "up_blocks.1"]),
 }
 
 
@@ -74,7 +78,8 @@ def test_generated_reference_matches_python_vsp(run_vsp, tiny_model, tiny_pipeli
                    reference_seed=style["reference_seed"], target_seeds=style["seeds"], layers=style["layers"],
                    steps=style["steps"], cfg=style["cfg"], sampler=style["sampler"], negative=style["negative"],
                    zero_target_negatives=style["zero_target_negatives"], warmup_steps=style["warmup"]["steps"],
-                   warmup_cfg=style["warmup"]["cfg"], swap_steps=swap_step_set(style["swap_steps"], style["steps"]))
+                   warmup_cfg=style["warmup"]["cfg"], swap_steps=swap_step_set(style["swap_steps"], style["steps"]),
+                   shared_attention=style.get("shared_attention", False), shared_adain=style.get("shared_adain", True))
     _, expected = visual_style_prompting(tiny_pipeline, run)
     assert_rows_match(images, expected)
 

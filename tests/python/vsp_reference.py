@@ -1,5 +1,6 @@
 """Visual style prompting written plainly from docs/methods.md (section 1) with diffusers' SDXL
-parts, as the reference the C++ pipeline is compared with. It does the obvious thing on purpose:
+parts, as the reference the C++ pipeline is compared with; with shared_attention, StyleAligned's
+shared attention as the paper's code has it (AdaIN of queries and keys, concatenated K/V). It does the obvious thing on purpose:
 the whole CFG batch [u_ref, u_t1..u_tN, c_ref, c_t1..c_tN] goes through the UNet in one call, and
 in the chosen self-attention layers every target row's K and V are overwritten by the reference
 row's of the same CFG half before ordinary SDPA (no folding, no separate reference call)."""
@@ -20,6 +21,15 @@ class SwapState:
     swap_steps: set
     halves: int = 2
     step: int = -1
+    shared_attention: bool = False  # StyleAligned's shared attention instead of the swap
+    shared_adain: bool = True
+
+
+def adain_to_reference(x, reference_rows):
+    """Each row renormalised, per head and channel over the tokens, to its reference row's mean and
+    std (unbiased variance + 1e-5, under the square root)."""
+    mean, std = x.mean(dim=-2, keepdim=True), (x.var(dim=-2, keepdim=True) + 1e-5).sqrt()
+    return (x - mean) / std * std[reference_rows] + mean[reference_rows]
 
 
 class StyleSwapProcessor:
@@ -36,7 +46,14 @@ class StyleSwapProcessor:
         q, k, v = attn.to_q(hidden_states), attn.to_k(hidden_states), attn.to_v(hidden_states)
         head_dim = k.shape[-1] // heads
         q, k, v = (x.view(batch, -1, heads, head_dim).transpose(1, 2) for x in (q, k, v))
-        if self.state.step in self.state.swap_steps:
+        if self.state.step in self.state.swap_steps and self.state.shared_attention:
+            # Every row (the reference too) attends to [its own K; its half's reference K].
+            rows = batch // self.state.halves  # reference first in every half
+            reference_rows = [row // rows * rows for row in range(batch)]
+            if self.state.shared_adain:
+                q, k = adain_to_reference(q, reference_rows), adain_to_reference(k, reference_rows)
+            k, v = torch.cat([k, k[reference_rows]], dim=-2), torch.cat([v, v[reference_rows]], dim=-2)
+        elif self.state.step in self.state.swap_steps:
             rows = batch // self.state.halves  # reference first in every half
             k, v = k.clone(), v.clone()
             for half in range(self.state.halves):
@@ -83,6 +100,8 @@ class StyleRun:
     style_image: np.ndarray | None = None  # uint8 HxWx3, exactly the output size
     color_calibration: bool = True
     calibration_window: tuple = (100, 150)
+    shared_attention: bool = False
+    shared_adain: bool = True
 
 
 def encode(pipe, run):
@@ -148,7 +167,8 @@ def visual_style_prompting(pipe, run):
         trajectory = [scheduler.add_noise(z0, torch.randn(z0.shape, generator=generator), t.reshape(1))
                       for t in scheduler.timesteps]
 
-    state = SwapState(set(range(run.steps)) if run.swap_steps is None else set(run.swap_steps), 2 if guided else 1)
+    state = SwapState(set(range(run.steps)) if run.swap_steps is None else set(run.swap_steps), 2 if guided else 1,
+                      shared_attention=run.shared_attention, shared_adain=run.shared_adain)
     saved = pipe.unet.attn_processors
     pipe.unet.set_attn_processor(swap_processors(pipe.unet, run.layers, state))
     try:

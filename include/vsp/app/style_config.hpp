@@ -30,6 +30,8 @@ struct StyleConfig {
   std::string sampler = "euler";
   int warmup_steps = 0;
   double warmup_cfg = 0;
+  bool shared_attention = false;  // StyleAligned-style shared attention instead of the swap
+  bool shared_adain = true;       // with it, AdaIN of the targets' queries and keys
 
   // The side's template with {object} replaced by `object`.
   std::string reference_prompt(const std::string& object) const;

@@ -32,6 +32,10 @@ struct StyleRequest {
   std::vector<std::string> layers = {"default"};  // see attention::select_self_layers
   std::string swap_steps = "all";                     // see attention::select_steps
   int64_t batch_size = 0;                             // targets per UNet call; 0: all
+  // Instead of the swap, shared attention (attention::SharedAttentionController) in the same
+  // layers and steps, with AdaIN of the targets' queries and keys unless shared_adain is off.
+  bool shared_attention = false;
+  bool shared_adain = true;
   VaeTiling vae_tiling = VaeTiling::automatic;
 
   // Reference from a real image: the reference row follows the encoded image, noised to each
