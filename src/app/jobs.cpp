@@ -89,6 +89,11 @@ std::vector<std::filesystem::path> write_outputs(const PlannedJob& job, const Jo
     io::write_png(path, result.images.at(i), image_metadata(job.outputs[i].metadata, manifest));
     written.push_back(path);
   }
+  for (const auto& [file, array] : result.arrays) {
+    const auto values = array.to(at::kFloat).contiguous();
+    io::write_npy(folder / file, values.sizes().vec(), values.data_ptr<float>());
+    written.push_back(folder / file);
+  }
   return written;
 }
 

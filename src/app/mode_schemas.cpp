@@ -87,6 +87,12 @@ const ModeSchema& style_schema() {
            "keys and values (default: the style's, off)"},
           {"shared_adain", "--shared-adain,!--no-shared-adain", ValueKind::flag,
            "With --shared-attention: AdaIN of the targets' queries and keys to the reference's (default on)"},
+          {"attention_map", "--attention-map", ValueKind::text_list,
+           "Draw where target pixel X,Y attends in the reference: attention/NN_xX_yY.png and .npy (repeatable)"},
+          {"attention_step", "--attention-step", ValueKind::integer,
+           "Step of the attention maps, from 0 (default: the middle step); must be a swapping step", 0},
+          {"attention_layers", "--attention-layers", ValueKind::text_list,
+           "Swapped layers the maps average over, of one resolution (default: the finest swapped ones)", 0, ','},
           {"styles", "--styles", ValueKind::text, "Style folder (default: configs/styles, or $VSP_STYLES)"},
           vae_tiling_option(),
       }};

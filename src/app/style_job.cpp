@@ -1,5 +1,6 @@
 // The style mode: visual style prompting from a style config or a style image. A job writes a
-// folder: reference.png, one NN_<slug>_s<seed>.png per target and grid.png.
+// folder: reference.png, one NN_<slug>_s<seed>.png per target, grid.png, and attention/NN_xX_yY.png
+// (+ .npy) per target and asked-for pixel.
 #include <torch/torch.h>
 
 #include <cctype>
@@ -106,6 +107,16 @@ pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, cons
   r.batch_size = job.value("batch_size", context.batch_size);
   r.reference_trajectory = job.value("reference_trajectory", r.reference_trajectory);
   r.color_calibration = job.value("color_calibration", true);
+  for (const auto& pixel : job.value("attention_map", std::vector<std::string>{})) {
+    const auto comma = pixel.find(',');
+    const auto x = values::parse_decimal_integer(pixel.substr(0, comma), 0, models::kMaxImageSide);
+    const auto y = comma == std::string::npos ? std::nullopt
+                                              : values::parse_decimal_integer(pixel.substr(comma + 1), 0, models::kMaxImageSide);
+    if (!x || !y) throw Error("--attention-map takes a pixel as X,Y (e.g. 512,300), got '" + pixel + "'");
+    r.attention_pixels.emplace_back(static_cast<int>(*x), static_cast<int>(*y));
+  }
+  r.attention_step = job.value("attention_step", -1);
+  r.attention_layers = job.value("attention_layers", std::vector<std::string>{});
   r.shared_attention = job.value("shared_attention", s.shared_attention);
   r.shared_adain = job.value("shared_adain", s.shared_adain);
   r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
@@ -115,12 +126,21 @@ pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, cons
 class StyleJob : public PlannedJob {
  public:
   pipeline::StyleRequest request;
+  std::vector<fs::path> map_files;  // attention/NN_xX_yY.png, target-major
 
   JobResult run(const models::Model& model, const pipeline::ProgressFn& progress) const override {
     const auto made = pipeline::visual_style_prompting(model, request, progress);
     JobResult result{{}, made.latents};
     for (int64_t row = 0; row < made.images.size(0); ++row) result.images.push_back(to_image(made.images[row]));
     result.images.push_back(io::make_grid(result.images, static_cast<int>(result.images.size()), 4));
+    // Attention maps: over the reference image, one per target and pixel, in the planned order.
+    for (size_t i = 0; i < map_files.size(); ++i) {
+      const auto map = made.attention_maps[static_cast<int64_t>(i / request.attention_pixels.size())]
+                                          [static_cast<int64_t>(i % request.attention_pixels.size())].contiguous();
+      result.images.push_back(io::overlay_heatmap(result.images.front(), map.data_ptr<float>(),
+                                                  static_cast<int>(map.size(1)), static_cast<int>(map.size(0))));
+      result.arrays.emplace_back(fs::path(map_files[i]).replace_extension(".npy"), map);
+    }
     return result;
   }
 };
@@ -144,6 +164,9 @@ std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& conte
                  {"targets", r.target_prompts}, {"seeds", r.target_seeds},
                  {"negative", r.negative ? json(*r.negative) : json(nullptr)},
                  {"zero_target_negatives", r.zero_target_negatives}, {"job", job}};
+  // The images do not depend on the attention-map options: their metadata leaves them out, so that
+  // asking for maps writes the same files (and --resume keeps them).
+  for (const char* key : {"attention_map", "attention_step", "attention_layers"}) shared["job"].erase(key);
   // Only when on, so that the metadata of runs without it (and --resume) stay as they were.
   if (r.shared_attention) shared["shared_attention"] = {{"adain", r.shared_adain}};
   if (r.style_image) {
@@ -167,6 +190,20 @@ std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& conte
     planned->outputs.push_back({folder / (name + ".png"), target});
   }
   planned->outputs.push_back({folder / "grid.png", shared});
+  if (!r.attention_pixels.empty()) {
+    const auto maps = pipeline::attention_map_request(context.manifest, r);
+    for (size_t i = 0; i < r.target_prompts.size(); ++i) {
+      for (const auto& [x, y] : r.attention_pixels) {
+        auto metadata = shared;
+        metadata["job"] = job;
+        metadata["attention_map"] = {{"target", i}, {"x", x}, {"y", y}, {"step", maps.step}};
+        char name[64];
+        std::snprintf(name, sizeof name, "%02zu_x%d_y%d.png", i, x, y);
+        planned->map_files.push_back(folder / "attention" / name);
+        planned->outputs.push_back({planned->map_files.back(), metadata});
+      }
+    }
+  }
   planned->rows = static_cast<int64_t>(r.target_prompts.size()) + 1;
   planned->work = r.steps * planned->rows;
   planned->image_pixels = static_cast<int64_t>(r.width) * r.height;

@@ -54,4 +54,21 @@ Image resize(const Image& image, int width, int height) {
   return resized;
 }
 
+Image overlay_heatmap(const Image& image, const float* map, int map_width, int map_height) {
+  detail::check_layout(image, "overlay_heatmap");
+  if (image.channels != 3 || map_width < 1 || map_height < 1) throw Error("overlay_heatmap: needs an RGB image and a map");
+  const cv::Mat values(map_height, map_width, CV_32F, const_cast<float*>(map));
+  double low = 0, high = 0;
+  cv::minMaxLoc(values, &low, &high);
+  cv::Mat scaled, enlarged, colours;
+  values.convertTo(scaled, CV_8U, high > low ? 255.0 / (high - low) : 0.0, high > low ? -low * 255.0 / (high - low) : 0.0);
+  cv::resize(scaled, enlarged, cv::Size(image.width, image.height), 0, 0, cv::INTER_LINEAR);
+  cv::applyColorMap(enlarged, colours, cv::COLORMAP_JET);  // BGR
+  cv::cvtColor(colours, colours, cv::COLOR_BGR2RGB);
+  Image blended{image.width, image.height, 3, std::vector<uint8_t>(image.pixels.size())};
+  cv::Mat target = view_of(blended);
+  cv::addWeighted(view_of(image), 0.5, colours, 0.5, 0.0, target);
+  return blended;
+}
+
 }  // namespace vsp::io

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <climits>
+
 #include "vsp/attention/selection.hpp"
 #include "vsp/attention/shared_attention.hpp"
 #include "vsp/attention/style_swap.hpp"
@@ -31,12 +33,55 @@ void check_style_request(const models::Manifest& manifest, const StyleRequest& r
   if (r.zero_target_negatives && !manifest.force_zeros_for_empty_prompt)
     throw Error("zero_target_negatives is SDXL's zero-negative policy, but this " + manifest.family +
                 " model encodes negatives as text; set \"zero_target_negatives\": false in the style");
+  if (!r.attention_pixels.empty()) attention_map_request(manifest, r);
   if (r.style_image) {
     if (r.sampler != "ddim")
       throw Error("a style image is followed with DDIM; use --sampler ddim (the default for --style-image)");
     if (r.reference_trajectory != "noise" && r.reference_trajectory != "inversion")
       throw Error("unknown --reference-trajectory '" + r.reference_trajectory + "'; use noise or inversion");
   }
+}
+
+attention::AttentionMapRequest attention_map_request(const models::Manifest& manifest, const StyleRequest& r) {
+  attention::AttentionMapRequest a;
+  for (const auto& [x, y] : r.attention_pixels)
+    if (x < 0 || y < 0 || x >= r.width || y >= r.height)
+      throw Error("--attention-map " + std::to_string(x) + "," + std::to_string(y) + " is outside the " +
+                  std::to_string(r.width) + "x" + std::to_string(r.height) +
+                  " image; pixels count from 0,0 at the top left");
+  if (r.shared_attention)
+    throw Error("attention maps show where the swap makes targets attend; drop --shared-attention to draw them");
+  const auto swap_steps = attention::select_steps(r.swap_steps, r.steps);
+  a.step = r.attention_step < 0 ? r.steps / 2 : r.attention_step;
+  if (a.step >= r.steps)
+    throw Error("--attention-step " + std::to_string(a.step) + " is past the last step (" + std::to_string(r.steps - 1) +
+                "); steps count from 0");
+  if (!swap_steps[a.step])
+    throw Error("--attention-step " + std::to_string(a.step) + " does not swap (--swap-steps " + r.swap_steps +
+                "): targets attend to the reference only at swapping steps; choose one of them");
+  const auto swapped = attention::select_self_layers(manifest.attention_layers, r.layers);
+  int finest = INT_MAX;
+  for (const auto& l : manifest.attention_layers)
+    if (swapped[l.id]) finest = std::min(finest, l.level);
+  a.layers = r.attention_layers.empty() ? std::vector<bool>(swapped.size(), false)
+                                        : attention::select_self_layers(manifest.attention_layers, r.attention_layers);
+  a.level = -1;
+  for (const auto& l : manifest.attention_layers) {
+    if (r.attention_layers.empty() && swapped[l.id] && l.level == finest) a.layers[l.id] = true;
+    if (!a.layers[l.id]) continue;
+    if (!swapped[l.id])
+      throw Error("--attention-layers: " + l.name + " does not swap; choose among the swapped layers (--layers)");
+    if (a.level >= 0 && l.level != a.level)
+      throw Error("--attention-layers mixes resolutions (levels " + std::to_string(a.level) + " and " +
+                  std::to_string(l.level) + "); choose layers of one block");
+    a.level = l.level;
+  }
+  a.pixels = r.attention_pixels;
+  a.width = r.width;
+  a.height = r.height;
+  a.latent_width = r.width / manifest.vae_scale_factor;
+  a.latent_height = r.height / manifest.vae_scale_factor;
+  return a;
 }
 
 namespace {
@@ -101,6 +146,11 @@ StyleResult visual_style_prompting(const models::Model& model, const StyleReques
   options.layout.roles[0] = attention::kReferenceRole;
   options.layout.batch_size = r.batch_size;
   options.controller = controller.get();
+  std::unique_ptr<attention::AttentionMapRecorder> recorder;
+  if (!r.attention_pixels.empty()) {
+    recorder = std::make_unique<attention::AttentionMapRecorder>(*controller, attention_map_request(m, r), targets);
+    options.controller = recorder.get();
+  }
   options.progress = progress;
 
   if (r.style_image) {
@@ -130,7 +180,8 @@ StyleResult visual_style_prompting(const models::Model& model, const StyleReques
   }
   latents = denoise(model, *scheduler, latents, uncond, cond, options);
 
-  return {latents.to(torch::kCPU), decode_latents(model, latents, r.vae_tiling)};
+  return {latents.to(torch::kCPU), decode_latents(model, latents, r.vae_tiling),
+          recorder ? recorder->maps() : at::Tensor()};
 }
 
 }  // namespace vsp::pipeline

@@ -170,6 +170,16 @@ BAD_INPUTS = {
     "missing style image": lambda m, t, o: (image_args(m, o, t / "missing.png"), [str(t / "missing.png")]),
     "style image is not an image": not_an_image,
     "unknown layer": lambda m, t, o: (style_args(m, o, "--layers", "up_blocks.7"), ["'up_blocks.7'", "up_blocks.1"]),
+    "unknown template": lambda m, t, o: (style_args(m, o, "--template", "van-goh"), ["'van-goh'", "van-gogh"]),
+    "attention pixel outside": lambda m, t, o: (style_args(m, o, "--attention-map", "64,10"),
+                                                ["--attention-map 64,10", "outside the 64x64 image"]),
+    "attention pixel malformed": lambda m, t, o: (style_args(m, o, "--attention-map", "10;20"), ["X,Y", "10;20"]),
+    "attention step past the end": lambda m, t, o: (style_args(m, o, "--attention-map", "1,1", "--attention-step", 3),
+                                                    ["--attention-step 3", "past the last step (2)"]),
+    "attention step without swap": lambda m, t, o: (
+        style_args(m, o, "--attention-map", "1,1", "--attention-step", 2, "--swap-steps", "0-1"), ["does not swap"]),
+    "attention layer that does not swap": lambda m, t, o: (
+        style_args(m, o, "--attention-map", "1,1", "--attention-layers", "up_blocks.0"), ["does not swap"]),
 }
 
 
@@ -198,3 +208,22 @@ def test_templates_are_listed_and_usable_with_any_object(run_vsp, tiny_model, tm
                         steps=2))
     target = json.loads(Image.open(targets(tmp_path / "out")[0]).text["vsp"])
     assert target["prompt"] == "a lighthouse in Edvard Munch style" and target["negative"] == ""
+
+
+def test_attention_maps_sum_to_one_and_leave_the_images_unchanged(run_vsp, tiny_model, tmp_path):
+    run_vsp(*style_args(tiny_model, tmp_path / "plain", "--num", 3, "--batch-size", 3))
+    maps = ["--attention-map", "10,20", "--attention-map", "63,63", "--attention-step", 1]
+    for batch in (1, 3):
+        run_vsp(*style_args(tiny_model, tmp_path / f"maps{batch}", "--num", 3, "--batch-size", batch, *maps))
+    for image in sorted((tmp_path / "plain").glob("*.png")):
+        assert (tmp_path / "maps3" / image.name).read_bytes() == image.read_bytes(), image.name
+    files = sorted(p.name for p in (tmp_path / "maps3" / "attention").iterdir())
+    assert files == sorted(f"{t:02d}_{p}.{ext}" for t in range(3) for p in ("x10_y20", "x63_y63") for ext in ("npy", "png"))
+    for name in files:
+        if name.endswith(".npy"):
+            raw = np.load(tmp_path / "maps3" / "attention" / name)
+            assert raw.ndim == 2 and abs(raw.sum() - 1) < 1e-5, (name, raw.sum())
+            assert np.allclose(raw, np.load(tmp_path / "maps1" / "attention" / name), atol=1e-6)  # chunking
+    overlay = Image.open(tmp_path / "maps3" / "attention" / "01_x63_y63.png")
+    assert overlay.size == (64, 64)
+    assert json.loads(overlay.text["vsp"])["attention_map"] == {"target": 1, "x": 63, "y": 63, "step": 1}

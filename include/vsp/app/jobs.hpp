@@ -29,6 +29,8 @@ struct OutputImage {
 struct JobResult {
   std::vector<io::Image> images;  // in the order of PlannedJob::outputs
   at::Tensor latents;             // the final latents of the generated rows, on the CPU
+  // float32 arrays written as .npy files, relative to the output folder (raw attention maps).
+  std::vector<std::pair<std::filesystem::path, at::Tensor>> arrays;
 };
 
 // A job checked against the model's manifest, its outputs known before it runs (for duplicate

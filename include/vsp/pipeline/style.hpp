@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "vsp/attention/attention_maps.hpp"
 #include "vsp/io/image.hpp"
 #include "vsp/pipeline/denoise.hpp"
 #include "vsp/pipeline/vae_decode.hpp"
@@ -36,6 +37,11 @@ struct StyleRequest {
   // layers and steps, with AdaIN of the targets' queries and keys unless shared_adain is off.
   bool shared_attention = false;
   bool shared_adain = true;
+  // Attention maps: for each target pixel (x, y), where its query attends in the reference at one
+  // step (attention::AttentionMapRecorder).
+  std::vector<std::pair<int, int>> attention_pixels;
+  int attention_step = -1;                    // -1: the middle step, steps / 2
+  std::vector<std::string> attention_layers;  // empty: the swapped layers of the finest level
   VaeTiling vae_tiling = VaeTiling::automatic;
 
   // Reference from a real image: the reference row follows the encoded image, noised to each
@@ -48,9 +54,14 @@ struct StyleRequest {
 };
 
 struct StyleResult {
-  at::Tensor latents;  // float32 [1 + N, C, h, w]: row 0 is the reference
-  at::Tensor images;   // uint8 [1 + N, H, W, 3]
+  at::Tensor latents;         // float32 [1 + N, C, h, w]: row 0 is the reference
+  at::Tensor images;          // uint8 [1 + N, H, W, 3]
+  at::Tensor attention_maps;  // float32 [N, pixels, grid_h, grid_w] when pixels were asked for
 };
+
+// The attention maps a request asks for, checked against the model: pixels inside the image, a
+// swapping step, swapped layers of one resolution. Throws vsp::Error naming the flag and the fix.
+attention::AttentionMapRequest attention_map_request(const models::Manifest& manifest, const StyleRequest& request);
 
 // Throws vsp::Error on a request the export cannot run (size, seeds, sampler, ...).
 void check_style_request(const models::Manifest& manifest, const StyleRequest& request);
