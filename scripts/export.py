@@ -30,8 +30,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vsp_export.batch_invariance import make_embeddings_row_stable  # noqa: E402
 from vsp_export.op import install_processors  # noqa: E402  (registers vsp::attention)
 from vsp_export.random_models import RANDOM_SIZES  # noqa: E402
-from vsp_export.trace import (TextEncoder, UNet, UNetWithAddedConditioning, VaeDecoder, VaeEncoder,  # noqa: E402
-                              audit, trace)
+from vsp_export.trace import (ControlNet, TextEncoder, UNet, UNetWithAddedConditioning, VaeDecoder,  # noqa: E402
+                              VaeEncoder, audit, residual_shapes, trace)
 
 FORMAT_VERSION = 2
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -139,7 +139,34 @@ def text_encoder_info(file, tokenizer_folder, tokenizer, encoder, hidden_state):
             "max_length": min(tokenizer.model_max_length, encoder.config.max_position_embeddings)}
 
 
-def export(pipe, family, source, out, device, dtype_name):
+CONTROL_KINDS = ["canny", "depth"]
+
+
+def load_controlnets(args, pipe, family):
+    """{kind: ControlNetModel}: --controlnet KIND=SOURCE (a hub id, folder or single file), or for
+    --random tiny and medium (SDXL) random ones built from the UNet."""
+    if args.random:
+        # The tests' and quick benchmarks' models; the large random ones stay lean.
+        if args.random not in ("tiny", "medium"):
+            return {}
+        from vsp_export.random_models import build_random_controlnets
+        return build_random_controlnets(pipe.unet, CONTROL_KINDS)
+    controlnets = {}
+    for spec in args.controlnet or []:
+        kind, _, source = spec.partition("=")
+        if kind not in CONTROL_KINDS or not source:
+            sys.exit(f"error: --controlnet takes KIND=SOURCE with KIND one of {', '.join(CONTROL_KINDS)}, got '{spec}'")
+        if family != "sdxl":
+            sys.exit(f"error: --controlnet exports SDXL ControlNets, but {args.model} is {FAMILIES[family]['name']}")
+        from diffusers import ControlNetModel
+        if source.endswith(".safetensors") or source.endswith(".ckpt"):
+            controlnets[kind] = ControlNetModel.from_single_file(source, torch_dtype=torch.float32)
+        else:
+            controlnets[kind] = ControlNetModel.from_pretrained(source, torch_dtype=torch.float32)
+    return controlnets
+
+
+def export(pipe, family, source, out, device, dtype_name, controlnets):
     dtype = DTYPES[dtype_name]
     # The SDXL VAE overflows in fp16: keep it in fp32 unless the checkpoint says it is fp16-safe.
     vae_dtype = dtype if (dtype != torch.float16 or not pipe.vae.config.force_upcast) else torch.float32
@@ -169,9 +196,13 @@ def export(pipe, family, source, out, device, dtype_name):
         example += [torch.randn(2, pooled_size, device=device, dtype=dtype),
                     torch.tensor([[default_size, default_size, 0, 0, default_size, default_size]] * 2, device=device,
                                  dtype=dtype)]
+    down_shapes, mid_shape = residual_shapes(unet)
+    residual = lambda channels, level: torch.zeros(2, channels, latent >> level, latent >> level, device=device,  # noqa: E731
+                                                   dtype=dtype)
+    residuals = (tuple(residual(*shape) for shape in down_shapes), residual(*mid_shape))
     make_embeddings_row_stable(unet)
     unet_module = (UNetWithAddedConditioning if added_conditioning else UNet)(unet)
-    table = install_processors(unet, lambda: unet_module(*example))
+    table = install_processors(unet, lambda: unet_module(*example, *residuals))
 
     ids = torch.full((1, 77), 49407, dtype=torch.long, device=device)
     ids[0, 0] = 49406
@@ -179,10 +210,15 @@ def export(pipe, family, source, out, device, dtype_name):
     encoder_files = ["text_encoder.pt", "text_encoder_2.pt"][:len(encoders)]
     modules = {file: (TextEncoder(encoder), (ids,), None) for file, (encoder, _) in zip(encoder_files, encoders)}
     modules.update({
-        "unet.pt": (unet_module, tuple(example), len(table)),
+        "unet.pt": (unet_module, (*example, *residuals), len(table)),
         "vae_encoder.pt": (VaeEncoder(vae), (image,), None),
         "vae_decoder.pt": (VaeDecoder(vae), (torch.randn(1, 4, latent, latent, device=device, dtype=vae_dtype),), None),
     })
+    control_image = torch.rand(2, 3, default_size, default_size, device=device, dtype=dtype)
+    for kind, controlnet in controlnets.items():
+        controlnet = controlnet.to(device, dtype).eval()
+        make_embeddings_row_stable(controlnet)
+        modules[f"controlnet_{kind}.pt"] = (ControlNet(controlnet), (*example, control_image), None)
     staging = out.rstrip("/") + ".partial"
     shutil.rmtree(staging, ignore_errors=True)
     os.makedirs(staging)
@@ -219,7 +255,9 @@ def export(pipe, family, source, out, device, dtype_name):
         "scheduler": {k: v for k, v in dict(pipe.scheduler.config).items() if not k.startswith("_")},
         "text_encoders": text_encoders,
         "unet": {"file": "unet.pt", "cross_attention_dim": unet.config.cross_attention_dim,
-                 "added_conditioning": added_conditioning, "inputs": unet_module.INPUTS},
+                 "added_conditioning": added_conditioning, "inputs": unet_module.INPUTS,
+                 "residuals": {"down": [list(shape) for shape in down_shapes], "mid": list(mid_shape)}},
+        "controlnets": [{"kind": kind, "file": f"controlnet_{kind}.pt"} for kind in controlnets],
         "vae": {"encoder": "vae_encoder.pt", "decoder": "vae_decoder.pt",
                 "tile_size": vae.config.sample_size if isinstance(vae.config.sample_size, int) else vae.config.sample_size[0]},
         "attention_layers": table,
@@ -243,6 +281,10 @@ def main():
                         help="random model: SDXL-shaped tiny (tests), medium (quick benchmarks), sdxl-structure "
                              "(SDXL's layers at reduced width: CPU benchmarks), full (SDXL size); sd1-tiny, "
                              "sd1-medium, sd2-tiny, sd2-medium (SD 1.x / SD 2.x v-prediction shapes)")
+    parser.add_argument("--controlnet", action="append", metavar="KIND=SOURCE",
+                        help="also export an SDXL ControlNet (repeatable): KIND canny or depth, SOURCE a hub id, "
+                             "folder or single file, e.g. canny=diffusers/controlnet-canny-sdxl-1.0. "
+                             "--random tiny and medium get random ones of both kinds")
     parser.add_argument("--family", choices=sorted(FAMILIES),
                         help="the model family, when detection from the checkpoint or folder is wrong or fails")
     parser.add_argument("--out", required=True, help="model folder to write, e.g. models/sdxl")
@@ -257,12 +299,16 @@ def main():
     if args.device == "cpu" and args.dtype == "fp16":
         print("[export] warning: fp16 on CPU is slow and poorly supported; prefer fp32 or bf16", file=sys.stderr)
     torch.set_grad_enabled(False)
-    if args.random and args.family:
-        parser.error("--family applies to --model; a --random model's family is in its name")
+    if args.random and (args.family or args.controlnet):
+        parser.error("--family and --controlnet apply to --model; a --random model's family is in its name, "
+                     "and a random SDXL model gets random ControlNets")
     pipe, family, source_name = load_pipeline(args)
+    controlnets = load_controlnets(args, pipe, family)
     if args.save_pipeline:
         pipe.save_pretrained(args.save_pipeline)
-    export(pipe, family, source_name, args.out, args.device, args.dtype)
+        for kind, controlnet in controlnets.items():
+            controlnet.save_pretrained(os.path.join(args.save_pipeline, f"controlnet_{kind}"))
+    export(pipe, family, source_name, args.out, args.device, args.dtype, controlnets)
 
 
 if __name__ == "__main__":

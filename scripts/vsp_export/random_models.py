@@ -157,3 +157,18 @@ def _build_sd_pipeline(size: str) -> StableDiffusionPipeline:
     return StableDiffusionPipeline(
         vae=vae, text_encoder=text_encoder, tokenizer=tokenizer_open if sd2 else tokenizer_l, unet=unet,
         scheduler=scheduler, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+
+
+def build_random_controlnets(unet, kinds):
+    """{kind: ControlNetModel} copied from the UNet, as diffusers' from_unet does, with random
+    instead of zero output convolutions (seeded per kind), so that their residuals are not zero."""
+    from diffusers import ControlNetModel
+    controlnets = {}
+    for index, kind in enumerate(kinds):
+        controlnet = ControlNetModel.from_unet(unet).eval()
+        torch.manual_seed(20 + index)
+        for conv in [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block]:
+            torch.nn.init.normal_(conv.weight, std=0.05)
+            torch.nn.init.normal_(conv.bias, std=0.05)
+        controlnets[kind] = controlnet
+    return controlnets

@@ -24,30 +24,64 @@ class TextEncoder(torch.nn.Module):
         return out.hidden_states[-2], out.last_hidden_state, pooled
 
 
+def residual_shapes(unet):
+    """(channels, level) of each ControlNet residual the UNet's skip connections take, in order,
+    and of the mid-block residual: conv_in's output, then every down-block layer and downsampler."""
+    channels = unet.config.block_out_channels
+    layers = unet.config.layers_per_block
+    down = [(channels[0], 0)]
+    for level, width in enumerate(channels):
+        down += [(width, level)] * (layers if isinstance(layers, int) else layers[level])
+        if level < len(channels) - 1:
+            down.append((width, level + 1))
+    return down, (channels[-1], len(channels) - 1)
+
+
 class UNet(torch.nn.Module):
     """SD 1.x/2.x: positional tensor inputs only, so that C++ can call it; timestep is a 0-dim
-    tensor. INPUTS names them for the manifest."""
-    INPUTS = ["sample", "timestep", "encoder_hidden_states"]
+    tensor. ControlNet residuals are added to the skip connections and the mid block (zeros when
+    no ControlNet runs: adding them changes no bit). INPUTS names them for the manifest."""
+    INPUTS = ["sample", "timestep", "encoder_hidden_states", "down_residuals", "mid_residual"]
 
     def __init__(self, unet):
         super().__init__()
         self.unet = unet
 
-    def forward(self, sample, timestep, encoder_hidden_states):
-        return self.unet(sample, timestep, encoder_hidden_states, return_dict=False)[0]
+    def forward(self, sample, timestep, encoder_hidden_states, down_residuals: tuple, mid_residual):
+        return self.unet(sample, timestep, encoder_hidden_states, down_block_additional_residuals=list(down_residuals),
+                         mid_block_additional_residual=mid_residual, return_dict=False)[0]
 
 
 class UNetWithAddedConditioning(torch.nn.Module):
     """SDXL: the UNet plus its added conditioning, pooled text embedding and time ids."""
-    INPUTS = ["sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids"]
+    INPUTS = ["sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids", "down_residuals",
+              "mid_residual"]
 
     def __init__(self, unet):
         super().__init__()
         self.unet = unet
 
-    def forward(self, sample, timestep, encoder_hidden_states, text_embeds, time_ids):
+    def forward(self, sample, timestep, encoder_hidden_states, text_embeds, time_ids, down_residuals: tuple,
+                mid_residual):
         added = {"text_embeds": text_embeds, "time_ids": time_ids}
-        return self.unet(sample, timestep, encoder_hidden_states, added_cond_kwargs=added, return_dict=False)[0]
+        return self.unet(sample, timestep, encoder_hidden_states, added_cond_kwargs=added,
+                         down_block_additional_residuals=list(down_residuals),
+                         mid_block_additional_residual=mid_residual, return_dict=False)[0]
+
+
+class ControlNet(torch.nn.Module):
+    """An SDXL ControlNet: the UNet's inputs and the control image ([B, 3, H, W] in [0, 1]) ->
+    (down residuals, mid residual) at conditioning scale 1 (the runtime scales them)."""
+
+    def __init__(self, controlnet):
+        super().__init__()
+        self.controlnet = controlnet
+
+    def forward(self, sample, timestep, encoder_hidden_states, text_embeds, time_ids, control_image):
+        added = {"text_embeds": text_embeds, "time_ids": time_ids}
+        down, mid = self.controlnet(sample, timestep, encoder_hidden_states, control_image, added_cond_kwargs=added,
+                                    return_dict=False)
+        return tuple(down), mid
 
 
 class VaeEncoder(torch.nn.Module):

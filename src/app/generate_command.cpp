@@ -54,8 +54,11 @@ void run_generate(const GenerateOptions& o, const CommonOptions& common) {
   const auto manifest = models::Manifest::load(common.model);
   auto planned = generate_mode().plan(job, {manifest, "", ".", kImagesPerCall});
   std::set<fs::path> folders;
+  // With --control, the last output is the control map the ControlNet saw: <out>_control.png.
+  const size_t images = planned->outputs.size() - (job.contains("control") ? 1 : 0);
   for (size_t i = 0; i < planned->outputs.size(); ++i) {
-    planned->outputs[i].file = output_path(out, i, planned->outputs.size());
+    planned->outputs[i].file = i < images ? output_path(out, i, images)
+                                          : out.parent_path() / (out.stem().string() + "_control.png");
     if (!o.latents_out.empty() && fs::path(o.latents_out).lexically_normal() == planned->outputs[i].file.lexically_normal())
       throw Error("--save-latents " + o.latents_out + " would overwrite the image; give it another name");
     folders.insert(planned->outputs[i].file.parent_path());

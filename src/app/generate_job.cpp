@@ -25,6 +25,7 @@ class GenerateJob : public PlannedJob {
   }
 
   std::string group_key() const override {
+    if (request.control.map) return {};  // its control map is its own: it runs alone
     std::ostringstream key;
     key << "generate " << request.width << "x" << request.height << " " << request.steps << " " << request.cfg << " "
         << request.sampler;
@@ -36,9 +37,11 @@ class GenerateJob : public PlannedJob {
     std::vector<pipeline::TextToImageRequest> requests;
     for (const auto* job : group) requests.push_back(static_cast<const GenerateJob*>(job)->request);
     std::vector<JobResult> results;
-    for (const auto& made : pipeline::text_to_image(model, requests, batch_size, progress)) {
-      JobResult result{{}, made.latents};
-      for (int64_t i = 0; i < made.images.size(0); ++i) result.images.push_back(to_image(made.images[i]));
+    const auto made = pipeline::text_to_image(model, requests, batch_size, progress);
+    for (size_t j = 0; j < made.size(); ++j) {
+      JobResult result{{}, made[j].latents};
+      for (int64_t i = 0; i < made[j].images.size(0); ++i) result.images.push_back(to_image(made[j].images[i]));
+      if (requests[j].control.map) result.images.push_back(*requests[j].control.map);  // the map it saw
       results.push_back(std::move(result));
     }
     return results;
@@ -62,6 +65,7 @@ std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& co
   r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
   context.manifest.check_size(r.width, r.height);
   context.manifest.check_steps(r.steps);
+  r.control = plan_control(job, context, r.width, r.height);
   sampling::ScheduleConfig::from_json(context.manifest.scheduler);  // a bad scheduler config, before compute
 
   const std::string stem = context.name + (context.name.empty() ? "" : "_") + "s" + std::to_string(r.seed);
@@ -69,8 +73,10 @@ std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& co
     json image = {{"mode", "generate"}, {"prompt", r.prompt}, {"steps", r.steps}, {"cfg", r.cfg}, {"seed", r.seed},
                   {"width", r.width}, {"height", r.height}, {"sampler", r.sampler}, {"num", r.num}, {"index", i},
                   {"negative", r.negative ? json(*r.negative) : json(nullptr)}, {"job", job}};
+    if (r.control.map) image["control"] = control_metadata(job, r.control);
     planned->outputs.push_back({stem + (r.num > 1 ? "_" + std::to_string(i) : "") + ".png", image});
   }
+  if (r.control.map) planned->outputs.push_back({stem + "_control.png", planned->outputs.front().metadata});
   planned->rows = r.num;
   planned->image_pixels = static_cast<int64_t>(r.width) * r.height;
   planned->work = static_cast<int64_t>(r.steps) * r.num;

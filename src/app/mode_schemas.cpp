@@ -18,13 +18,31 @@ OptionSpec vae_tiling_option() {
           {"auto", "on", "off"}};
 }
 
+// ControlNet: the same flags on generate and style.
+std::vector<OptionSpec> with_control_options(std::vector<OptionSpec> options) {
+  options.insert(options.end(), {
+      {"control", "--control", ValueKind::text,
+       "Steer the layout with a ControlNet: canny (edges of --control-image) or depth-map (a ready depth map)", 0, 0,
+       {"canny", "depth-map"}},
+      {"control_image", "--control-image", ValueKind::text, "The picture (PNG or JPEG) the control map comes from"},
+      {"control_scale", "--control-scale", ValueKind::number, "ControlNet strength, 0-10 (default 1)", 0, 0, {}, 10},
+      {"control_start", "--control-start", ValueKind::number, "Fraction of the steps where control starts (default 0)",
+       0, 0, {}, 1},
+      {"control_end", "--control-end", ValueKind::number, "Fraction of the steps where control ends (default 1)", 0, 0,
+       {}, 1},
+      {"canny_low", "--canny-low", ValueKind::integer, "Canny's low threshold (default 100)", 0, 0, {}, 10000},
+      {"canny_high", "--canny-high", ValueKind::integer, "Canny's high threshold (default 200)", 0, 0, {}, 10000},
+  });
+  return options;
+}
+
 }  // namespace
 
 const ModeSchema& generate_schema() {
   static const ModeSchema schema{
       "generate",
       "text to image",
-      {
+      with_control_options({
           {"prompt", "-p,--prompt", ValueKind::text, "What to draw (an empty prompt is valid)"},
           {"negative", "-n,--negative", ValueKind::optional_text,
            "Negative prompt. Absent: zero embeddings on SDXL, the empty prompt on SD 1.x/2.x; \"\" is encoded as text"},
@@ -39,7 +57,7 @@ const ModeSchema& generate_schema() {
           {"num", "--num", ValueKind::integer, "Images from one seed's noise (default 1, at most 1000)", 1, 0, {},
            kMaxImages},
           vae_tiling_option(),
-      }};
+      })};
   return schema;
 }
 
@@ -47,7 +65,7 @@ const ModeSchema& style_schema() {
   static const ModeSchema schema{
       "style",
       "visual style prompting",
-      {
+      with_control_options({
           {"style", "--style", ValueKind::text, "Style name (configs/styles/<name>.json; vsp styles lists them)"},
           {"style_image", "--style-image", ValueKind::text, "Take the style from this picture (PNG or JPEG) instead"},
           {"style_prompt", "--style-prompt", ValueKind::text,
@@ -95,7 +113,7 @@ const ModeSchema& style_schema() {
            "Swapped layers the maps average over, of one resolution (default: the finest swapped ones)", 0, ','},
           {"styles", "--styles", ValueKind::text, "Style folder (default: configs/styles, or $VSP_STYLES)"},
           vae_tiling_option(),
-      }};
+      })};
   return schema;
 }
 

@@ -117,6 +117,7 @@ pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, cons
   }
   r.attention_step = job.value("attention_step", -1);
   r.attention_layers = job.value("attention_layers", std::vector<std::string>{});
+  r.control = plan_control(job, context, r.width, r.height);
   r.shared_attention = job.value("shared_attention", s.shared_attention);
   r.shared_adain = job.value("shared_adain", s.shared_adain);
   r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
@@ -133,6 +134,7 @@ class StyleJob : public PlannedJob {
     JobResult result{{}, made.latents};
     for (int64_t row = 0; row < made.images.size(0); ++row) result.images.push_back(to_image(made.images[row]));
     result.images.push_back(io::make_grid(result.images, static_cast<int>(result.images.size()), 4));
+    if (request.control.map) result.images.push_back(*request.control.map);  // the map the targets saw
     // Attention maps: over the reference image, one per target and pixel, in the planned order.
     for (size_t i = 0; i < map_files.size(); ++i) {
       const auto map = made.attention_maps[static_cast<int64_t>(i / request.attention_pixels.size())]
@@ -169,6 +171,7 @@ std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& conte
   for (const char* key : {"attention_map", "attention_step", "attention_layers"}) shared["job"].erase(key);
   // Only when on, so that the metadata of runs without it (and --resume) stay as they were.
   if (r.shared_attention) shared["shared_attention"] = {{"adain", r.shared_adain}};
+  if (r.control.map) shared["control"] = control_metadata(job, r.control);
   if (r.style_image) {
     shared["style_image"] = job["style_image"];
     shared["reference_trajectory"] = r.reference_trajectory;
@@ -190,6 +193,7 @@ std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& conte
     planned->outputs.push_back({folder / (name + ".png"), target});
   }
   planned->outputs.push_back({folder / "grid.png", shared});
+  if (r.control.map) planned->outputs.push_back({folder / "control.png", shared});
   if (!r.attention_pixels.empty()) {
     const auto maps = pipeline::attention_map_request(context.manifest, r);
     for (size_t i = 0; i < r.target_prompts.size(); ++i) {

@@ -71,4 +71,14 @@ Image overlay_heatmap(const Image& image, const float* map, int map_width, int m
   return blended;
 }
 
+Image canny_edges(const Image& image, double low, double high) {
+  detail::check_layout(image, "canny_edges");
+  cv::Mat edges;
+  cv::Canny(view_of(image), edges, low, high);
+  Image out{image.width, image.height, 3, std::vector<uint8_t>(static_cast<size_t>(image.width) * image.height * 3)};
+  cv::Mat target = view_of(out);
+  cv::cvtColor(edges, target, cv::COLOR_GRAY2RGB);
+  return out;
+}
+
 }  // namespace vsp::io

@@ -162,12 +162,22 @@ Manifest Manifest::load(const std::filesystem::path& folder) {
   }
   std::vector<std::string> inputs = {"sample", "timestep", "encoder_hidden_states"};
   if (m.added_conditioning) inputs.insert(inputs.end(), {"text_embeds", "time_ids"});
+  inputs.insert(inputs.end(), {"down_residuals", "mid_residual"});
   if (m.unet_inputs != inputs) {
     std::string list;
     for (const auto& name : inputs) list += (list.empty() ? "" : ", ") + name;
     unet.fail("inputs", "must be (" + list + ") for a UNet " + (m.added_conditioning ? "with" : "without") +
                             " added conditioning");
   }
+  const Fields residuals(unet.object("residuals"), "unet.residuals.", path);
+  const auto residual = [&](const nlohmann::json& pair, const char* key) {
+    if (!pair.is_array() || pair.size() != 2) residuals.fail(key, "must hold [channels, level] pairs");
+    const auto channels = values::integer_in(pair[0], 1, kMaxDimension), level = values::integer_in(pair[1], 0, 16);
+    if (!channels || !level) residuals.fail(key, "must hold [channels, level] pairs");
+    return std::make_pair(static_cast<int>(*channels), static_cast<int>(*level));
+  };
+  for (const auto& pair : residuals.list("down")) m.down_residuals.push_back(residual(pair, "down"));
+  m.mid_residual = residual(residuals.get("mid"), "mid");
   m.cross_attention_dim = static_cast<int>(unet.integer("cross_attention_dim", 1, kMaxDimension));
   int encoder_width = 0;
   for (const auto& encoder : m.text_encoders) encoder_width += encoder.hidden_size;
@@ -196,7 +206,14 @@ Manifest Manifest::load(const std::filesystem::path& folder) {
       throw Error(path.string() + ": attention_layers must be listed by id in execution order; re-export the model");
     m.attention_layers.push_back(layer);
   }
+  if (json.contains("controlnets")) {
+    for (const auto& entry : top.list("controlnets")) {
+      const Fields controlnet(entry, "controlnets[].", path);
+      m.controlnets[controlnet.text("kind")] = controlnet.file("file");
+    }
+  }
   std::vector<std::string> files = {m.unet_file, m.vae_encoder_file, m.vae_decoder_file};
+  for (const auto& [kind, file] : m.controlnets) files.push_back(file);
   for (const auto& encoder : m.text_encoders) files.push_back(encoder.file);
   for (const auto& file : files) {
     if (!std::filesystem::is_regular_file(folder / file))

@@ -167,7 +167,24 @@ void release_free_memory() {
 
 std::vector<c10::IValue> Model::unet_arguments(const UNetInputs& inputs) const {
   std::vector<c10::IValue> arguments;
+  // Without a ControlNet the residuals are zeros, broadcast from one value: adding them changes
+  // no bit and costs no memory.
+  const auto zeros = [&](const std::pair<int, int>& shape) {
+    const auto& x = inputs.sample;
+    return at::zeros({}, x.options()).expand({x.size(0), shape.first, x.size(2) >> shape.second, x.size(3) >> shape.second});
+  };
   for (const auto& name : manifest.unet_inputs) {
+    if (name == "down_residuals") {
+      std::vector<c10::IValue> residuals;
+      for (size_t i = 0; i < manifest.down_residuals.size(); ++i)
+        residuals.emplace_back(inputs.down_residuals.empty() ? zeros(manifest.down_residuals[i]) : inputs.down_residuals.at(i));
+      arguments.emplace_back(c10::ivalue::Tuple::create(std::move(residuals)));
+      continue;
+    }
+    if (name == "mid_residual") {
+      arguments.emplace_back(inputs.mid_residual.defined() ? inputs.mid_residual : zeros(manifest.mid_residual));
+      continue;
+    }
     const at::Tensor* input = name == "sample"                  ? &inputs.sample
                               : name == "timestep"              ? &inputs.timestep
                               : name == "encoder_hidden_states" ? &inputs.encoder_hidden_states
@@ -179,6 +196,20 @@ std::vector<c10::IValue> Model::unet_arguments(const UNetInputs& inputs) const {
     arguments.emplace_back(*input);
   }
   return arguments;
+}
+
+torch::jit::Module& Model::controlnet(const std::string& kind) const {
+  std::lock_guard lock(controlnets_mutex_);
+  const auto loaded = controlnets_.find(kind);
+  if (loaded != controlnets_.end()) return loaded->second;
+  const auto file = manifest.controlnets.find(kind);
+  if (file == manifest.controlnets.end())
+    throw Error("model folder '" + folder_.string() + "' has no " + kind + " ControlNet; export one with scripts/export.py "
+                "--model ... --out " + folder_.string() + " --controlnet " + kind + "=diffusers/controlnet-" + kind +
+                "-sdxl-1.0");
+  auto module = load_module(folder_ / file->second, manifest, device);
+  check_inputs(module, folder_ / file->second, 6, "a ControlNet export");
+  return controlnets_.emplace(kind, std::move(module)).first->second;
 }
 
 torch::jit::Module& Model::vae_encoder() const {

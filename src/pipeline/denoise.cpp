@@ -17,7 +17,7 @@ at::Tensor denoise(const models::Model& model, sampling::Scheduler& scheduler, a
   bool guided = false;
   for (int i = 0; i < steps; ++i) guided = guided || options.guidance_at(i) > 1.0;
   Denoiser denoiser(model, options.layout, latents.size(0), guided, options.controller);
-  RowInputs inputs{uncond, cond};
+  RowInputs inputs{uncond, cond, options.control};
 
   for (int i = 0; i < steps; ++i) {
     if (options.before_unet) options.before_unet(i, latents, inputs);

@@ -24,10 +24,25 @@ Denoiser::Denoiser(const models::Model& model, BranchLayout layout, int64_t rows
   }
 }
 
-at::Tensor Denoiser::unet(const at::Tensor& rows, const at::Tensor& timestep, const text::Conditioning& c) const {
-  return model_.unet
-      .forward(model_.unet_arguments({rows.to(model_.dtype), timestep, c.prompt_embeds, c.pooled, c.time_ids}))
-      .toTensor();
+double ControlInput::scale_at(int step, int steps) const {
+  const double from = static_cast<double>(step) / steps, to = static_cast<double>(step + 1) / steps;
+  return kind.empty() || from < start || to > end ? 0.0 : scale;
+}
+
+at::Tensor Denoiser::unet(const at::Tensor& rows, const at::Tensor& timestep, const text::Conditioning& c,
+                          const at::Tensor& control_images, double control_scale, const std::string& control_kind) const {
+  models::UNetInputs inputs{rows.to(model_.dtype), timestep, c.prompt_embeds, c.pooled, c.time_ids};
+  if (control_scale != 0.0) {
+    // The ControlNet sees the UNet's inputs and the control image; its residuals, scaled, join the UNet.
+    const auto out = model_.controlnet(control_kind)
+                         .forward({inputs.sample, timestep, c.prompt_embeds, c.pooled, c.time_ids,
+                                   control_images.to(model_.dtype)})
+                         .toTuple();
+    for (const auto& residual : out->elements()[0].toTupleRef().elements())
+      inputs.down_residuals.push_back(residual.toTensor() * control_scale);
+    inputs.mid_residual = out->elements()[1].toTensor() * control_scale;
+  }
+  return model_.unet.forward(model_.unet_arguments(inputs)).toTensor();
 }
 
 at::Tensor Denoiser::predict(const at::Tensor& model_input, const DenoiserStep& step, const RowInputs& inputs) {
@@ -47,13 +62,24 @@ at::Tensor Denoiser::predict(const at::Tensor& model_input, const DenoiserStep& 
     const auto c = guided_ ? text::Conditioning::cat({inputs.uncond.select(index), selected}) : selected;
     auto rows = model_input.slice(0, group.begin, group.end);
     if (guided_) rows = torch::cat({rows, rows});
+    const auto& control = inputs.control;
+    const bool controlled = !control.kind.empty() && group.begin < static_cast<int64_t>(control.rows.size()) &&
+                            control.rows[group.begin];
+    const double control_scale = controlled ? control.scale_at(step.index, step.count) : 0.0;
+    at::Tensor images;
+    if (control_scale != 0.0) {
+      images = control.images.slice(0, group.begin, group.end);
+      if (guided_) images = torch::cat({images, images});
+    }
     // On the CPU a convolution over a batch of one takes another kernel than over several, so
     // a lone unguided row runs twice: a row's numbers must not depend on its chunk.
     at::Tensor eps;
     if (rows.size(0) == 1 && !group.reference) {
-      eps = unet(torch::cat({rows, rows}), t, c.repeat(2)).slice(0, 0, 1);
+      eps = unet(torch::cat({rows, rows}), t, c.repeat(2), images.defined() ? torch::cat({images, images}) : images,
+                 control_scale, control.kind)
+                .slice(0, 0, 1);
     } else {
-      eps = unet(rows, t, c);
+      eps = unet(rows, t, c, images, control_scale, control.kind);
     }
     eps = eps.to(torch::kFloat);
     if (guided_) {

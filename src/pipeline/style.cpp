@@ -146,6 +146,9 @@ StyleResult visual_style_prompting(const models::Model& model, const StyleReques
   options.layout.roles[0] = attention::kReferenceRole;
   options.layout.batch_size = r.batch_size;
   options.controller = controller.get();
+  std::vector<bool> steered(rows, true);
+  steered[0] = false;  // the reference keeps its own layout
+  options.control = control_input(r.control, steered, model.device);
   std::unique_ptr<attention::AttentionMapRecorder> recorder;
   if (!r.attention_pixels.empty()) {
     recorder = std::make_unique<attention::AttentionMapRecorder>(*controller, attention_map_request(m, r), targets);

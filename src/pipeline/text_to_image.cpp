@@ -43,6 +43,10 @@ std::vector<TextToImageResult> text_to_image(const models::Model& model, const s
   options.guidance = first.cfg;
   options.layout.batch_size = batch_size;
   options.progress = progress;
+  if (first.control.map) {
+    if (requests.size() != 1) throw Error("text_to_image: a request with a ControlNet runs alone");
+    options.control = control_input(first.control, std::vector<bool>(first.num, true), model.device);
+  }
   const auto latents = denoise(model, *scheduler, torch::cat(noise) * scheduler->init_noise_sigma(),
                                text::Conditioning::cat(unconds), text::Conditioning::cat(conds), options);
   const auto cpu_latents = latents.to(torch::kCPU);

@@ -8,7 +8,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const auto folder = [] {
     const auto model = vsp::fuzz::scratch() / "model";
     std::filesystem::create_directories(model);
-    for (const char* file : {"unet.pt", "vae_encoder.pt", "vae_decoder.pt", "text_encoder.pt", "text_encoder_2.pt"})
+    for (const char* file : {"unet.pt", "vae_encoder.pt", "vae_decoder.pt", "text_encoder.pt", "text_encoder_2.pt",
+                             "controlnet_canny.pt", "controlnet_depth.pt"})
       std::ofstream(model / file).put('\n');
     return model;
   }();

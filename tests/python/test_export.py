@@ -28,6 +28,13 @@ def test_layer_table_is_in_execution_order(tiny_model):
     assert all(row["kind"] == ("self" if row["name"].endswith("attn1") else "cross") for row in layers)
 
 
+def residuals(manifest, rows, latent):
+    """Random ControlNet residuals of the shapes the manifest lists: (down tuple, mid)."""
+    shape = lambda channels, level: torch.randn(rows, channels, latent >> level, latent >> level)  # noqa: E731
+    listed = manifest["unet"]["residuals"]
+    return tuple(shape(*pair) for pair in listed["down"]), shape(*listed["mid"])
+
+
 def test_export_from_a_local_diffusers_folder(tiny_model, tmp_path):
     import subprocess
     import sys
@@ -37,7 +44,8 @@ def test_export_from_a_local_diffusers_folder(tiny_model, tmp_path):
                     "--out", str(out)], check=True, capture_output=True)
     ours, theirs = (json.loads((p / "manifest.json").read_text()) for p in (tiny_model, out))
     assert ours["attention_layers"] == theirs["attention_layers"]
-    inputs = (torch.randn(2, 4, 8, 8), torch.tensor(321.0), torch.randn(2, 77, 64), torch.randn(2, 32), torch.randn(2, 6))
+    inputs = (torch.randn(2, 4, 8, 8), torch.tensor(321.0), torch.randn(2, 77, 64), torch.randn(2, 32), torch.randn(2, 6),
+              *residuals(ours, 2, 8))
     a = torch.jit.load(str(tiny_model / "unet.pt"))(*inputs)
     b = torch.jit.load(str(out / "unet.pt"))(*inputs)
     assert torch.equal(a, b)
@@ -56,6 +64,7 @@ def test_family_is_detected_from_a_diffusers_folder(tmp_path, family):
     assert manifest["family"] == family and not manifest["unet"]["added_conditioning"]
     assert [e["hidden_state"] for e in manifest["text_encoders"]] == ["final"]
     assert manifest["scheduler"]["prediction_type"] == ("v_prediction" if family == "sd2" else "epsilon")
-    inputs = (torch.randn(2, 4, 8, 8), torch.tensor(321.0), torch.randn(2, 77, manifest["unet"]["cross_attention_dim"]))
+    inputs = (torch.randn(2, 4, 8, 8), torch.tensor(321.0), torch.randn(2, 77, manifest["unet"]["cross_attention_dim"]),
+              *residuals(manifest, 2, 8))
     expected = torch.jit.load(str(DATA / f"{family}-tiny" / "unet.pt"))(*inputs)
     assert torch.equal(torch.jit.load(str(out / "unet.pt"))(*inputs), expected)

@@ -102,6 +102,10 @@ class StyleRun:
     calibration_window: tuple = (100, 150)
     shared_attention: bool = False
     shared_adain: bool = True
+    controlnet: object = None                # a diffusers ControlNetModel steering the targets
+    control_image: np.ndarray | None = None  # uint8 HxWx3 control map at the output size
+    control_scale: float = 1.0
+    control_window: tuple = (0.0, 1.0)
 
 
 def encode(pipe, run):
@@ -178,8 +182,21 @@ def visual_style_prompting(pipe, run):
                 latents[:1] = trajectory[i]
             model_input = torch.cat([latents, latents]) if guided else latents
             model_input = scheduler.scale_model_input(model_input, t)
-            eps = pipe.unet(model_input, t, encoder_hidden_states=embeds,
-                            added_cond_kwargs={"text_embeds": pooled, "time_ids": time_ids}).sample
+            added = {"text_embeds": pooled, "time_ids": time_ids}
+            residuals = {}
+            start, end = run.control_window
+            if run.controlnet is not None and not (i / run.steps < start or (i + 1) / run.steps > end):
+                # The ControlNet on every row with the control image, as diffusers' pipeline; then the
+                # reference rows' residuals are zeroed: only the targets are steered.
+                image = torch.from_numpy(run.control_image).permute(2, 0, 1)[None].float() / 255
+                down, mid = run.controlnet(model_input, t, embeds, image.repeat(len(model_input), 1, 1, 1),
+                                           conditioning_scale=run.control_scale, added_cond_kwargs=added,
+                                           return_dict=False)
+                reference_rows = [0, len(model_input) // 2] if guided else [0]
+                for residual in [*down, mid]:
+                    residual[reference_rows] = 0
+                residuals = {"down_block_additional_residuals": down, "mid_block_additional_residual": mid}
+            eps = pipe.unet(model_input, t, encoder_hidden_states=embeds, added_cond_kwargs=added, **residuals).sample
             if guided:
                 uncond, cond = eps.chunk(2)
                 eps = uncond + guidance[i] * (cond - uncond)

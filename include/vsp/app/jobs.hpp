@@ -10,6 +10,7 @@
 
 #include "vsp/app/modes.hpp"
 #include "vsp/io/image.hpp"
+#include "vsp/pipeline/control.hpp"
 #include "vsp/pipeline/denoise.hpp"
 
 namespace vsp::models {
@@ -63,6 +64,14 @@ struct PlanContext {
   std::filesystem::path base_folder;  // relative paths in the job are taken from here
   int64_t batch_size = 0;            // rows per UNet call when the job does not say (0: all)
 };
+
+// A job's ControlNet fields (control, control_image, control_scale, control_start/end, canny_low/
+// high): the control map made at width x height, checked against the model's ControlNets. No
+// "control": no map. Relative paths are taken from context.base_folder. Throws vsp::Error.
+pipeline::ControlSettings plan_control(const nlohmann::json& job, const PlanContext& context, int width,
+                                       int height);
+// What the images' metadata says of their control: the map's source and kind, scale and window.
+nlohmann::json control_metadata(const nlohmann::json& job, const pipeline::ControlSettings& settings);
 
 // A mode (generate, style, ...): its schema (name, description, options; modes.hpp) and how a job
 // of it is planned. plan throws vsp::Error on a job that cannot run.

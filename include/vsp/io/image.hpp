@@ -57,6 +57,9 @@ void write_npy(const std::filesystem::path& path, const std::vector<int64_t>& sh
 Image make_grid(const std::vector<Image>& images, int columns, int gap_px = 0);
 // Resamples to width x height: area averaging when shrinking, bicubic when enlarging.
 Image resize(const Image& image, int width, int height);
+// OpenCV's Canny edges of an 8-bit image (all its channels), thresholds low and high, as white on
+// black in three channels.
+Image canny_edges(const Image& image, double low, double high);
 // An RGB image with a heatmap of `map` (map_width x map_height values, scaled min to max for
 // display, bilinear to the image's size, JET colours) blended over it half and half.
 Image overlay_heatmap(const Image& image, const float* map, int map_width, int map_height);

@@ -1,8 +1,10 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vsp/models/attention_layer.hpp"
@@ -56,6 +58,12 @@ struct Manifest {
   // encoder) and the size/crop time ids.
   bool added_conditioning = true;
   int cross_attention_dim = 2048;  // the encoders' hidden sizes, summed
+  // The ControlNet residuals the UNet adds to its skip connections and mid block: (channels,
+  // level) each, the tensor being [B, channels, latent_h >> level, latent_w >> level].
+  std::vector<std::pair<int, int>> down_residuals;
+  std::pair<int, int> mid_residual;
+  // ControlNets exported beside the UNet: kind ("canny", "depth") -> module file.
+  std::map<std::string, std::string> controlnets;
   std::string vae_encoder_file;
   std::string vae_decoder_file;
   // The VAE's sample_size: tiled decoding's tile, in pixels (older exports: default_size).

@@ -2,6 +2,7 @@
 #include <torch/script.h>
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -12,9 +13,11 @@
 namespace vsp::models {
 
 // One UNet call's inputs by name (see Model::unet_arguments); text_embeds and time_ids only for a
-// UNet with added conditioning.
+// UNet with added conditioning. ControlNet residuals are optional: none means zeros.
 struct UNetInputs {
   at::Tensor sample, timestep, encoder_hidden_states, text_embeds, time_ids;
+  std::vector<at::Tensor> down_residuals;
+  at::Tensor mid_residual;
 };
 
 // An exported model folder, loaded once per process: manifest, tokenizers and TorchScript modules.
@@ -36,6 +39,9 @@ struct Model {
 
   // Loaded at the first call: only image inputs (a style reference) need the VAE encoder.
   torch::jit::Module& vae_encoder() const;
+  // The exported ControlNet of a kind ("canny", "depth"), loaded at its first use. Throws
+  // vsp::Error saying how to export one when the folder has none.
+  torch::jit::Module& controlnet(const std::string& kind) const;
 
   // The text encoders in the manifest's order (SDXL: 0 CLIP-L, 1 CLIP-G), loaded with the model and
   // reloaded after a release.
@@ -49,6 +55,8 @@ struct Model {
   std::filesystem::path folder_;
   mutable std::once_flag vae_encoder_loaded_;
   mutable torch::jit::Module vae_encoder_;
+  mutable std::mutex controlnets_mutex_;
+  mutable std::map<std::string, torch::jit::Module> controlnets_;
   mutable std::mutex text_encoders_mutex_;
   mutable std::vector<torch::jit::Module> text_encoders_;  // empty once released
   std::vector<torch::jit::Module> load_text_encoders() const;

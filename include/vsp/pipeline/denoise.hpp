@@ -31,6 +31,7 @@ struct DenoiseOptions {
   double warmup_guidance = 0;
   BranchLayout layout;
   attention::AttentionController* controller = nullptr;  // nullptr: plain SDPA everywhere
+  ControlInput control;                                   // a ControlNet steering some rows (kind empty: none)
   // Before each step's UNet calls: may overwrite rows of the latents (e.g. a reference that
   // follows a noised real image) and replace the rows' inputs for this and later steps.
   std::function<void(int step, at::Tensor& latents, RowInputs& inputs)> before_unet;

@@ -28,11 +28,26 @@ struct BranchLayout {
   std::vector<std::string> roles;
 };
 
+// A ControlNet steering some rows: its residuals join those rows' UNet calls (both CFG halves, as
+// diffusers' ControlNet pipelines do without guess mode), scaled by `scale` inside the step window
+// [start, end) (diffusers' control_guidance_start/end) and absent elsewhere.
+struct ControlInput {
+  std::string kind;        // the exported ControlNet ("canny", "depth"); empty: none
+  at::Tensor images;       // float [rows, 3, H, W] in [0, 1], on the model's device
+  std::vector<bool> rows;  // which rows it steers (a style reference is not steered)
+  double scale = 1.0;
+  double start = 0.0, end = 1.0;
+
+  // The scale at step `step` of `steps`: 0 outside the window.
+  double scale_at(int step, int steps) const;
+};
+
 // The UNet's per-row inputs, as named parts: the conditioning of each CFG half (uncond is read
-// only when the run is guided). Later parts (ControlNet residuals, ...) join here.
+// only when the run is guided) and an optional ControlNet.
 struct RowInputs {
   text::Conditioning uncond;
   text::Conditioning cond;
+  ControlInput control;
 };
 
 // One denoiser step: where the run stands and the guidance scale of this step.
@@ -63,7 +78,8 @@ class Denoiser {
     bool reference;
     at::Tensor unguided;  // bool [rows, 1, 1, 1]: take the conditional prediction alone
   };
-  at::Tensor unet(const at::Tensor& rows, const at::Tensor& timestep, const text::Conditioning& c) const;
+  at::Tensor unet(const at::Tensor& rows, const at::Tensor& timestep, const text::Conditioning& c,
+                  const at::Tensor& control_images, double control_scale, const std::string& control_kind) const;
 
   const models::Model& model_;
   BranchLayout layout_;

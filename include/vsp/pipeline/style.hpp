@@ -8,6 +8,7 @@
 
 #include "vsp/attention/attention_maps.hpp"
 #include "vsp/io/image.hpp"
+#include "vsp/pipeline/control.hpp"
 #include "vsp/pipeline/denoise.hpp"
 #include "vsp/pipeline/vae_decode.hpp"
 
@@ -37,6 +38,8 @@ struct StyleRequest {
   // layers and steps, with AdaIN of the targets' queries and keys unless shared_adain is off.
   bool shared_attention = false;
   bool shared_adain = true;
+  // A ControlNet steering the targets (never the reference).
+  ControlSettings control;
   // Attention maps: for each target pixel (x, y), where its query attends in the reference at one
   // step (attention::AttentionMapRecorder).
   std::vector<std::pair<int, int>> attention_pixels;

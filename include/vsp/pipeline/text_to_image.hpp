@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "vsp/pipeline/denoise.hpp"
+#include "vsp/pipeline/control.hpp"
 #include "vsp/pipeline/vae_decode.hpp"
 
 namespace vsp::pipeline {
@@ -22,6 +23,7 @@ struct TextToImageRequest {
   std::string sampler = "euler";
   int num = 1;  // images from one generator: the noise of all rows is drawn in one call, as diffusers does
   VaeTiling vae_tiling = VaeTiling::automatic;
+  ControlSettings control;  // a ControlNet steering every image (no map: none)
 };
 
 struct TextToImageResult {
@@ -35,7 +37,7 @@ TextToImageResult text_to_image(const models::Model& model, const TextToImageReq
 // Requests of one size, step count, guidance and sampler, run as one batch of rows, batch_size
 // rows per UNet call (0: all). Every request gets the numbers it would get alone: its own noise
 // and prompts, and the runtime's rows do not depend on their neighbours. Throws vsp::Error when
-// the requests cannot share a batch.
+// the requests cannot share a batch (a request with a ControlNet runs alone).
 std::vector<TextToImageResult> text_to_image(const models::Model& model, const std::vector<TextToImageRequest>& requests,
                                              int64_t batch_size, const ProgressFn& progress = {});
 

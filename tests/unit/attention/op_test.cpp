@@ -21,11 +21,11 @@ std::shared_ptr<vsp::models::Model> load_tiny() {
 
 at::Tensor run_unet(vsp::models::Model& model) {
   torch::manual_seed(0);
-  std::vector<torch::jit::IValue> inputs{torch::randn({2, 4, 8, 8}), torch::tensor(500.0f),
-                                         torch::randn({2, 77, 64}), torch::randn({2, 32}),
-                                         torch::tensor({64.f, 64.f, 0.f, 0.f, 64.f, 64.f}).repeat({2, 1})};
+  const vsp::models::UNetInputs inputs{torch::randn({2, 4, 8, 8}), torch::tensor(500.0f), torch::randn({2, 77, 64}),
+                                       torch::randn({2, 32}),
+                                       torch::tensor({64.f, 64.f, 0.f, 0.f, 64.f, 64.f}).repeat({2, 1})};
   torch::InferenceMode guard;
-  return model.unet.forward(inputs).toTensor();
+  return model.unet.forward(model.unet_arguments(inputs)).toTensor();
 }
 
 // Records what it sees; optionally scales the output of self-attention layers.

@@ -101,7 +101,8 @@ TEST(Manifest, HugeSizesAreRefusedWithoutOverflow) {
 
 TEST(Manifest, UnknownFamiliesAndUNetInputsAreRefused) {
   ASSERT_TRUE(fs::exists(kTiny / "manifest.json"));
-  EXPECT_EQ(vsp::models::Manifest::load(kTiny).unet_inputs.size(), 5u);
+  EXPECT_EQ(vsp::models::Manifest::load(kTiny).unet_inputs.size(), 7u);  // SDXL's five and two residual inputs
+  EXPECT_EQ(vsp::models::Manifest::load(kTiny).controlnets.size(), 2u);  // the random canny and depth ones
   const auto family = edited_model("family", [](auto& j) { j["family"] = "kandinsky"; });
   const auto message = error_of([&] { vsp::models::Manifest::load(family); });
   EXPECT_NE(message.find("field 'family'"), std::string::npos) << message;
@@ -125,7 +126,10 @@ TEST(Manifest, SD1ExportsHaveOneEncoderAndNoAddedConditioning) {
   EXPECT_EQ(vsp::models::kHiddenStates[m.text_encoders[0].hidden_state_output], "final");
   EXPECT_FALSE(m.added_conditioning);
   EXPECT_FALSE(m.force_zeros_for_empty_prompt);
-  EXPECT_EQ(m.unet_inputs, (std::vector<std::string>{"sample", "timestep", "encoder_hidden_states"}));
+  EXPECT_EQ(m.unet_inputs, (std::vector<std::string>{"sample", "timestep", "encoder_hidden_states", "down_residuals",
+                                                      "mid_residual"}));
+  EXPECT_EQ(m.down_residuals.size(), 12u);  // conv_in, then 4 levels of 2 layers and 3 downsamplers
+  EXPECT_TRUE(m.controlnets.empty());
   EXPECT_EQ(m.default_size, 64);
 }
 
