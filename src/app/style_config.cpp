@@ -188,13 +188,7 @@ StyleConfig StyleConfig::load(const std::filesystem::path& file) {
 
 std::filesystem::path default_styles_folder() {
   if (const char* env = std::getenv("VSP_STYLES"); env && *env) return env;
-  std::error_code error;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", error);
-  if (!error) {
-    for (auto dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path())
-      if (std::filesystem::is_directory(dir / "configs" / "styles")) return dir / "configs" / "styles";
-  }
-  return std::filesystem::path("configs") / "styles";
+  return shipped_config("styles");
 }
 
 namespace {

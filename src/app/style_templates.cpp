@@ -13,15 +13,17 @@
 
 namespace vsp::app {
 
-std::filesystem::path default_templates_file() {
+std::filesystem::path shipped_config(const std::string& name) {
   std::error_code error;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", error);
   if (!error) {
     for (auto dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path())
-      if (std::filesystem::is_regular_file(dir / "configs" / "templates.json")) return dir / "configs" / "templates.json";
+      if (std::filesystem::exists(dir / "configs" / name)) return dir / "configs" / name;
   }
-  return std::filesystem::path("configs") / "templates.json";
+  return std::filesystem::path("configs") / name;
 }
+
+std::filesystem::path default_templates_file() { return shipped_config("templates.json"); }
 
 std::map<std::string, StyleTemplate> load_templates(const std::filesystem::path& file) {
   std::ifstream in(file);

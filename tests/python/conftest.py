@@ -21,12 +21,21 @@ def vsp_bin():
     return path
 
 
-@pytest.fixture(scope="session")
-def tiny_model():
-    path = DATA / "tiny"
+def exported(name):
+    path = DATA / name
     if not (path / "manifest.json").exists():
         pytest.fail(f"{path} is missing: run scripts/test.sh, which exports it")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    return exported("tiny")
+
+
+@pytest.fixture(scope="session")
+def sd1_model():
+    return exported("sd1-tiny")
 
 
 @pytest.fixture(scope="session")

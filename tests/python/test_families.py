@@ -16,14 +16,6 @@ from test_bad_input import one_error_line, run, written
 from test_style_cli import run_args, targets
 
 
-@pytest.fixture(scope="module")
-def sd1_model():
-    path = DATA / "sd1-tiny"
-    if not (path / "manifest.json").exists():
-        pytest.fail(f"{path} is missing: run scripts/test.sh, which exports it")
-    return path
-
-
 def pixels(path):
     with Image.open(path) as image:
         return np.asarray(image.convert("RGB"))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import DATA
+from conftest import DATA, exported
 from test_generate_parity import NEGATIVE, PROMPT, diffusers_generate, vsp_generate
 
 SAMPLERS = ["ddim", "dpmpp2m", "euler"]
@@ -17,9 +17,7 @@ def family(request):
     from diffusers import StableDiffusionPipeline
     torch.set_grad_enabled(False)
     name = f"{request.param}-tiny"
-    if not (DATA / name / "manifest.json").exists():
-        pytest.fail(f"{DATA / name} is missing: run scripts/test.sh, which exports it")
-    return DATA / name, StableDiffusionPipeline.from_pretrained(DATA / f"{name}-diffusers", torch_dtype=torch.float32)
+    return exported(name), StableDiffusionPipeline.from_pretrained(DATA / f"{name}-diffusers", torch_dtype=torch.float32)
 
 
 @pytest.mark.parametrize("sampler", SAMPLERS)

@@ -13,7 +13,10 @@ struct StyleTemplate {
   std::string negative;  // encoded for every row, even when ""
 };
 
-// configs/templates.json beside the executable's repository, else ./configs/templates.json.
+// configs/<name> in the first folder above the executable that has it (the repository the binary
+// was built in), else ./configs/<name>.
+std::filesystem::path shipped_config(const std::string& name);
+// shipped_config("templates.json").
 std::filesystem::path default_templates_file();
 // Every template of a file, by name. Throws vsp::Error naming the file and the problem.
 std::map<std::string, StyleTemplate> load_templates(const std::filesystem::path& file);
