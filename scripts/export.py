@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vsp_export.batch_invariance import make_embeddings_row_stable  # noqa: E402
 from vsp_export.op import install_processors  # noqa: E402  (registers vsp::attention)
 from vsp_export.random_models import RANDOM_SIZES  # noqa: E402
-from vsp_export.trace import (ControlNet, TextEncoder, UNet, UNetWithAddedConditioning, VaeDecoder,  # noqa: E402
+from vsp_export.trace import (ControlNet, DepthEstimator, TextEncoder, UNet, UNetWithAddedConditioning, VaeDecoder,  # noqa: E402
                               VaeEncoder, audit, residual_shapes, trace)
 
 FORMAT_VERSION = 2
@@ -166,7 +166,52 @@ def load_controlnets(args, pipe, family):
     return controlnets
 
 
-def export(pipe, family, source, out, device, dtype_name, controlnets):
+RESAMPLING = {2: "bilinear", 3: "bicubic"}  # PIL's codes, as image processors store them
+
+
+def load_depth_estimator(args):
+    """(DPTForDepthEstimation, its image processor, its manifest entry) from --depth-model, a tiny
+    random one for --random tiny and medium, or None."""
+    if args.random:
+        if args.random not in ("tiny", "medium"):
+            return None
+        from vsp_export.random_models import build_random_depth_estimator
+        estimator, processor = build_random_depth_estimator()
+        return estimator, processor, depth_estimator_info(processor)
+    if not args.depth_model:
+        return None
+    from transformers import AutoImageProcessor, DPTForDepthEstimation
+    try:
+        estimator = DPTForDepthEstimation.from_pretrained(args.depth_model, torch_dtype=torch.float32)
+        processor = AutoImageProcessor.from_pretrained(args.depth_model)
+    except (OSError, ValueError) as e:
+        sys.exit(f"error: --depth-model {args.depth_model}: cannot load a DPT depth estimator "
+                 f"({str(e).splitlines()[0]}); give a hub id or folder such as Intel/dpt-hybrid-midas")
+    return estimator, processor, depth_estimator_info(processor)
+
+
+def depth_estimator_info(processor):
+    """What the runtime needs to prepare an image as the processor does: a fixed resize, rescale
+    and normalisation. Processors that keep the aspect ratio or pad are refused: their input size
+    depends on the image."""
+    config = processor.to_dict()
+    if config.get("keep_aspect_ratio") or config.get("do_pad") or config.get("ensure_multiple_of", 1) != 1:
+        sys.exit("error: --depth-model: its image processor keeps the aspect ratio or pads, which vsp does not "
+                 "reproduce; use a DPT whose processor resizes to a fixed size (e.g. Intel/dpt-hybrid-midas)")
+    size = config["size"]
+    height, width = (size["height"], size["width"]) if isinstance(size, dict) else (size, size)
+    resample = RESAMPLING.get(int(config.get("resample", 2)))
+    if resample is None or not config.get("do_resize", True):
+        sys.exit(f"error: --depth-model: resampling {config.get('resample')} (or no resize) is not supported; "
+                 "vsp reproduces bilinear and bicubic resizing")
+    normalize = config.get("do_normalize", True)
+    return {"file": "depth_estimator.pt", "height": int(height), "width": int(width), "resample": resample,
+            "rescale": float(config.get("rescale_factor", 1 / 255)) if config.get("do_rescale", True) else 1.0,
+            "mean": [float(v) for v in config["image_mean"]] if normalize else [0.0] * 3,
+            "std": [float(v) for v in config["image_std"]] if normalize else [1.0] * 3}
+
+
+def export(pipe, family, source, out, device, dtype_name, controlnets, depth):
     dtype = DTYPES[dtype_name]
     # The SDXL VAE overflows in fp16: keep it in fp32 unless the checkpoint says it is fp16-safe.
     vae_dtype = dtype if (dtype != torch.float16 or not pipe.vae.config.force_upcast) else torch.float32
@@ -219,6 +264,11 @@ def export(pipe, family, source, out, device, dtype_name, controlnets):
         controlnet = controlnet.to(device, dtype).eval()
         make_embeddings_row_stable(controlnet)
         modules[f"controlnet_{kind}.pt"] = (ControlNet(controlnet), (*example, control_image), None)
+    depth_info = None
+    if depth:
+        estimator, _, depth_info = depth
+        pixels = torch.rand(1, 3, depth_info["height"], depth_info["width"], device=device, dtype=dtype) * 2 - 1
+        modules[depth_info["file"]] = (DepthEstimator(estimator.to(device, dtype).eval()), (pixels,), None)
     staging = out.rstrip("/") + ".partial"
     shutil.rmtree(staging, ignore_errors=True)
     os.makedirs(staging)
@@ -258,6 +308,7 @@ def export(pipe, family, source, out, device, dtype_name, controlnets):
                  "added_conditioning": added_conditioning, "inputs": unet_module.INPUTS,
                  "residuals": {"down": [list(shape) for shape in down_shapes], "mid": list(mid_shape)}},
         "controlnets": [{"kind": kind, "file": f"controlnet_{kind}.pt"} for kind in controlnets],
+        **({"depth_estimator": depth_info} if depth_info else {}),
         "vae": {"encoder": "vae_encoder.pt", "decoder": "vae_decoder.pt",
                 "tile_size": vae.config.sample_size if isinstance(vae.config.sample_size, int) else vae.config.sample_size[0]},
         "attention_layers": table,
@@ -285,6 +336,9 @@ def main():
                         help="also export an SDXL ControlNet (repeatable): KIND canny or depth, SOURCE a hub id, "
                              "folder or single file, e.g. canny=diffusers/controlnet-canny-sdxl-1.0. "
                              "--random tiny and medium get random ones of both kinds")
+    parser.add_argument("--depth-model", metavar="SOURCE",
+                        help="also export a DPT depth estimator for --control depth: a hub id or folder, e.g. "
+                             "Intel/dpt-hybrid-midas (the paper's). --random tiny and medium get a tiny random one")
     parser.add_argument("--family", choices=sorted(FAMILIES),
                         help="the model family, when detection from the checkpoint or folder is wrong or fails")
     parser.add_argument("--out", required=True, help="model folder to write, e.g. models/sdxl")
@@ -299,16 +353,20 @@ def main():
     if args.device == "cpu" and args.dtype == "fp16":
         print("[export] warning: fp16 on CPU is slow and poorly supported; prefer fp32 or bf16", file=sys.stderr)
     torch.set_grad_enabled(False)
-    if args.random and (args.family or args.controlnet):
-        parser.error("--family and --controlnet apply to --model; a --random model's family is in its name, "
-                     "and a random SDXL model gets random ControlNets")
+    if args.random and (args.family or args.controlnet or args.depth_model):
+        parser.error("--family, --controlnet and --depth-model apply to --model; a --random model's family is in "
+                     "its name, and a random SDXL model gets random ControlNets and depth estimator")
     pipe, family, source_name = load_pipeline(args)
     controlnets = load_controlnets(args, pipe, family)
+    depth = load_depth_estimator(args)
     if args.save_pipeline:
         pipe.save_pretrained(args.save_pipeline)
         for kind, controlnet in controlnets.items():
             controlnet.save_pretrained(os.path.join(args.save_pipeline, f"controlnet_{kind}"))
-    export(pipe, family, source_name, args.out, args.device, args.dtype, controlnets)
+        if depth:
+            for part in depth[:2]:
+                part.save_pretrained(os.path.join(args.save_pipeline, "depth_estimator"))
+    export(pipe, family, source_name, args.out, args.device, args.dtype, controlnets, depth)
 
 
 if __name__ == "__main__":

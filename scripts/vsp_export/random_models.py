@@ -172,3 +172,27 @@ def build_random_controlnets(unet, kinds):
             torch.nn.init.normal_(conv.bias, std=0.05)
         controlnets[kind] = controlnet
     return controlnets
+
+
+def build_random_depth_estimator():
+    """(DPTForDepthEstimation, DPTImageProcessor): a tiny ViT DPT at a 64-pixel input, its
+    convolutions re-drawn wider than the default init and the head's last layer narrowed above
+    zero, so that the predicted depth varies over the image instead of resting on the final ReLU's zero."""
+    from transformers import DPTConfig, DPTForDepthEstimation
+    from transformers.models.dpt import DPTImageProcessor
+    torch.manual_seed(30)
+    config = DPTConfig(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64, image_size=64,
+                       patch_size=8, backbone_out_indices=[0, 1, 2, 3], neck_hidden_sizes=[8, 16, 32, 32],
+                       fusion_hidden_size=16, reassemble_factors=[4, 2, 1, 0.5], is_hybrid=False)
+    model = DPTForDepthEstimation(config).eval()
+    convolutions = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    for conv in convolutions:
+        torch.nn.init.normal_(conv.weight, std=0.2)
+        if conv.bias is not None:
+            torch.nn.init.normal_(conv.bias, std=0.1)
+    last = [m for m in model.head.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    torch.nn.init.normal_(last.weight, std=0.02)
+    torch.nn.init.constant_(last.bias, 10.0)
+    processor = DPTImageProcessor(size={"height": 64, "width": 64}, resample=2, image_mean=[0.5] * 3,
+                                  image_std=[0.5] * 3)
+    return model, processor

@@ -84,6 +84,18 @@ class ControlNet(torch.nn.Module):
         return tuple(down), mid
 
 
+class DepthEstimator(torch.nn.Module):
+    """A DPT depth estimator: pixel values at its input size, normalised as its image processor
+    does -> predicted (relative inverse) depth [B, h, w]."""
+
+    def __init__(self, estimator):
+        super().__init__()
+        self.estimator = estimator
+
+    def forward(self, pixel_values):
+        return self.estimator(pixel_values).predicted_depth
+
+
 class VaeEncoder(torch.nn.Module):
     """image in [-1, 1] -> (mean, logvar) of the latent distribution (not yet scaled)."""
 

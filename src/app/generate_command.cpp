@@ -54,14 +54,27 @@ void run_generate(const GenerateOptions& o, const CommonOptions& common) {
   const auto manifest = models::Manifest::load(common.model);
   auto planned = generate_mode().plan(job, {manifest, "", ".", kImagesPerCall});
   std::set<fs::path> folders;
-  // With --control, the last output is the control map the ControlNet saw: <out>_control.png.
-  const size_t images = planned->outputs.size() - (job.contains("control") ? 1 : 0);
-  for (size_t i = 0; i < planned->outputs.size(); ++i) {
-    planned->outputs[i].file = i < images ? output_path(out, i, images)
-                                          : out.parent_path() / (out.stem().string() + "_control.png");
-    if (!o.latents_out.empty() && fs::path(o.latents_out).lexically_normal() == planned->outputs[i].file.lexically_normal())
-      throw Error("--save-latents " + o.latents_out + " would overwrite the image; give it another name");
-    folders.insert(planned->outputs[i].file.parent_path());
+  size_t next = 0;
+  // One run's outputs, named after `base`: out.png (out-0.png, ... for --num), and with --control
+  // last the control map the ControlNet saw, out_control.png.
+  const auto name_run = [&](const fs::path& base, size_t count) {
+    const size_t images = count - (job.contains("control") ? 1 : 0);
+    for (size_t i = 0; i < count; ++i) {
+      auto& file = planned->outputs[next + i].file;
+      file = i < images ? output_path(base, i, images) : base.parent_path() / (base.stem().string() + "_control.png");
+      if (!o.latents_out.empty() && fs::path(o.latents_out).lexically_normal() == file.lexically_normal())
+        throw Error("--save-latents " + o.latents_out + " would overwrite the image; give it another name");
+      folders.insert(file.parent_path());
+    }
+    next += count;
+  };
+  // A folder of control pictures: a run per picture, named after it (out_bird.png).
+  if (const auto* runs = dynamic_cast<const ControlFolderJob*>(planned.get())) {
+    for (size_t p = 0; p < runs->parts.size(); ++p)
+      name_run(out.parent_path() / (out.stem().string() + "_" + runs->part_names[p] + ".png"),
+               runs->parts[p]->outputs.size());
+  } else {
+    name_run(out, planned->outputs.size());
   }
   check_outputs(*planned, manifest, false);
   // One probe per folder: --num 1000 writes a thousand files into one.

@@ -25,7 +25,7 @@ class GenerateJob : public PlannedJob {
   }
 
   std::string group_key() const override {
-    if (request.control.map) return {};  // its control map is its own: it runs alone
+    if (request.control.active()) return {};  // its control map is its own: it runs alone
     std::ostringstream key;
     key << "generate " << request.width << "x" << request.height << " " << request.steps << " " << request.cfg << " "
         << request.sampler;
@@ -35,13 +35,17 @@ class GenerateJob : public PlannedJob {
   std::vector<JobResult> run_group(const std::vector<const PlannedJob*>& group, const models::Model& model,
                                    const pipeline::ProgressFn& progress) const override {
     std::vector<pipeline::TextToImageRequest> requests;
-    for (const auto* job : group) requests.push_back(static_cast<const GenerateJob*>(job)->request);
+    for (const auto* job : group) {
+      requests.push_back(static_cast<const GenerateJob*>(job)->request);
+      auto& r = requests.back();
+      r.control = pipeline::with_depth_map(std::move(r.control), model, r.width, r.height);
+    }
     std::vector<JobResult> results;
     const auto made = pipeline::text_to_image(model, requests, batch_size, progress);
     for (size_t j = 0; j < made.size(); ++j) {
       JobResult result{{}, made[j].latents};
       for (int64_t i = 0; i < made[j].images.size(0); ++i) result.images.push_back(to_image(made[j].images[i]));
-      if (requests[j].control.map) result.images.push_back(*requests[j].control.map);  // the map it saw
+      if (requests[j].control.active()) result.images.push_back(*requests[j].control.map);  // the map it saw
       results.push_back(std::move(result));
     }
     return results;
@@ -73,10 +77,10 @@ std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& co
     json image = {{"mode", "generate"}, {"prompt", r.prompt}, {"steps", r.steps}, {"cfg", r.cfg}, {"seed", r.seed},
                   {"width", r.width}, {"height", r.height}, {"sampler", r.sampler}, {"num", r.num}, {"index", i},
                   {"negative", r.negative ? json(*r.negative) : json(nullptr)}, {"job", job}};
-    if (r.control.map) image["control"] = control_metadata(job, r.control);
+    if (r.control.active()) image["control"] = control_metadata(job, r.control);
     planned->outputs.push_back({stem + (r.num > 1 ? "_" + std::to_string(i) : "") + ".png", image});
   }
-  if (r.control.map) planned->outputs.push_back({stem + "_control.png", planned->outputs.front().metadata});
+  if (r.control.active()) planned->outputs.push_back({stem + "_control.png", planned->outputs.front().metadata});
   planned->rows = r.num;
   planned->image_pixels = static_cast<int64_t>(r.width) * r.height;
   planned->work = static_cast<int64_t>(r.steps) * r.num;
@@ -86,7 +90,7 @@ std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& co
 }  // namespace
 
 const Mode& generate_mode() {
-  static const Mode mode{generate_schema(), plan_generate};
+  static const Mode mode{generate_schema(), over_control_folders(plan_generate)};
   return mode;
 }
 

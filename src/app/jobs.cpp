@@ -72,23 +72,24 @@ void check_outputs(const PlannedJob& job, const models::Manifest& manifest, bool
 }
 
 pipeline::ControlSettings plan_control(const nlohmann::json& job, const PlanContext& context, int width, int height) {
-  pipeline::ControlSettings settings;
   if (!job.contains("control")) {
     for (const char* key : {"control_image", "control_scale", "control_start", "control_end", "canny_low", "canny_high"})
-      if (job.contains(key)) throw Error(std::string("--") + key + " needs --control canny|depth-map");
-    return settings;
+      if (job.contains(key)) throw Error(std::string("--") + key + " needs --control canny|depth|depth-map");
+    return {};
   }
   const std::string control = job["control"];
-  settings.kind = pipeline::controlnet_kind(control);
-  if (!context.manifest.controlnets.count(settings.kind))
-    throw Error("--control " + control + ": model folder '" + context.manifest.folder.string() + "' has no " +
-                settings.kind + " ControlNet; export the model with scripts/export.py ... --controlnet " + settings.kind +
-                "=diffusers/controlnet-" + settings.kind + "-sdxl-1.0");
+  const auto kind = pipeline::controlnet_kind(control);
+  if (!context.manifest.controlnets.count(kind))
+    throw Error("--control " + control + ": model folder '" + context.manifest.folder.string() + "' has no " + kind +
+                " ControlNet; export the model with scripts/export.py ... --controlnet " + kind +
+                "=diffusers/controlnet-" + kind + "-sdxl-1.0");
+  if (control == "depth" && !context.manifest.depth_estimator)
+    throw Error(models::no_depth_estimator_message(context.manifest.folder));
   if (!job.contains("control_image")) throw Error("--control " + control + " needs --control-image FILE");
   const std::filesystem::path file = job["control_image"].get<std::string>();
   const auto image = io::read_image(file.is_absolute() ? file : context.base_folder / file);
-  settings.map = pipeline::control_map(control, image, width, height, job.value("canny_low", 100),
-                                       job.value("canny_high", 200));
+  auto settings = pipeline::plan_control_map(control, image, width, height, job.value("canny_low", 100),
+                                             job.value("canny_high", 200));
   settings.scale = job.value("control_scale", 1.0);
   settings.start = job.value("control_start", 0.0);
   settings.end = job.value("control_end", 1.0);

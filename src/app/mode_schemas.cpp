@@ -22,8 +22,8 @@ OptionSpec vae_tiling_option() {
 std::vector<OptionSpec> with_control_options(std::vector<OptionSpec> options) {
   options.insert(options.end(), {
       {"control", "--control", ValueKind::text,
-       "Steer the layout with a ControlNet: canny (edges of --control-image) or depth-map (a ready depth map)", 0, 0,
-       {"canny", "depth-map"}},
+       "Steer the layout with a ControlNet: canny (edges of --control-image), depth (its depth, estimated) or "
+       "depth-map (a ready depth map)", 0, 0, {"canny", "depth", "depth-map"}},
       {"control_image", "--control-image", ValueKind::text, "The picture (PNG or JPEG) the control map comes from"},
       {"control_scale", "--control-scale", ValueKind::number, "ControlNet strength, 0-10 (default 1)", 0, 0, {}, 10},
       {"control_start", "--control-start", ValueKind::number, "Fraction of the steps where control starts (default 0)",

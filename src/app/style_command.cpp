@@ -43,8 +43,8 @@ void run_style(const StyleOptions& o, const CommonOptions& common) {
   model->release_text_encoders_after_use = true;  // one job: its prompts are encoded once
   Progress progress("style " + style, common.quiet);
   const auto result = planned->run(*model, [&](int done, int total) { progress.update(done, total); });
-  write_outputs(*planned, result, out, model->manifest);
-  log::info("wrote " + std::to_string(result.images.size() - 1) + " images and grid.png to " + out.string());
+  const auto written = write_outputs(*planned, result, out, model->manifest);
+  log::info("wrote " + std::to_string(written.size()) + " files to " + out.string());
   if (o.timings) print_timings(load_started);
 }
 

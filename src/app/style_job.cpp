@@ -130,11 +130,13 @@ class StyleJob : public PlannedJob {
   std::vector<fs::path> map_files;  // attention/NN_xX_yY.png, target-major
 
   JobResult run(const models::Model& model, const pipeline::ProgressFn& progress) const override {
-    const auto made = pipeline::visual_style_prompting(model, request, progress);
+    auto controlled = request;
+    controlled.control = pipeline::with_depth_map(std::move(controlled.control), model, request.width, request.height);
+    const auto made = pipeline::visual_style_prompting(model, controlled, progress);
     JobResult result{{}, made.latents};
     for (int64_t row = 0; row < made.images.size(0); ++row) result.images.push_back(to_image(made.images[row]));
     result.images.push_back(io::make_grid(result.images, static_cast<int>(result.images.size()), 4));
-    if (request.control.map) result.images.push_back(*request.control.map);  // the map the targets saw
+    if (controlled.control.active()) result.images.push_back(*controlled.control.map);  // the map the targets saw
     // Attention maps: over the reference image, one per target and pixel, in the planned order.
     for (size_t i = 0; i < map_files.size(); ++i) {
       const auto map = made.attention_maps[static_cast<int64_t>(i / request.attention_pixels.size())]
@@ -171,7 +173,7 @@ std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& conte
   for (const char* key : {"attention_map", "attention_step", "attention_layers"}) shared["job"].erase(key);
   // Only when on, so that the metadata of runs without it (and --resume) stay as they were.
   if (r.shared_attention) shared["shared_attention"] = {{"adain", r.shared_adain}};
-  if (r.control.map) shared["control"] = control_metadata(job, r.control);
+  if (r.control.active()) shared["control"] = control_metadata(job, r.control);
   if (r.style_image) {
     shared["style_image"] = job["style_image"];
     shared["reference_trajectory"] = r.reference_trajectory;
@@ -193,7 +195,7 @@ std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& conte
     planned->outputs.push_back({folder / (name + ".png"), target});
   }
   planned->outputs.push_back({folder / "grid.png", shared});
-  if (r.control.map) planned->outputs.push_back({folder / "control.png", shared});
+  if (r.control.active()) planned->outputs.push_back({folder / "control.png", shared});
   if (!r.attention_pixels.empty()) {
     const auto maps = pipeline::attention_map_request(context.manifest, r);
     for (size_t i = 0; i < r.target_prompts.size(); ++i) {
@@ -217,7 +219,7 @@ std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& conte
 }  // namespace
 
 const Mode& style_mode() {
-  static const Mode mode{style_schema(), plan_style};
+  static const Mode mode{style_schema(), over_control_folders(plan_style)};
   return mode;
 }
 

@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -213,6 +215,22 @@ void ensure_writable(const fs::path& path) {
   }
   ::close(fd);
   ::unlink(probe.c_str());
+}
+
+std::vector<fs::path> list_images(const fs::path& folder) {
+  std::error_code ec;
+  std::vector<fs::path> pictures;
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    std::string extension = entry.path().extension().string();
+    std::transform(extension.begin(), extension.end(), extension.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (entry.is_regular_file(ec) && (extension == ".png" || extension == ".jpg" || extension == ".jpeg"))
+      pictures.push_back(entry.path());
+  }
+  if (ec) throw Error("cannot read folder " + folder.string() + ": " + ec.message());
+  if (pictures.empty()) throw Error("folder " + folder.string() + " has no pictures (.png, .jpg or .jpeg); add some");
+  std::sort(pictures.begin(), pictures.end());
+  return pictures;
 }
 
 size_t remove_stale_temporaries(const fs::path& folder) {

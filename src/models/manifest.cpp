@@ -212,14 +212,41 @@ Manifest Manifest::load(const std::filesystem::path& folder) {
       m.controlnets[controlnet.text("kind")] = controlnet.file("file");
     }
   }
+  if (json.contains("depth_estimator")) {
+    const Fields depth(top.object("depth_estimator"), "depth_estimator.", path);
+    DepthEstimatorInfo info;
+    info.file = depth.file("file");
+    info.height = static_cast<int>(depth.integer("height", 1, kMaxDimension));
+    info.width = static_cast<int>(depth.integer("width", 1, kMaxDimension));
+    info.resample = depth.text("resample");
+    if (info.resample != "bilinear" && info.resample != "bicubic") depth.fail("resample", "must be bilinear or bicubic");
+    info.rescale = depth.number("rescale", 1e-6, 1.0);
+    for (const char* key : {"mean", "std"}) {
+      const auto& values = depth.list(key);
+      if (values.size() != 3) depth.fail(key, "must list 3 numbers");
+      for (size_t c = 0; c < 3; ++c) {
+        const auto v = values::number_in(values[c], key == std::string("std") ? 1e-6 : -1e3, 1e3);
+        if (!v) depth.fail(key, "must list 3 numbers (std above 0)");
+        (key == std::string("std") ? info.std : info.mean)[c] = *v;
+      }
+    }
+    m.depth_estimator = info;
+  }
   std::vector<std::string> files = {m.unet_file, m.vae_encoder_file, m.vae_decoder_file};
   for (const auto& [kind, file] : m.controlnets) files.push_back(file);
+  if (m.depth_estimator) files.push_back(m.depth_estimator->file);
   for (const auto& encoder : m.text_encoders) files.push_back(encoder.file);
   for (const auto& file : files) {
     if (!std::filesystem::is_regular_file(folder / file))
       throw Error("model folder '" + folder.string() + "' lacks " + file + "; re-export the model with scripts/export.py");
   }
   return m;
+}
+
+std::string no_depth_estimator_message(const std::filesystem::path& folder) {
+  return "model folder '" + folder.string() + "' has no depth estimator for --control depth; export one with "
+         "scripts/export.py --model ... --out " + folder.string() +
+         " --depth-model Intel/dpt-hybrid-midas, or give a ready depth map with --control depth-map";
 }
 
 void Manifest::check_size(int width, int height) const {

@@ -212,6 +212,17 @@ torch::jit::Module& Model::controlnet(const std::string& kind) const {
   return controlnets_.emplace(kind, std::move(module)).first->second;
 }
 
+torch::jit::Module& Model::depth_estimator() const {
+  std::lock_guard lock(controlnets_mutex_);
+  if (depth_estimator_) return *depth_estimator_;
+  if (!manifest.depth_estimator)
+    throw Error(no_depth_estimator_message(folder_));
+  const auto path = folder_ / manifest.depth_estimator->file;
+  auto module = load_module(path, manifest, device);
+  check_inputs(module, path, 1, "a depth estimator export");
+  return depth_estimator_.emplace(std::move(module));
+}
+
 torch::jit::Module& Model::vae_encoder() const {
   std::call_once(vae_encoder_loaded_, [this] {
     vae_encoder_ = load_module(folder_ / manifest.vae_encoder_file, manifest, device);

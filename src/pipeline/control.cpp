@@ -3,27 +3,92 @@
 #include <torch/torch.h>
 
 #include "vsp/error.hpp"
+#include "vsp/models/model.hpp"
 
 namespace vsp::pipeline {
 
-io::Image control_map(const std::string& control, const io::Image& image, int width, int height, int canny_low,
-                      int canny_high) {
-  const auto resized = image.width == width && image.height == height ? image : io::resize(image, width, height);
-  if (control == "canny") return io::canny_edges(resized, canny_low, canny_high);
-  if (control == "depth-map") return resized;
-  throw Error("unknown --control '" + control + "'; use canny or depth-map");
+namespace F = torch::nn::functional;
+
+ControlSettings plan_control_map(const std::string& control, const io::Image& picture, int width, int height,
+                                 int canny_low, int canny_high) {
+  ControlSettings settings;
+  settings.kind = controlnet_kind(control);
+  if (control == "depth") {
+    settings.depth_source = picture;
+    return settings;
+  }
+  const auto resized = picture.width == width && picture.height == height ? picture : io::resize(picture, width, height);
+  if (control == "canny")
+    settings.map = io::canny_edges(resized, canny_low, canny_high);
+  else
+    settings.map = resized;
+  return settings;
 }
 
-std::string controlnet_kind(const std::string& control) { return control == "depth-map" ? "depth" : control; }
+std::string controlnet_kind(const std::string& control) {
+  if (control == "canny") return "canny";
+  if (control == "depth" || control == "depth-map") return "depth";
+  throw Error("unknown --control '" + control + "'; use canny, depth or depth-map");
+}
+
+namespace {
+
+// uint8 HWC -> float [1, C, H, W] with values 0-255.
+at::Tensor to_tensor(const io::Image& image) {
+  const auto pixels = torch::from_blob(const_cast<uint8_t*>(image.pixels.data()),
+                                       {image.height, image.width, image.channels}, torch::kUInt8);
+  return pixels.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat);
+}
+
+// PIL's resize, which image processors use: antialiased, horizontal then vertical, each pass
+// rounded to 8 bits (one pass in float differs by a level at many pixels).
+at::Tensor resize_as_pil(const at::Tensor& pixels, int64_t height, int64_t width, const std::string& resample) {
+  const auto pass = [&](const at::Tensor& x, int64_t h, int64_t w) {
+    auto options = F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).align_corners(false).antialias(true);
+    if (resample == "bicubic")
+      options.mode(torch::kBicubic);
+    else
+      options.mode(torch::kBilinear);
+    return F::interpolate(x, options).round().clamp(0, 255);
+  };
+  return pass(pass(pixels, pixels.size(2), width), height, width);
+}
+
+}  // namespace
+
+io::Image estimate_depth(const models::Model& model, const io::Image& image, int width, int height) {
+  auto& estimator = model.depth_estimator();  // throws when the export has none
+  const auto& info = *model.manifest.depth_estimator;
+  torch::NoGradGuard no_grad;
+  const auto rgb = to_tensor(image).slice(1, 0, 3);
+  const auto resized = resize_as_pil(rgb, info.height, info.width, info.resample);
+  const auto mean = torch::tensor({info.mean[0], info.mean[1], info.mean[2]}, torch::kFloat).view({1, 3, 1, 1});
+  const auto std = torch::tensor({info.std[0], info.std[1], info.std[2]}, torch::kFloat).view({1, 3, 1, 1});
+  const auto input = ((resized * info.rescale - mean) / std).to(model.device, model.dtype);
+  const auto depth = estimator.forward({input}).toTensor().to(torch::kCPU, torch::kFloat);  // [1, h, w]
+  const auto full = F::interpolate(depth.unsqueeze(1), F::InterpolateFuncOptions()
+                                                           .size(std::vector<int64_t>{height, width})
+                                                           .mode(torch::kBicubic)
+                                                           .align_corners(false));
+  const auto low = full.min(), range = full.max() - low;
+  const auto normalised = range.item<float>() > 0 ? (full - low) / range : torch::zeros_like(full);
+  // Truncated, not rounded: the paper's script casts with numpy's astype(uint8).
+  const auto bytes = (normalised * 255.0).clamp(0, 255).to(torch::kUInt8)[0][0];
+  const auto rgb_map = bytes.unsqueeze(-1).expand({height, width, 3}).contiguous();
+  return {width, height, 3, std::vector<uint8_t>(rgb_map.data_ptr<uint8_t>(), rgb_map.data_ptr<uint8_t>() + rgb_map.numel())};
+}
+
+ControlSettings with_depth_map(ControlSettings settings, const models::Model& model, int width, int height) {
+  if (!settings.map && settings.depth_source) settings.map = estimate_depth(model, *settings.depth_source, width, height);
+  return settings;
+}
 
 ControlInput control_input(const ControlSettings& settings, const std::vector<bool>& steered, const c10::Device& device) {
   ControlInput input;
-  if (!settings.map) return input;
-  const auto& map = *settings.map;
-  // uint8 HWC -> float [1, 3, H, W] in [0, 1], as diffusers' control image processor (no normalising).
-  const auto pixels = torch::from_blob(const_cast<uint8_t*>(map.pixels.data()), {map.height, map.width, map.channels},
-                                       torch::kUInt8);
-  const auto image = pixels.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat).div(255.0);
+  if (!settings.active()) return input;
+  if (!settings.map) throw std::logic_error("control_input: the control map was not made (with_depth_map)");
+  // float [1, 3, H, W] in [0, 1], as diffusers' control image processor (no normalising).
+  const auto image = to_tensor(*settings.map).div(255.0);
   input.kind = settings.kind;
   input.images = image.expand({static_cast<int64_t>(steered.size()), -1, -1, -1}).contiguous().to(device);
   input.rows = steered;

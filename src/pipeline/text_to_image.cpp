@@ -43,7 +43,7 @@ std::vector<TextToImageResult> text_to_image(const models::Model& model, const s
   options.guidance = first.cfg;
   options.layout.batch_size = batch_size;
   options.progress = progress;
-  if (first.control.map) {
+  if (first.control.active()) {
     if (requests.size() != 1) throw Error("text_to_image: a request with a ControlNet runs alone");
     options.control = control_input(first.control, std::vector<bool>(first.num, true), model.device);
   }

@@ -1,8 +1,12 @@
 """ControlNet: `vsp generate --control canny` against diffusers' StableDiffusionXLControlNetPipeline
 on the tiny export and its tiny random ControlNet (latents within 1e-4, images within 2/255) at two
-scales and with a step window; the canny map against cv2.Canny; style prompting with ControlNet
-(targets steered, the reference not) against the plain Python method; the control errors."""
+scales and with a step window; the canny map against cv2.Canny; the depth map against transformers'
+DPT on the tiny estimator, normalised as the paper's depth script; style prompting with ControlNet
+(targets steered, the reference not) against the plain Python method; a folder of control
+pictures; the control errors."""
 import json
+import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -11,7 +15,7 @@ import torch
 from PIL import Image
 
 from conftest import DATA
-from test_bad_input import one_error_line, run, written
+from test_bad_input import metadata, one_error_line, run, written
 from test_generate_parity import PROMPT, NEGATIVE
 
 
@@ -129,3 +133,106 @@ def test_style_with_control_matches_python_vsp(run_vsp, tiny_model, control_pipe
                    warmup_cfg=20.0, controlnet=control_pipeline.controlnet, control_image=control, control_scale=0.8)
     _, expected = visual_style_prompting(control_pipeline, run)
     assert_rows_match(images, expected)
+
+
+def paper_depth_map(path, width, height):
+    """The paper's get_depth_map (utils.py) on the tiny estimator: the image processor, the DPT,
+    bicubic to the output size, min-max, x255 truncated to 8 bits, three channels."""
+    from transformers import AutoImageProcessor, DPTForDepthEstimation
+    folder = DATA / "tiny-diffusers" / "depth_estimator"
+    estimator, processor = DPTForDepthEstimation.from_pretrained(folder).eval(), AutoImageProcessor.from_pretrained(folder)
+    pixel_values = processor(images=Image.open(path).convert("RGB"), return_tensors="pt").pixel_values
+    with torch.no_grad():
+        depth = estimator(pixel_values).predicted_depth
+    depth = torch.nn.functional.interpolate(depth.unsqueeze(1), size=(height, width), mode="bicubic",
+                                            align_corners=False)
+    low, high = depth.amin(dim=[1, 2, 3], keepdim=True), depth.amax(dim=[1, 2, 3], keepdim=True)
+    depth = torch.cat([(depth - low) / (high - low)] * 3, dim=1).permute(0, 2, 3, 1).numpy()[0]
+    return (depth * 255.0).clip(0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("source_size,size", [((96, 80), (64, 64)), ((50, 40), (96, 64)), ((64, 64), (64, 96))],
+                         ids=["shrink", "enlarge-wide", "as-is-tall"])
+def test_depth_map_matches_transformers_dpt(run_vsp, tiny_model, tmp_path, source_size, size):
+    control_source(tmp_path / "source.png", *source_size)
+    run_vsp("generate", "--model", tiny_model, "--prompt", "a house", "--steps", 2, "--width", size[0], "--height",
+            size[1], "--control", "depth", "--control-image", tmp_path / "source.png", "--out", tmp_path / "out.png",
+            "-q")
+    ours = np.asarray(Image.open(tmp_path / "out_control.png").convert("RGB")).astype(int)
+    expected = paper_depth_map(tmp_path / "source.png", *size).astype(int)
+    assert ours.shape == expected.shape == (size[1], size[0], 3)
+    assert expected.min() == 0 and expected.max() == 255 and len(np.unique(expected)) > 50  # a real map
+    print(f"depth map {source_size} -> {size}: max difference {np.abs(ours - expected).max()}/255, "
+          f"{(ours != expected).mean():.1%} of values differ")
+    assert np.abs(ours - expected).max() <= 1
+
+
+def test_depth_control_feeds_its_map_to_the_depth_controlnet(run_vsp, tiny_model, tmp_path):
+    """--control depth equals --control depth-map given the map it estimated, and the map steers."""
+    control_source(tmp_path / "source.png", 80, 64)
+    common = ["generate", "--model", tiny_model, "--prompt", "a house", "--steps", 4, "--seed", 5, "-q"]
+    run_vsp(*common, "--control", "depth", "--control-image", tmp_path / "source.png", "--out", tmp_path / "a.png")
+    run_vsp(*common, "--control", "depth-map", "--control-image", tmp_path / "a_control.png",
+            "--out", tmp_path / "b.png")
+    run_vsp(*common, "--out", tmp_path / "plain.png")
+    a, b, plain = (np.asarray(Image.open(tmp_path / f"{n}.png")).astype(int) for n in ("a", "b", "plain"))
+    assert np.array_equal(a, b)
+    assert np.abs(a - plain).max() > 8
+    assert metadata(tmp_path / "a.png")["control"]["control"] == "depth"
+
+
+def test_control_folder_runs_once_per_picture(run_vsp, tiny_model, tmp_path):
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    control_source(pictures / "bird.png", 64, 64)
+    control_source(pictures / "car.jpg", 96, 64)
+    (pictures / "notes.txt").write_text("not a picture")
+    common = ["generate", "--model", tiny_model, "--prompt", "a house", "--steps", 2, "--seed", 5, "-q",
+              "--control", "canny"]
+    (tmp_path / "runs").mkdir()
+    run_vsp(*common, "--control-image", pictures, "--out", tmp_path / "runs" / "out.png")
+    assert written(tmp_path / "runs") == [Path(n) for n in ("out_bird.png", "out_bird_control.png", "out_car.png",
+                                                             "out_car_control.png")]
+    for name, file in [("bird", "bird.png"), ("car", "car.jpg")]:
+        run_vsp(*common, "--control-image", pictures / file, "--out", tmp_path / f"{name}.png")
+        assert (tmp_path / "runs" / f"out_{name}.png").read_bytes() == (tmp_path / f"{name}.png").read_bytes()
+        assert metadata(tmp_path / "runs" / f"out_{name}.png")["job"]["control_image"].endswith(file)
+
+    from test_style_parity import write_style
+    write_style(tmp_path / "styles", "controlled", targets=["a cat"], seeds=[1], steps=2, warmup={"cfg": 20.0, "steps": 1})
+    run_vsp("--style", "controlled", "--styles", tmp_path / "styles", "--model", tiny_model, "-q",
+            "--control", "canny", "--control-image", pictures, "--out", tmp_path / "style")
+    for name in ("bird", "car"):
+        files = {p.name for p in (tmp_path / "style" / name).iterdir()}
+        assert {"reference.png", "grid.png", "control.png"} <= files and len(files) == 4
+
+    # A jobs file: the runs are named "<job>_<picture>".
+    (tmp_path / "jobs.json").write_text(json.dumps({"jobs": [
+        {"mode": "generate", "name": "house", "prompt": "a house", "steps": 2, "seed": 5, "control": "canny",
+         "control_image": "pictures"}]}))
+    run_vsp("batch", tmp_path / "jobs.json", "--model", tiny_model, "--out", tmp_path / "batch", "-q")
+    assert [p for p in written(tmp_path / "batch") if p.suffix == ".png"] == [
+        Path(n) for n in ("house_bird_s5.png", "house_bird_s5_control.png", "house_car_s5.png", "house_car_s5_control.png")]
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "batch" / "house_car_s5.png")),
+                          np.asarray(Image.open(tmp_path / "car.png")))  # the metadata names the job
+
+
+def test_control_errors_write_nothing(vsp_bin, tiny_model, tmp_path):
+    """An empty control folder; --control depth with a model that has no depth estimator."""
+    (tmp_path / "empty").mkdir()
+    control_source(tmp_path / "source.png", 64, 64)
+    no_depth = tmp_path / "no-depth"
+    shutil.copytree(tiny_model, no_depth)
+    manifest = json.loads((no_depth / "manifest.json").read_text())
+    del manifest["depth_estimator"]
+    (no_depth / "manifest.json").write_text(json.dumps(manifest))
+    out = tmp_path / "out"
+    out.mkdir()
+    for model, args, words in [
+        (tiny_model, ["--control", "canny", "--control-image", tmp_path / "empty"], ["has no pictures"]),
+        (no_depth, ["--control", "depth", "--control-image", tmp_path / "source.png"],
+         ["has no depth estimator", "--depth-model Intel/dpt-hybrid-midas", "--control depth-map"]),
+    ]:
+        result = run(vsp_bin, "generate", "--model", model, "--prompt", "a", "--steps", 2, "--out", out / "a.png", *args)
+        one_error_line(result, *words)
+        assert written(out) == []

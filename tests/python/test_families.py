@@ -116,4 +116,4 @@ def test_unrecognised_single_file_checkpoint_is_refused(tmp_path, tensors, words
 
 def test_family_flag_is_for_model_sources_only(tmp_path):
     result = export("--random", "sd1-tiny", "--family", "sdxl", "--out", tmp_path / "x")
-    assert result.returncode != 0 and "--family and --controlnet apply to --model" in result.stderr
+    assert result.returncode != 0 and "--family, --controlnet and --depth-model apply to --model" in result.stderr

@@ -75,9 +75,24 @@ nlohmann::json control_metadata(const nlohmann::json& job, const pipeline::Contr
 
 // A mode (generate, style, ...): its schema (name, description, options; modes.hpp) and how a job
 // of it is planned. plan throws vsp::Error on a job that cannot run.
+using Planner = std::function<std::unique_ptr<PlannedJob>(const nlohmann::json& job, const PlanContext& context)>;
 struct Mode : ModeSchema {
-  std::function<std::unique_ptr<PlannedJob>(const nlohmann::json& job, const PlanContext& context)> plan;
+  Planner plan;
 };
+
+// A job whose control_image is a folder: one run per picture in it (io::list_images), each the
+// job with that picture as its control_image, named after the picture: "bird.png" plans the run
+// named "bird" on the command line, "<job name>_bird" in a jobs file. The parts run one after the
+// other; their results concatenate.
+class ControlFolderJob : public PlannedJob {
+ public:
+  std::vector<std::unique_ptr<PlannedJob>> parts;
+  std::vector<std::string> part_names;  // the pictures' names without extension
+
+  JobResult run(const models::Model& model, const pipeline::ProgressFn& progress) const override;
+};
+// A planner that plans a ControlFolderJob when the job's control_image is a folder, else `plan`.
+Planner over_control_folders(Planner plan);
 
 const Mode& generate_mode();
 const Mode& style_mode();

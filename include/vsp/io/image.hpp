@@ -42,6 +42,10 @@ Image read_image(const std::filesystem::path& path);
 // to refuse a damaged file.
 TextChunks read_png_text(const std::filesystem::path& path);
 
+// The pictures in a folder: its .png, .jpg and .jpeg files (any case), sorted by name. Throws
+// vsp::Error when the folder cannot be read or has none.
+std::vector<std::filesystem::path> list_images(const std::filesystem::path& folder);
+
 // Throws vsp::Error naming the folder when a file cannot be created in path's folder.
 void ensure_writable(const std::filesystem::path& path);
 

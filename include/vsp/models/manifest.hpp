@@ -1,8 +1,10 @@
 #pragma once
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +34,19 @@ inline const std::vector<std::string> kFamilies = {"sd1", "sd2", "sdxl"};
 
 // The largest width or height vsp renders: SDXL's latents at 8192x8192 already take minutes a step.
 constexpr int kMaxImageSide = 8192;
+
+// A DPT depth estimator for --control depth, and how its image processor prepares an image: a
+// resize to height x width (PIL's two-pass resampling), a rescale, then (x - mean) / std.
+struct DepthEstimatorInfo {
+  std::string file;
+  int height = 384, width = 384;
+  std::string resample = "bilinear";  // or "bicubic"
+  double rescale = 1.0 / 255;
+  std::array<double, 3> mean{0.5, 0.5, 0.5}, std{0.5, 0.5, 0.5};
+};
+
+// "model folder X has no depth estimator; export one with ...": for --control depth without one.
+std::string no_depth_estimator_message(const std::filesystem::path& folder);
 
 // manifest.json of an exported model folder (scripts/export.py), parsed and validated.
 struct Manifest {
@@ -64,6 +79,7 @@ struct Manifest {
   std::pair<int, int> mid_residual;
   // ControlNets exported beside the UNet: kind ("canny", "depth") -> module file.
   std::map<std::string, std::string> controlnets;
+  std::optional<DepthEstimatorInfo> depth_estimator;  // exported with --depth-model
   std::string vae_encoder_file;
   std::string vae_decoder_file;
   // The VAE's sample_size: tiled decoding's tile, in pixels (older exports: default_size).

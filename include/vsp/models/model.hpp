@@ -42,6 +42,9 @@ struct Model {
   // The exported ControlNet of a kind ("canny", "depth"), loaded at its first use. Throws
   // vsp::Error saying how to export one when the folder has none.
   torch::jit::Module& controlnet(const std::string& kind) const;
+  // The exported depth estimator (manifest.depth_estimator), loaded at its first use. Throws
+  // vsp::Error saying how to export one when the folder has none.
+  torch::jit::Module& depth_estimator() const;
 
   // The text encoders in the manifest's order (SDXL: 0 CLIP-L, 1 CLIP-G), loaded with the model and
   // reloaded after a release.
@@ -57,6 +60,7 @@ struct Model {
   mutable torch::jit::Module vae_encoder_;
   mutable std::mutex controlnets_mutex_;
   mutable std::map<std::string, torch::jit::Module> controlnets_;
+  mutable std::optional<torch::jit::Module> depth_estimator_;  // guarded by controlnets_mutex_
   mutable std::mutex text_encoders_mutex_;
   mutable std::vector<torch::jit::Module> text_encoders_;  // empty once released
   std::vector<torch::jit::Module> load_text_encoders() const;

@@ -119,6 +119,22 @@ TEST(Manifest, UnknownFamiliesAndUNetInputsAreRefused) {
             std::string::npos);
 }
 
+TEST(Manifest, DepthEstimatorIsReadAndChecked) {
+  const auto m = vsp::models::Manifest::load(kTiny);
+  ASSERT_TRUE(m.depth_estimator.has_value());
+  EXPECT_EQ(m.depth_estimator->height, 64);
+  EXPECT_EQ(m.depth_estimator->resample, "bilinear");
+  EXPECT_DOUBLE_EQ(m.depth_estimator->std[2], 0.5);
+  EXPECT_FALSE(vsp::models::Manifest::load(fs::path(VSP_TEST_DATA) / "sd1-tiny").depth_estimator.has_value());
+  const auto resample = edited_model("resample", [](auto& j) { j["depth_estimator"]["resample"] = "lanczos"; });
+  EXPECT_NE(error_of([&] { vsp::models::Manifest::load(resample); }).find("'depth_estimator.resample'"),
+            std::string::npos);
+  const auto std = edited_model("std", [](auto& j) { j["depth_estimator"]["std"] = {0.5, 0, 0.5}; });
+  EXPECT_NE(error_of([&] { vsp::models::Manifest::load(std); }).find("'depth_estimator.std'"), std::string::npos);
+  const auto file = edited_model("depth-file", [](auto& j) { j["depth_estimator"]["file"] = "gone.pt"; });
+  EXPECT_NE(error_of([&] { vsp::models::Manifest::load(file); }).find("lacks gone.pt"), std::string::npos);
+}
+
 TEST(Manifest, SD1ExportsHaveOneEncoderAndNoAddedConditioning) {
   const auto m = vsp::models::Manifest::load(fs::path(VSP_TEST_DATA) / "sd1-tiny");
   EXPECT_EQ(m.family, "sd1");
