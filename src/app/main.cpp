@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   std::map<std::string, Action> commands{{"generate", add_generate_command(app, common)},
                                          {"style", add_style_command(app, common)},
                                          {"styles", add_styles_command(app, common)},
+                                         {"transfer", add_transfer_command(app, common)},
                                          {"batch", add_batch_command(app, common)},
                                          {"check", add_check_command(app, common)}};
   try {

@@ -117,8 +117,42 @@ const ModeSchema& style_schema() {
   return schema;
 }
 
+const ModeSchema& transfer_schema() {
+  static const ModeSchema schema{
+      "transfer",
+      "style injection (StyleID): restyle content pictures with style pictures",
+      {
+          {"content", "--content", ValueKind::text, "Content picture, or a folder of them (PNG or JPEG)"},
+          {"style", "--style", ValueKind::text, "Style picture, or a folder of them: every (content, style) pair runs"},
+          {"gamma", "--gamma", ValueKind::number,
+           "Query preservation, 0-1: the share of the content's queries (default 0.75; 0.3: stronger style)", 0, 0, {},
+           1},
+          {"tau", "--tau", ValueKind::number, "Attention temperature, above 0 (default 1.5)", 0, 0, {}, 100},
+          {"adain", "--adain,!--no-adain", ValueKind::flag,
+           "Start from the AdaIN of the inverted content latent to the style's (default on)"},
+          {"injection", "--injection,!--no-injection", ValueKind::flag,
+           "Inject the style's keys and values (default on; off: plain inversion and sampling, a baseline)"},
+          {"layers", "--layers", ValueKind::text_list,
+           "Injected self-attention layers: default (the last six), strong, modules or self[-6:]", 0, ','},
+          {"steps", "--steps", ValueKind::integer, "DDIM inversion and sampling steps (default 50)", 1},
+          {"start_step", "--start-step", ValueKind::integer,
+           "First sampling step run (default 1: the original skips the first)", 0},
+          {"features", "--features", ValueKind::text,
+           "recompute (default: the pictures rerun each step, little memory) or cache (kept from the inversion, "
+           "faster); the same images",
+           0, 0, {"recompute", "cache"}},
+          {"width", "-W,--width", ValueKind::integer, "Width in pixels (default: the model's size)", 1},
+          {"height", "-H,--height", ValueKind::integer, "Height in pixels (default: the model's size)", 1},
+          {"grid", "--grid,!--no-grid", ValueKind::flag, "Also write grid.png: the contents down, the styles across"},
+          {"batch_size", "--batch-size", ValueKind::integer, "Stylised images per UNet call when memory is short (0: all)",
+           0, 0, {}, kMaxImages},
+          vae_tiling_option(),
+      }};
+  return schema;
+}
+
 const std::vector<const ModeSchema*>& all_mode_schemas() {
-  static const std::vector<const ModeSchema*> schemas = {&generate_schema(), &style_schema()};
+  static const std::vector<const ModeSchema*> schemas = {&generate_schema(), &style_schema(), &transfer_schema()};
   return schemas;
 }
 

@@ -54,6 +54,25 @@ Image resize(const Image& image, int width, int height) {
   return resized;
 }
 
+Image crop_to_fill(const Image& image, int width, int height) {
+  detail::check_layout(image, "crop_to_fill");
+  // The largest centred window of the target's aspect ratio.
+  int crop_width = image.width, crop_height = image.height;
+  if (static_cast<int64_t>(image.width) * height > static_cast<int64_t>(image.height) * width)
+    crop_width = static_cast<int>(static_cast<int64_t>(image.height) * width / height);
+  else
+    crop_height = static_cast<int>(static_cast<int64_t>(image.width) * height / width);
+  crop_width = std::max(crop_width, 1);
+  crop_height = std::max(crop_height, 1);
+  if (crop_width == width && crop_height == height) return image;
+  Image cropped{crop_width, crop_height, image.channels,
+                std::vector<uint8_t>(static_cast<size_t>(crop_width) * crop_height * image.channels)};
+  const cv::Rect window((image.width - crop_width) / 2, (image.height - crop_height) / 2, crop_width, crop_height);
+  cv::Mat target = view_of(cropped);
+  view_of(image)(window).copyTo(target);
+  return resize(cropped, width, height);
+}
+
 Image overlay_heatmap(const Image& image, const float* map, int map_width, int map_height) {
   detail::check_layout(image, "overlay_heatmap");
   if (image.channels != 3 || map_width < 1 || map_height < 1) throw Error("overlay_heatmap: needs an RGB image and a map");

@@ -15,17 +15,17 @@ at::Tensor denoise(const models::Model& model, sampling::Scheduler& scheduler, a
   const auto& timesteps = scheduler.timesteps();
   const int steps = static_cast<int>(timesteps.size());
   bool guided = false;
-  for (int i = 0; i < steps; ++i) guided = guided || options.guidance_at(i) > 1.0;
+  for (int i = options.first_step; i < steps; ++i) guided = guided || options.guidance_at(i) > 1.0;
   Denoiser denoiser(model, options.layout, latents.size(0), guided, options.controller);
   RowInputs inputs{uncond, cond, options.control};
 
-  for (int i = 0; i < steps; ++i) {
+  for (int i = options.first_step; i < steps; ++i) {
     if (options.before_unet) options.before_unet(i, latents, inputs);
     const auto input = scheduler.scale_model_input(latents, i);
     const auto eps = denoiser.predict(input, {i, steps, timesteps[i], options.guidance_at(i)}, inputs);
     const auto out = scheduler.step(eps, i, latents);
     latents = options.after_step ? options.after_step(i, out, latents) : out.prev_sample;
-    if (options.progress) options.progress(i + 1, steps);
+    if (options.progress) options.progress(i + 1 - options.first_step, steps - options.first_step);
   }
   return latents;
 }

@@ -25,26 +25,31 @@ at::Tensor encode_image(const models::Model& model, const io::Image& image, int 
   return mean * model.manifest.scaling_factor;
 }
 
-std::vector<at::Tensor> ddim_inversion_trajectory(const models::Model& model, const sampling::ScheduleConfig& config,
-                                                  const at::Tensor& z0, const text::Conditioning& cond, int steps) {
+std::vector<at::Tensor> ddim_inversion_path(const models::Model& model, const sampling::ScheduleConfig& config,
+                                            const at::Tensor& z0, const text::Conditioning& cond, int steps,
+                                            const BranchLayout& layout, attention::AttentionController* controller) {
   torch::InferenceMode guard;
   sampling::DdimInversion inversion(config);
   inversion.set_timesteps(steps);
-  // The image's row runs alone in its own call (as a reference does), unguided, no controller.
+  Denoiser denoiser(model, layout, z0.size(0), false, controller);
+  const RowInputs inputs{cond, cond};
+  std::vector<at::Tensor> path{z0};
+  for (int i = 0; i < steps; ++i) {
+    const auto eps = denoiser.predict(path.back(), {i, steps, inversion.timesteps()[i], 1.0,
+                                                    attention::Phase::inversion}, inputs);
+    path.push_back(inversion.step(eps, i, path.back()).prev_sample);
+  }
+  return path;
+}
+
+std::vector<at::Tensor> ddim_inversion_trajectory(const models::Model& model, const sampling::ScheduleConfig& config,
+                                                  const at::Tensor& z0, const text::Conditioning& cond, int steps) {
+  // The image's row runs alone in its own call (as a reference does).
   BranchLayout layout;
   layout.reference_rows = 1;
   layout.roles = {"reference"};
-  Denoiser denoiser(model, layout, 1, false, nullptr);
-  const RowInputs inputs{cond, cond};
-  std::vector<at::Tensor> ascending;
-  auto latent = z0;
-  for (int i = 0; i < steps; ++i) {
-    const auto eps = denoiser.predict(latent, {i, steps, inversion.timesteps()[i], 1.0, attention::Phase::inversion},
-                                      inputs);
-    latent = inversion.step(eps, i, latent).prev_sample;
-    ascending.push_back(latent);
-  }
-  return {ascending.rbegin(), ascending.rend()};
+  const auto path = ddim_inversion_path(model, config, z0, cond, steps, layout, nullptr);
+  return {path.rbegin(), path.rend() - 1};
 }
 
 }  // namespace vsp::pipeline

@@ -61,6 +61,8 @@ void write_npy(const std::filesystem::path& path, const std::vector<int64_t>& sh
 Image make_grid(const std::vector<Image>& images, int columns, int gap_px = 0);
 // Resamples to width x height: area averaging when shrinking, bicubic when enlarging.
 Image resize(const Image& image, int width, int height);
+// Crops the centre to width:height's aspect ratio, then resizes to width x height.
+Image crop_to_fill(const Image& image, int width, int height);
 // OpenCV's Canny edges of an 8-bit image (all its channels), thresholds low and high, as white on
 // black in three channels.
 Image canny_edges(const Image& image, double low, double high);

@@ -28,6 +28,7 @@ using ProgressFn = std::function<void(int, int)>;
 struct DenoiseOptions {
   double guidance = 5.0;        // classifier-free guidance scale; <= 1 runs the conditional rows alone
   int warmup_steps = 0;         // the first warmup_steps steps use warmup_guidance instead
+  int first_step = 0;           // steps before it are skipped (StyleID starts at its second step)
   double warmup_guidance = 0;
   BranchLayout layout;
   attention::AttentionController* controller = nullptr;  // nullptr: plain SDPA everywhere

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "vsp/io/image.hpp"
+#include "vsp/pipeline/denoiser.hpp"
 #include "vsp/text/conditioning.hpp"
 
 namespace vsp::models {
@@ -19,8 +20,15 @@ namespace vsp::pipeline {
 // scaled: the clean latent z0, float32 [1, C, h, w] on the model's device.
 at::Tensor encode_image(const models::Model& model, const io::Image& image, int width, int height);
 
-// DDIM inversion of z0 over `steps` steps with the given conditioning and no CFG. Element i is
-// the latent at the i-th sampling timestep (descending order, as the sampler visits them).
+// DDIM inversion of the rows of z0 together (their own UNet calls, laid out by `layout`, unguided,
+// `controller` active: it may record the rows' attention) over `steps` steps. Returns x_0 .. x_N:
+// element i is the UNet's input at inversion step i (timestep timesteps()[i], ascending), the last
+// the fully inverted latent.
+std::vector<at::Tensor> ddim_inversion_path(const models::Model& model, const sampling::ScheduleConfig& config,
+                                            const at::Tensor& z0, const text::Conditioning& cond, int steps,
+                                            const BranchLayout& layout, attention::AttentionController* controller);
+// DDIM inversion of one image's z0 with no controller. Element i is the latent at the i-th sampling
+// timestep (descending order, as the sampler visits them).
 std::vector<at::Tensor> ddim_inversion_trajectory(const models::Model& model, const sampling::ScheduleConfig& config,
                                                   const at::Tensor& z0, const text::Conditioning& cond, int steps);
 

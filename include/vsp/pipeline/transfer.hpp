@@ -1,0 +1,55 @@
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vsp/io/image.hpp"
+#include "vsp/pipeline/denoise.hpp"
+#include "vsp/pipeline/vae_decode.hpp"
+
+namespace vsp::pipeline {
+
+// Style injection, StyleID (docs: methods.md, section 2): every content and style picture is
+// DDIM-inverted once (empty prompt, no guidance); each pair's stylised row starts from the AdaIN
+// of the inverted content latent to the inverted style latent and is sampled with DDIM, its
+// late self-attention taking the style's keys and values and a blend of the content's queries.
+struct TransferRequest {
+  std::vector<io::Image> contents;  // at width x height
+  std::vector<io::Image> styles;    // at width x height
+  std::vector<std::pair<int64_t, int64_t>> pairs;  // (content, style) per output
+  int width = 1024, height = 1024;
+  int steps = 50;
+  int start_step = 1;     // the official code skips the first sampling step
+  double gamma = 0.75;    // query preservation
+  double tau = 1.5;       // attention temperature
+  bool adain = true;      // the initial latent: AdaIN of content to style, or the content's
+  bool injection = true;  // off: plain DDIM sampling from the initial latent (a baseline)
+  std::vector<std::string> layers = {"default"};  // see transfer_layer_specs
+  bool cache_features = false;  // record during the inversion instead of recomputing each step
+  int64_t batch_size = 0;       // stylised rows per UNet call; 0: all
+  VaeTiling vae_tiling = VaeTiling::automatic;
+};
+
+struct TransferResult {
+  at::Tensor latents;  // float32 [pairs, C, h, w], on the CPU
+  at::Tensor images;   // uint8 [pairs, H, W, 3]
+};
+
+// The layer specs of a transfer for attention::select_self_layers: "default" is the last six
+// self-attention layers (SD 1.x: the original's output blocks 6-11; real SDXL: up_blocks.1), "strong"
+// adds the style preset "strong" (SDXL: up_blocks.0.attentions.2); others pass through.
+std::vector<std::string> transfer_layer_specs(const std::vector<std::string>& layers);
+
+// The initial latent: per channel over the spatial dims, content renormalised to the style's
+// mean and unbiased std, no epsilon (as the original).
+at::Tensor adain_latent(const at::Tensor& content, const at::Tensor& style);
+
+// Throws vsp::Error on a request that cannot run (gamma, tau, start step, empty pairs).
+void check_transfer_request(const TransferRequest& request);
+
+TransferResult style_injection(const models::Model& model, const TransferRequest& request, const ProgressFn& progress);
+
+}  // namespace vsp::pipeline

@@ -1,0 +1,110 @@
+#include "vsp/pipeline/transfer.hpp"
+
+#include <torch/torch.h>
+
+#include "vsp/attention/selection.hpp"
+#include "vsp/attention/style_injection.hpp"
+#include "vsp/error.hpp"
+#include "vsp/models/model.hpp"
+#include "vsp/pipeline/image_latents.hpp"
+#include "vsp/pipeline/phases.hpp"
+#include "vsp/sampling/ddim_inversion.hpp"
+#include "vsp/sampling/scheduler.hpp"
+
+namespace vsp::pipeline {
+
+std::vector<std::string> transfer_layer_specs(const std::vector<std::string>& layers) {
+  std::vector<std::string> specs;
+  for (const auto& spec : layers) {
+    if (spec == "default" || spec == "strong") specs.push_back("self[-6:]");
+    if (spec != "default") specs.push_back(spec);
+  }
+  return specs;
+}
+
+at::Tensor adain_latent(const at::Tensor& content, const at::Tensor& style) {
+  const auto mean = [](const at::Tensor& x) { return x.mean({2, 3}, true); };
+  const auto std = [](const at::Tensor& x) { return x.std({2, 3}, /*unbiased=*/true, true); };
+  return (content - mean(content)) / std(content) * std(style) + mean(style);
+}
+
+void check_transfer_request(const TransferRequest& r) {
+  if (!(r.gamma >= 0 && r.gamma <= 1)) throw Error("--gamma " + std::to_string(r.gamma) + " must be from 0 to 1");
+  if (!(r.tau > 0)) throw Error("--tau " + std::to_string(r.tau) + " must be above 0");
+  if (r.start_step < 0 || r.start_step >= r.steps)
+    throw Error("--start-step " + std::to_string(r.start_step) + " must be below --steps " + std::to_string(r.steps));
+  if (r.contents.empty() || r.styles.empty() || r.pairs.empty())
+    throw Error("a transfer needs at least one content and one style picture");
+}
+
+TransferResult style_injection(const models::Model& model, const TransferRequest& r, const ProgressFn& progress) {
+  check_transfer_request(r);
+  torch::InferenceMode guard;
+  const auto& m = model.manifest;
+  const auto config = sampling::ScheduleConfig::from_json(m.scheduler);
+  const auto contents = static_cast<int64_t>(r.contents.size());
+  const auto images = contents + static_cast<int64_t>(r.styles.size());
+  const auto pairs = static_cast<int64_t>(r.pairs.size());
+
+  std::vector<at::Tensor> clean;
+  for (const auto& image : r.contents) clean.push_back(encode_image(model, image, r.width, r.height));
+  for (const auto& image : r.styles) clean.push_back(encode_image(model, image, r.width, r.height));
+  const auto rows = r.injection && !r.cache_features ? images + pairs : pairs;
+  // The empty prompt, unguided, for every row.
+  const auto empty = text::encode_prompts(model, {""}, r.width, r.height);
+  model.text_encoding_done();
+
+  std::vector<attention::StyleInjectionController::Pair> pair_rows;
+  for (const auto& [content, style] : r.pairs) pair_rows.push_back({content, style});
+  // Recompute: the image rows lead every sampling step; cache: the stylised rows run alone.
+  const int64_t first_stylised = rows - pairs;
+  std::unique_ptr<attention::StyleInjectionController> controller;
+  if (r.injection)
+    controller = std::make_unique<attention::StyleInjectionController>(
+        attention::select_self_layers(m.attention_layers, transfer_layer_specs(r.layers)), r.gamma, r.tau, contents,
+        pair_rows, first_stylised, r.cache_features);
+
+  // Every picture inverted once, all in one call per step, contents first.
+  BranchLayout image_layout;
+  image_layout.reference_rows = images;
+  image_layout.roles.assign(images, attention::kStyleRole);
+  std::fill_n(image_layout.roles.begin(), contents, attention::kContentRole);
+  const auto path = [&] {
+    PhaseClock clock("inversion", model.device);
+    return ddim_inversion_path(model, config, torch::cat(clean), empty.repeat(images), r.steps, image_layout,
+                               r.cache_features ? controller.get() : nullptr);
+  }();
+
+  std::vector<at::Tensor> starts;
+  for (const auto& [content, style] : r.pairs) {
+    const auto inverted_content = path.back().slice(0, content, content + 1);
+    const auto inverted_style = path.back().slice(0, contents + style, contents + style + 1);
+    starts.push_back(r.adain ? adain_latent(inverted_content, inverted_style) : inverted_content);
+  }
+  auto latents = torch::cat(starts);
+
+  auto scheduler = sampling::make_scheduler("ddim", config);
+  scheduler->set_timesteps(r.steps);
+  DenoiseOptions options;
+  options.guidance = 1.0;
+  options.first_step = r.start_step;
+  options.layout.batch_size = r.batch_size;
+  options.progress = progress;
+  options.controller = controller.get();
+  if (first_stylised > 0) {
+    // The image rows run first, at the latent their inversion fed the UNet at this timestep: the
+    // features recorded there are the inversion's own.
+    options.layout.reference_rows = first_stylised;
+    options.layout.roles = image_layout.roles;
+    latents = torch::cat({path.front(), latents});
+    options.before_unet = [&](int step, at::Tensor& all, RowInputs&) {
+      all.slice(0, 0, images).copy_(path.at(static_cast<size_t>(r.steps - 1 - step)));
+    };
+  }
+  options.layout.roles.resize(static_cast<size_t>(rows), attention::kStylisedRole);
+  const auto cond = empty.repeat(rows);
+  const auto final_latents = denoise(model, *scheduler, latents, cond, cond, options).slice(0, first_stylised);
+  return {final_latents.to(torch::kCPU), decode_latents(model, final_latents, r.vae_tiling)};
+}
+
+}  // namespace vsp::pipeline
