@@ -23,7 +23,7 @@ io::Image to_image(const at::Tensor& pixels) {
 }
 
 const std::vector<const Mode*>& all_modes() {
-  static const std::vector<const Mode*> modes = {&generate_mode(), &style_mode(), &transfer_mode()};
+  static const std::vector<const Mode*> modes = {&generate_mode(), &style_mode(), &transfer_mode(), &edit_mode()};
   return modes;
 }
 

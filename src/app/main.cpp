@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
                                          {"style", add_style_command(app, common)},
                                          {"styles", add_styles_command(app, common)},
                                          {"transfer", add_transfer_command(app, common)},
+                                         {"edit", add_edit_command(app, common)},
                                          {"batch", add_batch_command(app, common)},
                                          {"check", add_check_command(app, common)}};
   try {

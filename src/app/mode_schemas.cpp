@@ -151,8 +151,48 @@ const ModeSchema& transfer_schema() {
   return schema;
 }
 
+const ModeSchema& edit_schema() {
+  static const ModeSchema schema{
+      "edit",
+      "prompt-to-prompt: edit an image by editing its prompt",
+      {
+          {"prompt", "-p,--prompt", ValueKind::text, "The source prompt"},
+          {"to", "--to", ValueKind::text_list, "An edited prompt (repeatable; absent: the source, for --reweight alone)"},
+          {"mode", "--mode", ValueKind::text,
+           "auto (default: replace when an edit has as many words as the source, else refine), replace or refine", 0,
+           0, {"auto", "replace", "refine"}},
+          {"reweight", "--reweight", ValueKind::text_list,
+           "WORD=WEIGHT: scale the attention to a word of the edited prompts (repeatable; negative allowed)", 0, ','},
+          {"blend", "--blend", ValueKind::text_list,
+           "Local blend: words per prompt, source first, e.g. --blend cat,dog (several words: \"cat hat\")", 0, ','},
+          {"blend_threshold", "--blend-threshold", ValueKind::number, "Local blend's mask threshold, 0-1 (default 0.3)",
+           0, 0, {}, 1},
+          {"cross_replace", "--cross-replace", ValueKind::text,
+           "Fraction of the steps that replace cross-attention: 0.8 (default), or per word: default=1.0,dog=0.4"},
+          {"self_replace", "--self-replace", ValueKind::number,
+           "Fraction of the steps that replace coarse self-attention, 0-1 (default 0.4)", 0, 0, {}, 1},
+          {"negative", "-n,--negative", ValueKind::optional_text,
+           "Negative prompt. Absent: zero embeddings on SDXL, the empty prompt on SD 1.x/2.x"},
+          {"steps", "--steps", ValueKind::integer, "Denoising steps (default 50)", 1},
+          {"cfg", "--cfg", ValueKind::number, "Guidance scale, 0-100 (default 7.5)", 0, 0, {}, kMaxGuidance},
+          {"seed", "-s,--seed", ValueKind::seed, "Seed of the initial noise, shared by every prompt (default 0)"},
+          {"sampler", "--sampler", ValueKind::text, "Sampler (default ddim)", 0, 0, sampling::scheduler_names()},
+          {"width", "-W,--width", ValueKind::integer, "Image width in pixels (default: the model's size)", 1},
+          {"height", "-H,--height", ValueKind::integer, "Image height in pixels (default: the model's size)", 1},
+          {"source_pooled", "--source-pooled,!--no-source-pooled", ValueKind::flag,
+           "SDXL: the edits take the source's pooled embedding while cross-attention is replaced (default off)"},
+          {"save_attention", "--save-attention", ValueKind::text,
+           "Write each prompt's cross-attention maps per token into this folder inside the output folder"},
+          {"attention_res", "--attention-res", ValueKind::integer,
+           "Side of the maps' grid, in tokens, on the image's shorter side (default: latent / 4)", 1},
+          vae_tiling_option(),
+      }};
+  return schema;
+}
+
 const std::vector<const ModeSchema*>& all_mode_schemas() {
-  static const std::vector<const ModeSchema*> schemas = {&generate_schema(), &style_schema(), &transfer_schema()};
+  static const std::vector<const ModeSchema*> schemas = {&generate_schema(), &style_schema(), &transfer_schema(),
+                                                         &edit_schema()};
   return schemas;
 }
 

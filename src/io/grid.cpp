@@ -90,6 +90,23 @@ Image overlay_heatmap(const Image& image, const float* map, int map_width, int m
   return blended;
 }
 
+Image label_below(const Image& image, const std::string& label) {
+  detail::check_layout(image, "label_below");
+  // A white band a fifth of the height, the label centred in it, as prompt-to-prompt's grids.
+  const int band = std::max(image.height / 5, 12);
+  Image out{image.width, image.height + band, image.channels,
+            std::vector<uint8_t>(static_cast<size_t>(image.width) * (image.height + band) * image.channels, 255)};
+  cv::Mat canvas = view_of(out);
+  view_of(image).copyTo(canvas(cv::Rect(0, 0, image.width, image.height)));
+  const double scale = band / 40.0;
+  const int thickness = std::max(1, band / 20);
+  int baseline = 0;
+  const auto size = cv::getTextSize(label, cv::FONT_HERSHEY_SIMPLEX, scale, thickness, &baseline);
+  const cv::Point origin((image.width - size.width) / 2, image.height + (band + size.height) / 2);
+  cv::putText(canvas, label, origin, cv::FONT_HERSHEY_SIMPLEX, scale, cv::Scalar::all(0), thickness, cv::LINE_AA);
+  return out;
+}
+
 Image canny_edges(const Image& image, double low, double high) {
   detail::check_layout(image, "canny_edges");
   cv::Mat edges;

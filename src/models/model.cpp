@@ -78,6 +78,15 @@ void use_channels_last(torch::jit::Module& module) {
 
 }  // namespace
 
+std::vector<text::ClipTokenizer> load_tokenizers(const Manifest& manifest) {
+  std::vector<text::ClipTokenizer> tokenizers;
+  for (const auto& info : manifest.text_encoders) {
+    const auto folder = manifest.folder / info.tokenizer;
+    tokenizers.push_back(text::ClipTokenizer::from_files(folder / "vocab.json", folder / "merges.txt", info.pad_id));
+  }
+  return tokenizers;
+}
+
 c10::ScalarType parse_dtype(const std::string& name) {
   if (name == "fp32") return c10::kFloat;
   if (name == "fp16") return c10::kHalf;
@@ -98,11 +107,7 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& folder, const st
   model->device = resolve_device(device, m);
   model->dtype = parse_dtype(m.dtype);
   model->vae_dtype = parse_dtype(m.vae_dtype);
-  const auto tokenizer = [&](const TextEncoderInfo& info) {
-    return text::ClipTokenizer::from_files(folder / info.tokenizer / "vocab.json", folder / info.tokenizer / "merges.txt",
-                                           info.pad_id);
-  };
-  for (const auto& info : m.text_encoders) model->tokenizers.push_back(tokenizer(info));
+  model->tokenizers = load_tokenizers(m);
   log::debug("loading " + folder.string() + " on " + model->device.str());
   // Reading a module and compiling its plan run on one core each: the UNet, the largest, loads on
   // a second thread while this one loads the rest.

@@ -138,6 +138,11 @@ ClipTokenizer ClipTokenizer::from_files(const std::filesystem::path& vocab_json,
     tokenizer.byte_ids_[byte] = vocab_id(vocab, token, vocab_json);
     tokenizer.byte_end_ids_[byte] = vocab_id(vocab, token + std::string(kEndOfWord), vocab_json);
   }
+  for (const auto& [token, id] : vocab) {
+    if (id < 0 || id > INT32_MAX) throw Error("tokenizer file " + vocab_json.string() + " has a bad id " + std::to_string(id));
+    if (static_cast<size_t>(id) >= tokenizer.token_strings_.size()) tokenizer.token_strings_.resize(id + 1);
+    tokenizer.token_strings_[id] = token;
+  }
   tokenizer.bos_id_ = vocab_id(vocab, to_utf8(kStartOfText), vocab_json);
   tokenizer.eos_id_ = vocab_id(vocab, to_utf8(kEndOfText), vocab_json);
   tokenizer.pad_id_ = pad_id;
@@ -172,6 +177,29 @@ ClipTokenizer ClipTokenizer::from_files(const std::filesystem::path& vocab_json,
         Merge{rank++, vocab_id(vocab, left + right, vocab_json)};
   }
   return tokenizer;
+}
+
+std::u32string ClipTokenizer::token_text(int64_t id) const {
+  if (id < 0 || static_cast<size_t>(id) >= token_strings_.size()) return {};
+  static const auto byte_of = [] {
+    std::unordered_map<char32_t, char> bytes;
+    const auto chars = byte_characters();
+    for (int byte = 0; byte < 256; ++byte) bytes[chars[byte]] = static_cast<char>(byte);
+    return bytes;
+  }();
+  std::string bytes;
+  for (char32_t c : unicode::decode_utf8(token_strings_[id])) {
+    const auto it = byte_of.find(c);
+    if (it != byte_of.end()) bytes += it->second;
+  }
+  for (size_t at = bytes.find(kEndOfWord); at != std::string::npos; at = bytes.find(kEndOfWord, at))
+    bytes.replace(at, kEndOfWord.size(), " ");
+  std::u32string text = unicode::decode_utf8(bytes);
+  const auto space = [](char32_t c) { return unicode::char_class(c) == CharClass::kSpace; };
+  while (!text.empty() && space(text.back())) text.pop_back();
+  size_t start = 0;
+  while (start < text.size() && space(text[start])) ++start;
+  return text.substr(start);
 }
 
 std::vector<int64_t> ClipTokenizer::tokenize(std::string_view text) const { return tokens(text, SIZE_MAX); }

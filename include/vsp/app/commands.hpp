@@ -20,6 +20,7 @@ Action add_generate_command(CLI::App& app, CommonOptions& common);
 Action add_style_command(CLI::App& app, CommonOptions& common);
 Action add_styles_command(CLI::App& app, CommonOptions& common);
 Action add_transfer_command(CLI::App& app, CommonOptions& common);
+Action add_edit_command(CLI::App& app, CommonOptions& common);
 Action add_batch_command(CLI::App& app, CommonOptions& common);
 // `vsp check`: golden images against generated ones, for CI (loads no model; see check.hpp).
 Action add_check_command(CLI::App& app, CommonOptions& common);

@@ -97,6 +97,7 @@ Planner over_control_folders(Planner plan);
 const Mode& generate_mode();
 const Mode& style_mode();
 const Mode& transfer_mode();
+const Mode& edit_mode();
 // Every mode a jobs file can name.
 const std::vector<const Mode*>& all_modes();
 // Throws vsp::Error listing the closest mode names.

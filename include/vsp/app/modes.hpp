@@ -21,6 +21,7 @@ struct ModeSchema {
 const ModeSchema& generate_schema();
 const ModeSchema& style_schema();
 const ModeSchema& transfer_schema();
+const ModeSchema& edit_schema();
 // Every mode a jobs file can name.
 const std::vector<const ModeSchema*>& all_mode_schemas();
 // Throws vsp::Error listing the closest mode names.

@@ -69,5 +69,7 @@ Image canny_edges(const Image& image, double low, double high);
 // An RGB image with a heatmap of `map` (map_width x map_height values, scaled min to max for
 // display, bilinear to the image's size, JET colours) blended over it half and half.
 Image overlay_heatmap(const Image& image, const float* map, int map_width, int map_height);
+// The image over a white band with `label` (ASCII) centred in it.
+Image label_below(const Image& image, const std::string& label);
 
 }  // namespace vsp::io

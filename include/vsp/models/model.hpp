@@ -68,6 +68,9 @@ struct Model {
 
 c10::ScalarType parse_dtype(const std::string& name);
 
+// The tokenizers of a model folder, one per text encoder (Model::load reads them too).
+std::vector<text::ClipTokenizer> load_tokenizers(const Manifest& manifest);
+
 // Hands the C heap's free memory back to the system (glibc keeps freed blocks for reuse), so that
 // the next phase's peak does not stack on the last one's leftovers.
 void release_free_memory();

@@ -26,6 +26,10 @@ class ClipTokenizer {
   // The BPE ids of the text alone, with no BOS/EOS, no truncation and no padding.
   std::vector<int64_t> tokenize(std::string_view text) const;
 
+  // A token's text as transformers' decode([id]) gives it: its bytes as UTF-8 (invalid -> U+FFFD),
+  // "</w>" as a space, white space stripped. Unknown ids give "".
+  std::u32string token_text(int64_t id) const;
+
   int64_t bos_id() const { return bos_id_; }
   int64_t eos_id() const { return eos_id_; }
   int64_t pad_id() const { return pad_id_; }
@@ -45,6 +49,7 @@ class ClipTokenizer {
   // One pre-token's UTF-8 bytes -> BPE ids, in O(n log n) for n bytes.
   void bpe(const std::string& word, std::vector<int64_t>& ids) const;
 
+  std::vector<std::string> token_strings_;   // vocab entries by id (byte-level characters)
   std::array<int32_t, 256> byte_ids_{};      // each byte's character
   std::array<int32_t, 256> byte_end_ids_{};  // the same with "</w>", ending a word
   std::unordered_map<uint64_t, Merge> merges_;  // (left id << 32 | right id) -> merge

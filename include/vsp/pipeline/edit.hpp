@@ -1,0 +1,72 @@
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vsp/pipeline/denoise.hpp"
+#include "vsp/pipeline/vae_decode.hpp"
+#include "vsp/text/clip_tokenizer.hpp"
+
+namespace vsp::pipeline {
+
+// Prompt-to-prompt editing (methods.md section 3): the source prompt and each edited prompt are
+// denoised together from one initial noise, the edited rows' attention steered by the source's.
+struct EditRequest {
+  std::string source;
+  std::vector<std::string> edits;
+  std::optional<std::string> negative;  // absent: each family's default (SDXL zeros, SD 1.x "")
+  std::string mode = "auto";            // auto (per edit: replace when the word counts match), replace, refine
+  std::vector<std::pair<std::string, double>> reweights;  // word -> weight, in the edited prompts
+  std::vector<std::vector<std::string>> blend;  // local blend: words per prompt, source first (empty: none)
+  double blend_threshold = 0.3;
+  // Fraction of the steps in which cross-attention is replaced: "default", then per word.
+  std::vector<std::pair<std::string, double>> cross_replace = {{"default", 0.8}};
+  double self_replace = 0.4;  // fraction of the steps in which coarse self-attention is replaced
+  int steps = 50;
+  double cfg = 7.5;
+  uint64_t seed = 0;
+  std::string sampler = "ddim";
+  int width = 1024, height = 1024;
+  bool source_pooled = false;  // SDXL: edits take the source's pooled embedding in the replace window
+  VaeTiling vae_tiling = VaeTiling::automatic;
+  int attention_level = -1;  // >= 0: also return the cross-attention maps of this level
+};
+
+// The levels of the coarse edits: self-replacement at this level and coarser, local blend's maps
+// at this level (latent/4: SD 1.x 16x16 at 512x512, as the original; SDXL 32x32 at 1024x1024).
+constexpr int kCoarseLevel = 2;
+
+// The token-level plan of an edit, the same for every tokenizer of the model (align_edit checks).
+struct EditAlignment {
+  int tokens = 77;
+  std::vector<std::string> modes;           // per edit: "replace" or "refine"
+  std::vector<std::vector<float>> mapper;   // per edit, tokens x tokens: the source's share
+  std::vector<std::vector<float>> own;      // per edit, tokens: the edit's own share (refine's new tokens)
+  std::vector<std::vector<float>> weights;  // per edit, tokens: reweighting (1: none)
+  std::vector<std::vector<float>> alpha;    // per edit, (steps + 1) x tokens: the cross-replace schedule
+  std::vector<std::vector<float>> blend;    // per prompt, tokens: 1 on its local-blend words (empty: none)
+  int default_begin = 0, default_end = 0;   // steps of the default cross-replace window
+  bool operator==(const EditAlignment& other) const;
+};
+
+// The alignment of the request's prompts under each tokenizer; throws vsp::Error on an edit that
+// cannot apply (word counts for replace, a word that is not in its prompt or lies past the token
+// limit) or whose alignment differs between the tokenizers.
+EditAlignment align_edit(const std::vector<text::ClipTokenizer>& tokenizers, const EditRequest& request,
+                         int max_length);
+
+struct EditResult {
+  at::Tensor latents;  // float32 [1 + edits, C, h, w] on the CPU: source first
+  at::Tensor images;   // uint8 [1 + edits, H, W, 3]
+  at::Tensor maps;     // with attention_level: float [1 + edits, h_l, w_l, tokens], averaged over steps,
+                       // heads and layers (the attention store)
+};
+
+EditResult prompt_edit(const models::Model& model, const EditRequest& request, const EditAlignment& alignment,
+                       const ProgressFn& progress);
+
+}  // namespace vsp::pipeline

@@ -1,0 +1,227 @@
+// The edit mode: prompt-to-prompt. A job writes source.png, edit_1.png ... (one per edited
+// prompt) and grid.png, and with "save_attention" each prompt's cross-attention maps per token.
+#include <torch/torch.h>
+
+#include <cctype>
+
+#include "vsp/app/jobs.hpp"
+#include "vsp/error.hpp"
+#include "vsp/models/manifest.hpp"
+#include "vsp/models/model.hpp"
+#include "vsp/pipeline/edit.hpp"
+#include "vsp/sampling/scheduler.hpp"
+#include "vsp/text/prompt_alignment.hpp"
+#include "vsp/values.hpp"
+
+namespace vsp::app {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+// "default=1.0,dog=0.4" or "0.8" -> (word, fraction) pairs.
+std::vector<std::pair<std::string, double>> parse_cross_replace(const std::string& text) {
+  std::vector<std::pair<std::string, double>> entries;
+  const auto fraction = [&](const std::string& value) {
+    const auto parsed = values::parse_decimal_number(value);
+    if (!parsed || *parsed < 0 || *parsed > 1)
+      throw Error("--cross-replace takes fractions from 0 to 1 (0.8, or default=1.0,dog=0.4), got \"" + text + "\"");
+    return *parsed;
+  };
+  size_t start = 0;
+  while (start <= text.size()) {
+    const auto comma = std::min(text.find(',', start), text.size());
+    const auto entry = text.substr(start, comma - start);
+    const auto equals = entry.rfind('=');
+    if (equals == std::string::npos) {
+      if (!entries.empty() || comma != text.size())
+        throw Error("--cross-replace: give one fraction (0.8) or word=fraction entries (default=1.0,dog=0.4), got \"" +
+                    text + "\"");
+      entries.emplace_back("default", fraction(entry));
+    } else {
+      if (equals == 0) throw Error("--cross-replace entry \"" + entry + "\" names no word");
+      entries.emplace_back(entry.substr(0, equals), fraction(entry.substr(equals + 1)));
+    }
+    start = comma + 1;
+  }
+  return entries;
+}
+
+std::vector<std::pair<std::string, double>> parse_reweights(const std::vector<std::string>& given) {
+  std::vector<std::pair<std::string, double>> reweights;
+  for (const auto& entry : given) {
+    const auto equals = entry.rfind('=');
+    const auto weight = equals == std::string::npos ? std::nullopt : values::parse_decimal_number(entry.substr(equals + 1));
+    if (equals == 0 || !weight || std::abs(*weight) > 100)
+      throw Error("--reweight takes WORD=WEIGHT with a weight from -100 to 100 (e.g. --reweight fluffy=2), got \"" +
+                  entry + "\"");
+    reweights.emplace_back(entry.substr(0, equals), *weight);
+  }
+  return reweights;
+}
+
+// File-name part of a token: letters and digits, else "token".
+std::string token_file_part(const std::u32string& text) {
+  std::string part;
+  for (char32_t c : text)
+    if (c < 128 && std::isalnum(static_cast<unsigned char>(c))) part += static_cast<char>(c);
+  return part.empty() ? "token" : part;
+}
+
+// A label for cv::putText, which draws ASCII only.
+std::string ascii_label(const std::u32string& text) {
+  std::string label;
+  for (char32_t c : text) label += c >= 32 && c < 127 ? static_cast<char>(c) : '?';
+  return label;
+}
+
+// The level whose maps are `side` tokens on the image's shorter latent side.
+int attention_level(const json& job, const models::Manifest& manifest, int64_t latent_h, int64_t latent_w) {
+  if (!job.contains("attention_res")) return pipeline::kCoarseLevel;
+  const auto side = job["attention_res"].get<int64_t>();
+  std::string sizes;
+  for (int level = 0; level < 8; ++level) {
+    bool has = false;
+    for (const auto& layer : manifest.attention_layers)
+      has = has || (!layer.self && layer.level == level && layer.block != "mid_block");
+    if (!has) continue;
+    int64_t h = latent_h, w = latent_w;
+    for (int i = 0; i < level; ++i) h = (h + 1) / 2, w = (w + 1) / 2;
+    if (std::min(h, w) == side) return level;
+    sizes += (sizes.empty() ? "" : ", ") + std::to_string(std::min(h, w));
+  }
+  throw Error("--attention-res " + std::to_string(side) + " matches no cross-attention level at this size; use one of " +
+              sizes);
+}
+
+class EditJob : public PlannedJob {
+ public:
+  pipeline::EditRequest request;
+  pipeline::EditAlignment alignment;
+  fs::path attention_folder;                          // empty: no maps
+  std::vector<std::vector<std::u32string>> tokens;    // per prompt: its tokens' text, BOS to EOS
+  std::vector<std::string> row_names;                 // source, edit_1, ...
+
+  JobResult run(const models::Model& model, const pipeline::ProgressFn& progress) const override {
+    const auto made = pipeline::prompt_edit(model, request, alignment, progress);
+    JobResult result{{}, made.latents};
+    for (int64_t row = 0; row < made.images.size(0); ++row) result.images.push_back(to_image(made.images[row]));
+    result.images.push_back(io::make_grid(result.images, static_cast<int>(result.images.size()), 4));
+    if (made.maps.defined()) {
+      for (size_t row = 0; row < tokens.size(); ++row) {
+        const io::Image image = result.images[row];  // a copy: images grows below
+        std::vector<io::Image> labelled;
+        for (size_t t = 0; t < tokens[row].size(); ++t) {
+          const auto map = made.maps[static_cast<int64_t>(row)].select(-1, static_cast<int64_t>(t)).contiguous();
+          auto heatmap = io::overlay_heatmap(image, map.data_ptr<float>(), static_cast<int>(map.size(1)),
+                                             static_cast<int>(map.size(0)));
+          labelled.push_back(io::label_below(heatmap, ascii_label(tokens[row][t])));
+          result.images.push_back(std::move(heatmap));
+        }
+        result.images.push_back(io::make_grid(labelled, static_cast<int>(std::min<size_t>(labelled.size(), 8)), 4));
+        result.arrays.emplace_back(attention_folder / (row_names[row] + ".npy"), made.maps[static_cast<int64_t>(row)]);
+      }
+    }
+    return result;
+  }
+};
+
+std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& context) {
+  const auto& manifest = context.manifest;
+  auto planned = std::make_unique<EditJob>();
+  planned->job = job;
+  auto& r = planned->request;
+  if (!job.contains("prompt")) throw Error("edit needs --prompt SOURCE_PROMPT");
+  r.source = job["prompt"].get<std::string>();
+  r.edits = job.value("to", std::vector<std::string>{});
+  if (r.edits.empty() && job.contains("reweight")) r.edits = {r.source};
+  if (job.contains("negative") && !job["negative"].is_null()) r.negative = job["negative"].get<std::string>();
+  r.mode = job.value("mode", r.mode);
+  r.reweights = parse_reweights(job.value("reweight", std::vector<std::string>{}));
+  for (const auto& entry : job.value("blend", std::vector<std::string>{}))
+    r.blend.push_back(text::split_words(entry));
+  r.blend_threshold = job.value("blend_threshold", r.blend_threshold);
+  if (job.contains("cross_replace")) r.cross_replace = parse_cross_replace(job["cross_replace"].get<std::string>());
+  r.self_replace = job.value("self_replace", r.self_replace);
+  r.steps = job.value("steps", r.steps);
+  manifest.check_steps(r.steps);
+  r.cfg = job.value("cfg", r.cfg);
+  r.seed = job.value("seed", r.seed);
+  r.sampler = job.value("sampler", r.sampler);
+  r.width = job.value("width", manifest.default_size);
+  r.height = job.value("height", manifest.default_size);
+  manifest.check_size(r.width, r.height);
+  r.source_pooled = job.value("source_pooled", false);
+  if (r.source_pooled && !manifest.added_conditioning)
+    throw Error("--source-pooled needs a model with pooled text embeddings (SDXL)");
+  r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
+  sampling::ScheduleConfig::from_json(manifest.scheduler);  // a bad scheduler config, before compute
+
+  const auto tokenizers = models::load_tokenizers(manifest);
+  const int max_length = manifest.text_encoders.empty() ? 77 : manifest.text_encoders.front().max_length;
+  planned->alignment = pipeline::align_edit(tokenizers, r, max_length);
+
+  std::vector<std::string> prompts{r.source};
+  prompts.insert(prompts.end(), r.edits.begin(), r.edits.end());
+  planned->row_names = {"source"};
+  for (size_t e = 1; e <= r.edits.size(); ++e) planned->row_names.push_back("edit_" + std::to_string(e));
+
+  json shown_job = job;
+  const json shared = {{"mode", "edit"}, {"source", r.source}, {"edits", r.edits},
+                       {"edit_modes", planned->alignment.modes}, {"steps", r.steps}, {"cfg", r.cfg},
+                       {"seed", r.seed}, {"sampler", r.sampler}, {"width", r.width}, {"height", r.height},
+                       {"job", shown_job}};
+  const fs::path folder = context.name;
+  for (size_t row = 0; row < prompts.size(); ++row) {
+    auto metadata = shared;
+    metadata["prompt"] = prompts[row];
+    if (r.negative) metadata["negative"] = *r.negative;
+    planned->outputs.push_back({folder / (planned->row_names[row] + ".png"), metadata});
+  }
+  auto grid_metadata = shared;
+  grid_metadata["prompt"] = r.source;
+  planned->outputs.push_back({folder / "grid.png", grid_metadata});
+
+  if (job.contains("save_attention")) {
+    const int64_t h = r.height / manifest.vae_scale_factor, w = r.width / manifest.vae_scale_factor;
+    r.attention_level = attention_level(job, manifest, h, w);
+    planned->attention_folder = folder / job["save_attention"].get<std::string>();
+    const auto& tokenizer = tokenizers.front();
+    for (size_t row = 0; row < prompts.size(); ++row) {
+      auto ids = tokenizer.encode(prompts[row], static_cast<size_t>(max_length));
+      const auto eos = std::find(ids.begin() + 1, ids.end(), tokenizer.eos_id());
+      ids.erase(eos == ids.end() ? ids.end() : eos + 1, ids.end());
+      std::vector<std::u32string> texts;
+      for (size_t t = 0; t < ids.size(); ++t) {
+        texts.push_back(tokenizer.token_text(ids[t]));
+        char number[8];
+        std::snprintf(number, sizeof number, "%02zu", t);
+        auto metadata = shared;
+        metadata["prompt"] = prompts[row];
+        metadata["attention_token"] = t;
+        planned->outputs.push_back({planned->attention_folder / planned->row_names[row] /
+                                        (std::string(number) + "_" + token_file_part(texts.back()) + ".png"),
+                                    metadata});
+      }
+      planned->tokens.push_back(std::move(texts));
+      auto metadata = shared;
+      metadata["prompt"] = prompts[row];
+      planned->outputs.push_back({planned->attention_folder / (planned->row_names[row] + "_tokens.png"), metadata});
+    }
+  } else if (job.contains("attention_res")) {
+    throw Error("--attention-res needs --save-attention DIR");
+  }
+  planned->rows = static_cast<int64_t>(prompts.size());
+  planned->image_pixels = static_cast<int64_t>(r.width) * r.height;
+  planned->work = static_cast<int64_t>(r.steps) * planned->rows;
+  return planned;
+}
+
+}  // namespace
+
+const Mode& edit_mode() {
+  static const Mode mode{edit_schema(), plan_edit};
+  return mode;
+}
+
+}  // namespace vsp::app

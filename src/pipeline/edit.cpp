@@ -1,0 +1,145 @@
+#include "vsp/pipeline/edit.hpp"
+
+#include <torch/torch.h>
+
+#include "vsp/attention/prompt_edit.hpp"
+#include "vsp/error.hpp"
+#include "vsp/models/model.hpp"
+#include "vsp/sampling/scheduler.hpp"
+
+namespace vsp::pipeline {
+namespace {
+
+at::Tensor floats(const std::vector<float>& values, std::vector<int64_t> shape) {
+  return torch::tensor(values, torch::kFloat).reshape(shape);
+}
+
+// The controller's per-step coefficients: with c_j = w_j alpha_s,j,
+//   source share  M_e diag(c),   own share  own_e,j w_j alpha_s,j + (1 - alpha_s,j)
+// (the original's reweighted replace or refine base, blended with the row's own attention).
+attention::PromptEdit coefficients(const EditAlignment& a, int steps, double self_replace) {
+  const auto edits = static_cast<int64_t>(a.mapper.size()), t = static_cast<int64_t>(a.tokens);
+  std::vector<at::Tensor> mapper, own;
+  for (int64_t e = 0; e < edits; ++e) {
+    const auto m = floats(a.mapper[e], {t, t});
+    const auto b = floats(a.own[e], {t});
+    const auto w = floats(a.weights[e], {t});
+    const auto alpha = floats(a.alpha[e], {steps + 1, t}).narrow(0, 0, steps);  // [steps, T]
+    const auto c = w * alpha;
+    mapper.push_back(m.unsqueeze(0) * c.unsqueeze(1));  // [steps, T, T]
+    own.push_back(b * c + (1 - alpha));                  // [steps, T]
+  }
+  attention::PromptEdit edit;
+  edit.mapper = torch::stack(mapper, 1);
+  edit.own = torch::stack(own, 1);
+  edit.self_begin = 0;
+  edit.self_end = static_cast<int>(steps * self_replace);
+  edit.self_level = kCoarseLevel;
+  return edit;
+}
+
+// The maps' grid at `level`: the latent halved `level` times.
+std::pair<int64_t, int64_t> level_grid(int64_t h, int64_t w, int level) {
+  for (int i = 0; i < level; ++i) {
+    h = (h + 1) / 2;
+    w = (w + 1) / 2;
+  }
+  return {h, w};
+}
+
+// Local blend, after a step: each edited row keeps the source's latents outside the union of its
+// own and the source's word masks (maps summed over the steps so far, mean over heads and layers,
+// 3x3 max pool, nearest resize, normalised by the max, above the threshold).
+at::Tensor blend(const at::Tensor& latents, const attention::PromptEditController& controller,
+                 const at::Tensor& indicators, double threshold) {
+  const auto maps = controller.summed_maps(kCoarseLevel);
+  const auto rows = latents.size(0);
+  const auto [gh, gw] = level_grid(latents.size(2), latents.size(3), kCoarseLevel);
+  if (!maps.defined() || maps.size(1) != gh * gw)
+    throw std::logic_error("local blend: no maps at the blend level");
+  auto words = (maps * indicators.to(maps.device()).unsqueeze(1)).sum(-1) / controller.heads_per_step(kCoarseLevel);
+  auto mask = torch::max_pool2d(words.view({rows, 1, gh, gw}), {3, 3}, {1, 1}, {1, 1});
+  mask = torch::nn::functional::interpolate(
+      mask, torch::nn::functional::InterpolateFuncOptions()
+                .size(std::vector<int64_t>{latents.size(2), latents.size(3)})
+                .mode(torch::kNearest));
+  mask = mask / mask.amax({2, 3}, true);
+  const auto above = mask.gt(threshold);
+  const auto edit_mask = above.narrow(0, 1, rows - 1).logical_or(above.narrow(0, 0, 1)).to(latents.scalar_type());
+  const auto source = latents.narrow(0, 0, 1);
+  return torch::cat({source, source + edit_mask * (latents.narrow(0, 1, rows - 1) - source)});
+}
+
+}  // namespace
+
+EditResult prompt_edit(const models::Model& model, const EditRequest& r, const EditAlignment& alignment,
+                       const ProgressFn& progress) {
+  const auto& m = model.manifest;
+  m.check_size(r.width, r.height);
+  m.check_steps(r.steps);
+  torch::InferenceMode guard;
+  std::vector<std::string> prompts{r.source};
+  prompts.insert(prompts.end(), r.edits.begin(), r.edits.end());
+  const auto rows = static_cast<int64_t>(prompts.size());
+
+  auto cond = text::encode_prompts(model, prompts, r.width, r.height);
+  const auto uncond = text::encode_negative(model, r.negative, rows, r.width, r.height);
+  model.text_encoding_done();
+  if (r.source_pooled && !cond.pooled.defined())
+    throw Error("--source-pooled needs a model with pooled text embeddings (SDXL)");
+
+  auto scheduler = sampling::make_scheduler(r.sampler, sampling::ScheduleConfig::from_json(m.scheduler));
+  scheduler->set_timesteps(r.steps);
+  const int64_t h = r.height / m.vae_scale_factor, w = r.width / m.vae_scale_factor;
+  const auto noise = initial_noise(r.seed, {1, m.latent_channels, h, w}, model.device).repeat({rows, 1, 1, 1});
+
+  auto edit = coefficients(alignment, r.steps, r.self_replace);
+  const bool blending = !alignment.blend.empty();
+  if (blending) edit.map_levels.push_back(kCoarseLevel);
+  if (r.attention_level >= 0 && !(blending && r.attention_level == kCoarseLevel))
+    edit.map_levels.push_back(r.attention_level);
+  for (int level : edit.map_levels) {
+    bool found = false;
+    for (const auto& layer : m.attention_layers) found = found || (!layer.self && layer.level == level);
+    if (!found)
+      throw Error("the model has no cross-attention at level " + std::to_string(level) + " (latent / " +
+                  std::to_string(1 << level) + ") for " + (level == kCoarseLevel && blending ? "--blend" : "the maps"));
+  }
+  attention::PromptEditController controller(std::move(edit), m.attention_layers);
+
+  DenoiseOptions options;
+  options.guidance = r.cfg;
+  options.controller = &controller;
+  options.layout.roles.assign(rows, attention::kEditRole);
+  options.layout.roles.front() = attention::kSourceRole;
+  options.progress = progress;
+  if (r.source_pooled) {
+    const auto own_pooled = cond.pooled.clone();
+    const auto source_pooled = own_pooled.narrow(0, 0, 1).expand_as(own_pooled);
+    options.before_unet = [&, own_pooled, source_pooled](int step, at::Tensor&, RowInputs& inputs) {
+      const bool window = step >= alignment.default_begin && step < alignment.default_end;
+      inputs.cond.pooled = window ? source_pooled.contiguous() : own_pooled;
+    };
+  }
+  at::Tensor indicators;
+  if (blending) {
+    std::vector<at::Tensor> rows_words;
+    for (const auto& words : alignment.blend) rows_words.push_back(floats(words, {alignment.tokens}));
+    indicators = torch::stack(rows_words).to(model.device);
+    options.after_step = [&](int, const sampling::StepOutput& out, const at::Tensor&) {
+      return blend(out.prev_sample, controller, indicators, r.blend_threshold);
+    };
+  }
+  const auto latents = denoise(model, *scheduler, noise * scheduler->init_noise_sigma(), uncond, cond, options);
+
+  EditResult result{latents.to(torch::kCPU), decode_latents(model, latents, r.vae_tiling), {}};
+  if (r.attention_level >= 0) {
+    const auto [gh, gw] = level_grid(h, w, r.attention_level);
+    const auto summed = controller.summed_maps(r.attention_level);
+    const auto divisor = static_cast<double>(controller.heads_per_step(r.attention_level)) * r.steps;
+    result.maps = (summed / divisor).view({rows, gh, gw, alignment.tokens}).to(torch::kCPU);
+  }
+  return result;
+}
+
+}  // namespace vsp::pipeline

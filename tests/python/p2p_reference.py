@@ -1,0 +1,455 @@
+"""Prompt-to-prompt (Hertz et al., 2022; the official code google/prompt-to-prompt: its
+prompt-to-prompt_stable notebook, seq_aligner.py and ptp_utils.py) written plainly with diffusers'
+parts, as the reference `vsp edit` is compared with; SD 1.x and SDXL.
+
+The batch is [source, edit 1, ..., edit E], all from one initial noise; the whole CFG batch
+[uncond rows..., cond rows...] goes through the UNet in one call. Every attention module gets a
+processor that computes the probabilities explicitly, softmax(Q K^T * scale), hands them to one
+controller, and multiplies the (possibly edited) probabilities with V. The controller edits the
+conditional half only, row 0 of it being the source:
+
+  cross-attention   base_e = P_src . M_e            (replace: the 77x77 token mapper)
+                    base_e = P_src[..., m_e] * a_e + P_e * (1 - a_e)   (refine: the alignment)
+                    base_e = P_src                  (neither: reweight alone)
+                    base_e = base_e * w_e           (reweight, per token column, after either)
+                    P_e   <- base_e * alpha_t + P_e * (1 - alpha_t)   (alpha: the time-word alphas)
+  self-attention    P_e   <- P_src for steps int(steps*a) <= s < int(steps*b), in layers with at
+                    most (h/4)*(w/4) queries (h, w the latent size)
+
+and, with a local blend, after every scheduler step the edited rows' latents are blended back to
+the source's outside a mask made from the summed cross-attention maps of the blend words.
+
+The alignment functions follow seq_aligner.py / ptp_utils.py exactly, quirks included (see each)."""
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import DDIMScheduler
+
+MAX_LEN = 77
+
+
+# ----------------------------------------------------------------------------------------------
+# Token alignment (seq_aligner.py / ptp_utils.py semantics)
+
+def word_inds(text, word_place, tokenizer):
+    """Token positions (1-based: BOS is 0) of the words of `text` (split on single spaces) chosen
+    by `word_place`: a word index, a list of them, or a word (every occurrence of exactly it).
+
+    Walks the tokens of the full encode (no truncation), accumulating the length of each token's
+    decoded text (stripped of '#'); a word is done when the accumulated length reaches its length.
+    Positions may run past 76 for long prompts."""
+    words = text.split(" ")
+    if isinstance(word_place, str):
+        places = {i for i, word in enumerate(words) if word == word_place}
+    elif isinstance(word_place, int):
+        places = {word_place}
+    else:
+        places = set(word_place)
+    out = []
+    if not places:
+        return out
+    pieces = [tokenizer.decode([token]).strip("#") for token in tokenizer.encode(text)][1:-1]
+    length, word = 0, 0
+    for i, piece in enumerate(pieces):
+        length += len(piece)
+        if word in places:
+            out.append(i + 1)
+        if length >= len(words[word]):  # IndexError when the tokens outrun the words, as the original
+            word += 1
+            length = 0
+    return out
+
+
+def replacement_mapper(x, y, tokenizer, max_len=MAX_LEN):
+    """The [max_len, max_len] float32 mapper of a word-for-word replace (get_replacement_mapper_):
+    P_edit = P_src @ M. Changed words' source tokens map to their target tokens, one to one when the
+    counts agree, else every source token to every target token with weight 1 / (target count).
+    Between changed words the walk maps i -> j (source position -> target position); after the last
+    changed word the original writes mapper[j, j] (not [i, j]): when a changed word changed the
+    token count, the tail is the identity, not the shifted diagonal, and when the source had more
+    tokens the last columns stay zero. Kept exactly."""
+    words_x, words_y = x.split(" "), y.split(" ")
+    if len(words_x) != len(words_y):
+        raise ValueError(f"replace needs prompts with the same number of words: {len(words_x)} and {len(words_y)}")
+    changed = [i for i in range(len(words_y)) if words_x[i] != words_y[i]]
+    sources = [word_inds(x, i, tokenizer) for i in changed]
+    targets = [word_inds(y, i, tokenizer) for i in changed]
+    mapper = np.zeros((max_len, max_len))
+    i = j = k = 0
+    while i < max_len and j < max_len:
+        if k < len(sources) and sources[k][0] == i:
+            src, tgt = sources[k], targets[k]
+            if len(src) == len(tgt):
+                mapper[src, tgt] = 1  # element-wise pairs
+            else:
+                for t in tgt:
+                    mapper[src, t] = 1 / len(tgt)
+            k += 1
+            i += len(src)
+            j += len(tgt)
+        elif k < len(sources):
+            mapper[i, j] = 1
+            i += 1
+            j += 1
+        else:
+            mapper[j, j] = 1  # the original's tail
+            i += 1
+            j += 1
+    return torch.from_numpy(mapper).float()
+
+
+def global_align(x, y, gap=0, match=1, mismatch=-1):
+    """Needleman-Wunsch score and traceback (1 left, 2 up, 3 diagonal, 4 origin); ties prefer left,
+    then up, then the diagonal, as the original's if/elif order."""
+    score = np.zeros((len(x) + 1, len(y) + 1), dtype=np.int64)
+    score[0, 1:] = np.arange(1, len(y) + 1) * gap
+    score[1:, 0] = np.arange(1, len(x) + 1) * gap
+    trace = np.zeros((len(x) + 1, len(y) + 1), dtype=np.int64)
+    trace[0, 1:], trace[1:, 0], trace[0, 0] = 1, 2, 4
+    for i in range(1, len(x) + 1):
+        for j in range(1, len(y) + 1):
+            left = score[i, j - 1] + gap
+            up = score[i - 1, j] + gap
+            diag = score[i - 1, j - 1] + (match if x[i - 1] == y[j - 1] else mismatch)
+            best = max(left, up, diag)
+            score[i, j] = best
+            trace[i, j] = 1 if best == left else 2 if best == up else 3
+    return score, trace
+
+
+def refinement_mapper(x, y, tokenizer, max_len=MAX_LEN):
+    """(mapper int64 [max_len], alphas float32 [max_len]) of a refine (get_mapper): the full token
+    sequences (BOS and EOS included) aligned; target token j takes the source token mapper[j] when
+    aligned (alpha 1), else keeps its own attention (alpha 0, mapper -1). Positions past the target's
+    EOS map to themselves with alpha 1. The original raises when the target has more than max_len
+    tokens (and gives indices past max_len when the source does)."""
+    xs, ys = tokenizer.encode(x), tokenizer.encode(y)
+    _, trace = global_align(xs, ys)
+    pairs = []  # (target position, source position or -1), traced back from the end
+    i, j = len(xs), len(ys)
+    while i > 0 or j > 0:
+        step = trace[i, j]
+        if step == 3:
+            i, j = i - 1, j - 1
+            pairs.append((j, i))
+        elif step == 1:
+            j -= 1
+            pairs.append((j, -1))
+        elif step == 2:
+            i -= 1
+        else:
+            break
+    pairs.reverse()
+    base = torch.tensor(pairs, dtype=torch.int64).reshape(-1, 2)
+    alphas = torch.ones(max_len)
+    alphas[:len(base)] = base[:, 1].ne(-1).float()
+    mapper = torch.zeros(max_len, dtype=torch.int64)
+    mapper[:len(base)] = base[:, 1]
+    mapper[len(base):] = len(ys) + torch.arange(max_len - len(ys))
+    return mapper, alphas
+
+
+def time_word_alphas(prompts, steps, cross_replace, tokenizer, max_len=MAX_LEN):
+    """[steps + 1, edits, max_len] (get_time_words_attention_alpha): 1 where the edit's token column
+    is replaced at that step. cross_replace: a float f (the window (0, f)), a (start, end) pair, or a
+    dict {"default_": bounds, word: bounds} (words looked up in each edited prompt; absent ones are
+    ignored; "default_" defaults to (0, 1)). A window (a, b) covers steps int(a*(steps+1)) <= s <
+    int(b*(steps+1))."""
+    if not isinstance(cross_replace, dict):
+        cross_replace = {"default_": cross_replace}
+    cross_replace = {"default_": (0.0, 1.0), **cross_replace}
+    alphas = torch.zeros(steps + 1, len(prompts) - 1, max_len)
+
+    def update(bounds, edit, columns):
+        start, end = window(bounds, steps + 1)
+        alphas[:start, edit, columns] = 0
+        alphas[start:end, edit, columns] = 1
+        alphas[end:, edit, columns] = 0
+
+    for e in range(len(prompts) - 1):
+        update(cross_replace["default_"], e, torch.arange(max_len))
+    for word, bounds in cross_replace.items():
+        if word == "default_":
+            continue
+        for e in range(len(prompts) - 1):
+            columns = word_inds(prompts[e + 1], word, tokenizer)
+            if columns:
+                update(bounds, e, torch.tensor(columns))
+    return alphas
+
+
+def window(bounds, count):
+    """(int(a * count), int(b * count)) of a float b (a = 0) or a pair (a, b), in float64."""
+    if isinstance(bounds, (int, float)):
+        bounds = (0.0, bounds)
+    return int(float(bounds[0]) * count), int(float(bounds[1]) * count)
+
+
+def equalizer(text, weights, tokenizer, max_len=MAX_LEN):
+    """[max_len] float32 column weights (get_equalizer with one value per word): 1 everywhere, w at
+    the tokens of every occurrence of each word of `weights` ({word: w}) in `text`."""
+    out = torch.ones(max_len)
+    for word, weight in weights.items():
+        out[word_inds(text, word, tokenizer)] = float(weight)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# The controller and its attention processors
+
+@dataclass
+class EditRun:
+    source: str
+    edits: list                      # edited prompts (may equal the source, for reweight alone)
+    modes: object = "auto"           # per edit (or one for all): "auto", "replace", "refine", None (neither)
+    reweight: dict | None = None     # {word: weight} applied in every edit containing the word
+    blend: list | None = None        # per prompt (source first) a word or a list of words
+    blend_threshold: float = 0.3
+    cross_replace: object = 0.8      # float, (start, end) or {"default_": ..., word: ...}
+    self_replace: object = 0.4       # float or (start, end)
+    steps: int = 50
+    cfg: float = 7.5
+    seed: int = 0
+    width: int = 64
+    height: int = 64
+    negative: str | None = None      # None: SDXL zeros / SD 1.x the encoded ""; else encoded for every row
+    source_pooled: bool = False      # SDXL: edit rows take the source's pooled embedding in the default window
+
+    @property
+    def prompts(self):
+        return [self.source, *self.edits]
+
+    def mode_of(self, e):
+        mode = self.modes[e] if isinstance(self.modes, (list, tuple)) else self.modes
+        if mode == "auto":
+            return "replace" if len(self.edits[e].split(" ")) == len(self.source.split(" ")) else "refine"
+        return mode
+
+
+@dataclass
+class Controller:
+    """What the processors share: the edit tensors, the current step, and the attention store."""
+    rows: int                        # 1 + E
+    halves: int                      # 2 with CFG, else 1
+    modes: list                      # per edit: "replace", "refine" or None
+    replace: dict                    # edit -> [77, 77] mapper
+    refine: dict                     # edit -> (mapper [77] int64, alphas [77])
+    weights: torch.Tensor | None     # [E, 77] or None
+    alphas: torch.Tensor             # [steps + 1, E, 77]
+    self_window: tuple               # (first, end) steps of the self-attention replacement
+    coarse: int                      # (h/4) * (w/4): self replacement at <= this, blend layers at ==
+    storing: bool = False            # keep the blend layers' maps (for a local blend)
+    step: int = 0
+    store: dict = field(default_factory=dict)         # name -> summed [rows, heads, Nq, 77] over steps
+    step_store: dict = field(default_factory=dict)
+
+    def cross(self, name, probs):
+        """probs [rows*halves, heads, Nq, 77], edited in place in the conditional half."""
+        cond = probs[(self.halves - 1) * self.rows:]
+        source = cond[0]
+        alpha = self.alphas[self.step]
+        for e in range(self.rows - 1):
+            own = cond[e + 1]
+            if self.modes[e] == "replace":
+                base = source @ self.replace[e]
+            elif self.modes[e] == "refine":
+                mapper, a = self.refine[e]
+                base = source[..., mapper] * a + own * (1 - a)
+            else:
+                base = source
+            if self.weights is not None:
+                base = base * self.weights[e]
+            cond[e + 1] = base * alpha[e] + own * (1 - alpha[e])
+        if self.storing and is_blend_layer(name, probs.shape[2], self.coarse):
+            self.step_store[name] = cond.clone()  # as edited (the original stores the tensor it then edits)
+        return probs
+
+    def self_attention(self, probs):
+        first, end = self.self_window
+        if first <= self.step < end and probs.shape[2] <= self.coarse:
+            cond = probs[(self.halves - 1) * self.rows:]
+            cond[1:] = cond[0]
+        return probs
+
+    def end_step(self):
+        """After the UNet call: add this step's maps to the store (AttentionStore.between_steps)."""
+        for name, maps in self.step_store.items():
+            self.store[name] = maps if name not in self.store else self.store[name] + maps
+        self.step_store = {}
+
+
+class P2PProcessor:
+    """AttnProcessor2_0's computation with the probabilities explicit and handed to the controller."""
+
+    def __init__(self, name, controller):
+        self.name, self.controller = name, controller
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs):
+        assert attention_mask is None and hidden_states.ndim == 3
+        assert attn.norm_q is None and attn.norm_k is None and attn.group_norm is None and attn.spatial_norm is None
+        assert not attn.norm_cross
+        is_cross = encoder_hidden_states is not None
+        context = encoder_hidden_states if is_cross else hidden_states
+        batch = hidden_states.shape[0]
+        heads = attn.heads
+        q, k, v = attn.to_q(hidden_states), attn.to_k(context), attn.to_v(context)
+        head_dim = k.shape[-1] // heads
+        q, k, v = (x.view(batch, -1, heads, head_dim).transpose(1, 2) for x in (q, k, v))
+        probs = (q @ k.transpose(-1, -2) * attn.scale).softmax(dim=-1)
+        probs = self.controller.cross(self.name, probs) if is_cross else self.controller.self_attention(probs)
+        out = (probs @ v).transpose(1, 2).reshape(batch, -1, heads * head_dim)
+        out = attn.to_out[1](attn.to_out[0](out))
+        if attn.residual_connection:
+            out = out + hidden_states
+        return out / attn.rescale_output_factor
+
+
+def is_blend_layer(name, queries, coarse):
+    """The blend layers: the cross-attention modules of down_blocks and up_blocks (not mid_block)
+    with (h/4)*(w/4) queries (16x16 on SD 1.x at 512, 32x32 on SDXL at 1024)."""
+    return name.split(".")[0] in ("down_blocks", "up_blocks") and queries == coarse
+
+
+class LocalBlend:
+    """The stable notebook's LocalBlend for 1 + E rows and any latent size."""
+
+    def __init__(self, prompts, words, tokenizer, threshold=0.3, max_len=MAX_LEN):
+        assert len(words) == len(prompts)
+        self.indicator = torch.zeros(len(prompts), 1, 1, 1, 1, max_len)
+        for row, (prompt, row_words) in enumerate(zip(prompts, words)):
+            for word in [row_words] if isinstance(row_words, str) else row_words:
+                self.indicator[row, ..., word_inds(prompt, word, tokenizer)] = 1
+        self.threshold = threshold
+
+    def __call__(self, x, store):
+        """x [1 + E, C, h, w] after a scheduler step; store: layer -> summed maps, in execution order."""
+        rows, _, h, w = x.shape
+        maps = torch.cat([m.reshape(rows, -1, 1, h // 4, w // 4, m.shape[-1]) for m in store.values()], dim=1)
+        maps = (maps * self.indicator).sum(-1).mean(1)
+        mask = F.max_pool2d(maps, (3, 3), (1, 1), padding=(1, 1))
+        mask = F.interpolate(mask, size=(h, w))
+        mask = mask / mask.max(2, keepdim=True)[0].max(3, keepdim=True)[0]
+        mask = mask.gt(self.threshold)
+        mask = (mask[:1] | mask[1:]).float()
+        return torch.cat([x[:1], x[:1] + mask * (x[1:] - x[:1])])
+
+
+def make_controller(run, tokenizer, halves, latent_h, latent_w):
+    prompts = run.prompts
+    edits = range(len(run.edits))
+    modes = [run.mode_of(e) for e in edits]
+    replace = {e: replacement_mapper(run.source, run.edits[e], tokenizer) for e in edits if modes[e] == "replace"}
+    refine = {e: refinement_mapper(run.source, run.edits[e], tokenizer) for e in edits if modes[e] == "refine"}
+    weights = None
+    if run.reweight:
+        weights = torch.stack([equalizer(edit, run.reweight, tokenizer) for edit in run.edits])
+    return Controller(rows=len(prompts), halves=halves, modes=modes, replace=replace, refine=refine, weights=weights,
+                      alphas=time_word_alphas(prompts, run.steps, run.cross_replace, tokenizer)[..., None, None, :],
+                      self_window=window(run.self_replace, run.steps), coarse=(latent_h // 4) * (latent_w // 4))
+
+
+# ----------------------------------------------------------------------------------------------
+# Sampling
+
+def is_sdxl(pipe):
+    return getattr(pipe, "text_encoder_2", None) is not None
+
+
+def encode(pipe, run):
+    """(cond, uncond) pairs of (embeds [rows, 77, D], pooled [rows, P] or None), one row per prompt."""
+    prompts = run.prompts
+    rows = len(prompts)
+    negative = None if run.negative is None else [run.negative] * rows
+    if is_sdxl(pipe):
+        embeds, neg_embeds, pooled, neg_pooled = pipe.encode_prompt(
+            prompt=prompts, device=torch.device("cpu"), num_images_per_prompt=1, do_classifier_free_guidance=True,
+            negative_prompt=negative)
+        if run.negative is None:  # force_zeros_for_empty_prompt
+            neg_embeds, neg_pooled = torch.zeros_like(embeds), torch.zeros_like(pooled)
+        return (embeds, pooled), (neg_embeds, neg_pooled)
+    embeds, neg_embeds = pipe.encode_prompt(prompts, torch.device("cpu"), 1, True, negative_prompt=negative)
+    return (embeds, None), (neg_embeds, None)
+
+
+def decode(pipe, latents):
+    """Images [rows, H, W, 3] in [0, 1] as the pipelines postprocess them, one VAE call per row."""
+    images = [pipe.vae.decode(latents[r:r + 1] / pipe.vae.config.scaling_factor).sample for r in range(len(latents))]
+    return pipe.image_processor.postprocess(torch.cat(images), output_type="np")
+
+
+def initial_latents(pipe, run, scheduler):
+    h, w = run.height // pipe.vae_scale_factor, run.width // pipe.vae_scale_factor
+    channels = pipe.unet.config.in_channels
+    noise = torch.randn((1, channels, h, w), generator=torch.Generator("cpu").manual_seed(run.seed))
+    return noise.expand(len(run.prompts), channels, h, w) * scheduler.init_noise_sigma
+
+
+@torch.no_grad()
+def prompt_to_prompt(pipe, run, tokenizer=None):
+    """Final latents float32 [1 + E, C, h, w] (after the last step's blend) and images [1 + E, H, W, 3]
+    in [0, 1]; row 0 is the source. `tokenizer` aligns the prompts (default: the pipeline's first)."""
+    tokenizer = tokenizer or pipe.tokenizer
+    scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
+    scheduler.set_timesteps(run.steps)
+    latents = initial_latents(pipe, run, scheduler)
+    rows, _, latent_h, latent_w = latents.shape
+    guided = run.cfg > 1
+    halves = 2 if guided else 1
+
+    (embeds, pooled), (neg_embeds, neg_pooled) = encode(pipe, run)
+    sdxl = pooled is not None
+    if sdxl and run.source_pooled:
+        default = run.cross_replace.get("default_", (0.0, 1.0)) if isinstance(run.cross_replace, dict) \
+            else run.cross_replace
+        pooled_window = window(default, run.steps + 1)
+        source_pooled = torch.cat([pooled[:1], pooled[:1].expand(rows - 1, -1)])
+    time_ids = None
+    if sdxl:
+        time_ids = torch.tensor([[run.height, run.width, 0, 0, run.height, run.width]], dtype=embeds.dtype)
+        time_ids = time_ids.repeat(rows * halves, 1)
+    context = torch.cat([neg_embeds, embeds]) if guided else embeds
+
+    controller = make_controller(run, tokenizer, halves, latent_h, latent_w)
+    blend = None
+    if run.blend is not None:
+        blend = LocalBlend(run.prompts, run.blend, tokenizer, run.blend_threshold)
+        controller.storing = True
+    saved = pipe.unet.attn_processors
+    pipe.unet.set_attn_processor({name: P2PProcessor(name[: -len(".processor")], controller) for name in saved})
+    try:
+        for i, t in enumerate(scheduler.timesteps):
+            controller.step = i
+            model_input = scheduler.scale_model_input(torch.cat([latents] * halves), t)
+            added = None
+            if sdxl:
+                cond_pooled = pooled
+                if run.source_pooled and pooled_window[0] <= i < pooled_window[1]:
+                    cond_pooled = source_pooled
+                added = {"text_embeds": torch.cat([neg_pooled, cond_pooled]) if guided else cond_pooled,
+                         "time_ids": time_ids}
+            eps = pipe.unet(model_input, t, encoder_hidden_states=context, added_cond_kwargs=added).sample
+            controller.end_step()
+            if guided:
+                uncond, cond = eps.chunk(2)
+                eps = uncond + run.cfg * (cond - uncond)
+            latents = scheduler.step(eps, t, latents).prev_sample
+            if blend is not None:
+                latents = blend(latents, controller.store)
+    finally:
+        pipe.unet.set_attn_processor(saved)
+    return latents, decode(pipe, latents)
+
+
+def load_pipeline(folder):
+    """A float32 StableDiffusionXLPipeline or StableDiffusionPipeline from a diffusers folder."""
+    import json
+    from pathlib import Path
+
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+    torch.set_grad_enabled(False)
+    index = json.loads((Path(folder) / "model_index.json").read_text())
+    cls = StableDiffusionXLPipeline if "text_encoder_2" in index else StableDiffusionPipeline
+    kwargs = {} if cls is StableDiffusionXLPipeline else {"safety_checker": None, "requires_safety_checker": False}
+    return cls.from_pretrained(folder, torch_dtype=torch.float32, **kwargs)
