@@ -136,7 +136,7 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
   r.edits = job.value("to", std::vector<std::string>{});
   if (r.edits.empty() && job.contains("reweight")) r.edits = {r.source};
   if (job.contains("negative") && !job["negative"].is_null()) r.negative = job["negative"].get<std::string>();
-  r.mode = job.value("mode", r.mode);
+  r.mode = job.value("edit_mode", r.mode);  // "mode" is the job's mode, "edit"
   r.reweights = parse_reweights(job.value("reweight", std::vector<std::string>{}));
   for (const auto& entry : job.value("blend", std::vector<std::string>{}))
     r.blend.push_back(text::split_words(entry));

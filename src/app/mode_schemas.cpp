@@ -158,7 +158,7 @@ const ModeSchema& edit_schema() {
       {
           {"prompt", "-p,--prompt", ValueKind::text, "The source prompt"},
           {"to", "--to", ValueKind::text_list, "An edited prompt (repeatable; absent: the source, for --reweight alone)"},
-          {"mode", "--mode", ValueKind::text,
+          {"edit_mode", "--mode", ValueKind::text,
            "auto (default: replace when an edit has as many words as the source, else refine), replace or refine", 0,
            0, {"auto", "replace", "refine"}},
           {"reweight", "--reweight", ValueKind::text_list,

@@ -343,3 +343,21 @@ def test_attention_res_picks_the_level(run_vsp, tmp_path):
             "-W", 96, "-H", 64, "--vae-tiling", "off", "-q", "--out", tmp_path / "out", "--save-attention", "maps",
             "--attention-res", 4)
     assert np.load(tmp_path / "out" / "maps" / "source.npy").shape == (4, 6, 77)
+
+
+def test_batch_edit_job_equals_the_command_line(run_vsp, tmp_path):
+    """A jobs file's "mode": "edit" job writes <name>/source.png, edit_N.png and grid.png with the
+    pixels of the same edit on the command line."""
+    import json
+    fields = {"prompt": SOURCE, "to": ["a dog riding a bicycle"], "reweight": ["dog=2"], "blend": ["cat", "dog"],
+              "steps": 3, "width": WIDTH, "height": HEIGHT, "seed": SEED, "vae_tiling": "off"}
+    jobs = tmp_path / "jobs.json"
+    jobs.write_text(json.dumps({"jobs": [{"mode": "edit", "name": "cat2dog", **fields}]}))
+    run_vsp("batch", jobs, "--model", exported("tiny"), "--out", tmp_path / "batch", "-q")
+    run_vsp("edit", "--model", exported("tiny"), "--prompt", SOURCE, "--to", "a dog riding a bicycle", "--reweight",
+            "dog=2", "--blend", "cat,dog", "--steps", 3, "-W", WIDTH, "-H", HEIGHT, "-s", SEED, "--vae-tiling", "off",
+            "--out", tmp_path / "cli", "-q")
+    assert sorted(p.name for p in (tmp_path / "batch" / "cat2dog").iterdir()) == output_names(1)
+    for name in ("source", "edit_1"):
+        assert np.array_equal(read_png(tmp_path / "batch" / "cat2dog" / f"{name}.png"),
+                              read_png(tmp_path / "cli" / f"{name}.png"))
