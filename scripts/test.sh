@@ -22,7 +22,7 @@ data=$build/testdata
 cmake --build "$build" -j "$(nproc)"
 
 # The tiny exports and the fixtures depend only on the Python side: redo them when it changes.
-stamp=$(cat scripts/requirements.txt scripts/*.py scripts/vsp_export/*.py tests/python/fixtures_*.py \
+stamp=$(cat scripts/requirements.txt scripts/*.py scripts/vsp_export/*.py tests/python/fixtures_*.py tests/python/p2p_alignment.py \
         tests/data/* 2>/dev/null | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$data/.stamp" 2>/dev/null)" != "$stamp" ]; then
   rm -rf "$data"

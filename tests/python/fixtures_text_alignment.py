@@ -1,5 +1,5 @@
 """Token-alignment fixtures for prompt-to-prompt (the C++ unit test of vsp::text's word positions,
-replace mapper and refine mapping), computed by p2p_reference.py, which follows the original code
+replace mapper and refine mapping), computed by p2p_alignment.py, which follows the original code
 (google/prompt-to-prompt: seq_aligner.py, ptp_utils.get_word_inds) exactly.
 
     .venv/bin/python tests/python/fixtures_text_alignment.py OUTDIR
@@ -20,7 +20,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from p2p_reference import MAX_LEN, refinement_mapper, replacement_mapper, word_inds  # noqa: E402
+from p2p_alignment import MAX_LEN, refinement_mapper, replacement_mapper, word_inds  # noqa: E402
 
 LONG = " ".join(["a photo of a cat"] * 18)  # 90 tokens with BOS and EOS
 
