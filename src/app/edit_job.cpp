@@ -6,6 +6,7 @@
 
 #include "vsp/app/jobs.hpp"
 #include "vsp/error.hpp"
+#include "vsp/io/log.hpp"
 #include "vsp/models/manifest.hpp"
 #include "vsp/models/model.hpp"
 #include "vsp/pipeline/edit.hpp"
@@ -99,12 +100,21 @@ class EditJob : public PlannedJob {
   pipeline::EditRequest request;
   pipeline::EditAlignment alignment;
   fs::path attention_folder;                          // empty: no maps
+  fs::path null_text_file;                            // empty: the embeddings are not written
   std::vector<std::vector<std::u32string>> tokens;    // per prompt: its tokens' text, BOS to EOS
   std::vector<std::string> row_names;                 // source, edit_1, ...
 
   JobResult run(const models::Model& model, const pipeline::ProgressFn& progress) const override {
     const auto made = pipeline::prompt_edit(model, request, alignment, progress);
+    if (!made.null_text_losses.empty()) {
+      int iterations = 0;
+      for (int n : made.null_text_iterations) iterations += n;
+      log::info("null-text inversion: " + std::to_string(iterations) + " Adam iterations over " +
+                std::to_string(made.null_text_iterations.size()) + " steps, last loss " +
+                std::to_string(made.null_text_losses.back()));
+    }
     JobResult result{{}, made.latents};
+    if (!null_text_file.empty()) result.arrays.emplace_back(null_text_file, made.null_text_embeds);
     for (int64_t row = 0; row < made.images.size(0); ++row) result.images.push_back(to_image(made.images[row]));
     result.images.push_back(io::make_grid(result.images, static_cast<int>(result.images.size()), 4));
     if (made.maps.defined()) {
@@ -151,7 +161,23 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
   r.width = job.value("width", manifest.default_size);
   r.height = job.value("height", manifest.default_size);
   manifest.check_size(r.width, r.height);
-  r.source_pooled = job.value("source_pooled", false);
+  if (job.contains("image")) {
+    const fs::path given = job["image"].get<std::string>();
+    // Centre-cropped to the output's aspect ratio, then resized.
+    r.image = io::crop_to_fill(io::read_image(given.is_absolute() ? given : context.base_folder / given), r.width,
+                               r.height);
+    if (r.sampler != "ddim") throw Error("--image edits through DDIM inversion: use --sampler ddim");
+  } else if (job.contains("inversion")) {
+    throw Error("--inversion applies to --image");
+  }
+  r.inversion = job.value("inversion", r.inversion);
+  if (job.contains("save_null_text")) {
+    if (!r.image || r.inversion != "null-text") throw Error("--save-null-text needs --image with null-text inversion");
+    planned->null_text_file = fs::path(context.name) / job["save_null_text"].get<std::string>();
+    if (planned->null_text_file.extension() != ".npy")
+      throw Error("--save-null-text must name a .npy file, got '" + job["save_null_text"].get<std::string>() + "'");
+  }
+    r.source_pooled = job.value("source_pooled", false);
   if (r.source_pooled && !manifest.added_conditioning)
     throw Error("--source-pooled needs a model with pooled text embeddings (SDXL)");
   r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
@@ -167,10 +193,14 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
   for (size_t e = 1; e <= r.edits.size(); ++e) planned->row_names.push_back("edit_" + std::to_string(e));
 
   json shown_job = job;
-  const json shared = {{"mode", "edit"}, {"source", r.source}, {"edits", r.edits},
+  json shared = {{"mode", "edit"}, {"source", r.source}, {"edits", r.edits},
                        {"edit_modes", planned->alignment.modes}, {"steps", r.steps}, {"cfg", r.cfg},
                        {"seed", r.seed}, {"sampler", r.sampler}, {"width", r.width}, {"height", r.height},
                        {"job", shown_job}};
+  if (r.image) {
+    shared["image"] = job["image"];
+    shared["inversion"] = r.inversion;
+  }
   const fs::path folder = context.name;
   for (size_t row = 0; row < prompts.size(); ++row) {
     auto metadata = shared;

@@ -156,7 +156,15 @@ const ModeSchema& edit_schema() {
       "edit",
       "prompt-to-prompt: edit an image by editing its prompt",
       {
-          {"prompt", "-p,--prompt", ValueKind::text, "The source prompt"},
+          {"prompt", "-p,--prompt", ValueKind::text, "The source prompt (with --image: what the image shows)"},
+          {"image", "--image", ValueKind::text, "Edit this picture (PNG or JPEG) instead of generating the source"},
+          {"inversion", "--inversion", ValueKind::text,
+           "With --image: null-text (default: optimised unconditional embeddings, at most 10 Adam steps a step), "
+           "negative-prompt (the source prompt as the negative, no optimisation) or ddim (plain, a baseline)", 0, 0,
+           {"null-text", "negative-prompt", "ddim"}},
+          {"save_null_text", "--save-null-text", ValueKind::text,
+           "With --inversion null-text: also write the optimised embeddings [steps, 77, C] to this .npy inside the "
+           "output folder"},
           {"to", "--to", ValueKind::text_list, "An edited prompt (repeatable; absent: the source, for --reweight alone)"},
           {"edit_mode", "--mode", ValueKind::text,
            "auto (default: replace when an edit has as many words as the source, else refine), replace or refine", 0,

@@ -5,6 +5,8 @@
 #include "vsp/attention/prompt_edit.hpp"
 #include "vsp/error.hpp"
 #include "vsp/models/model.hpp"
+#include "vsp/pipeline/image_latents.hpp"
+#include "vsp/pipeline/null_text.hpp"
 #include "vsp/sampling/scheduler.hpp"
 
 namespace vsp::pipeline {
@@ -77,22 +79,65 @@ EditResult prompt_edit(const models::Model& model, const EditRequest& r, const E
   const auto& m = model.manifest;
   m.check_size(r.width, r.height);
   m.check_steps(r.steps);
-  torch::InferenceMode guard;
   std::vector<std::string> prompts{r.source};
   prompts.insert(prompts.end(), r.edits.begin(), r.edits.end());
   const auto rows = static_cast<int64_t>(prompts.size());
+  const auto config = sampling::ScheduleConfig::from_json(m.scheduler);
+  auto scheduler = sampling::make_scheduler(r.sampler, config);
+  scheduler->set_timesteps(r.steps);
+  // A real image adds its inversion's steps (and null-text's) before the edit's.
+  const int before = r.image ? r.steps : 0;
+  const auto report = [&](int done, int) {
+    if (progress) progress(done, before + r.steps);
+  };
 
-  auto cond = text::encode_prompts(model, prompts, r.width, r.height);
-  const auto uncond = text::encode_negative(model, r.negative, rows, r.width, r.height);
-  model.text_encoding_done();
+  text::Conditioning cond, uncond;
+  at::Tensor start;
+  std::vector<at::Tensor> path;
+  {
+    torch::InferenceMode guard;
+    cond = text::encode_prompts(model, prompts, r.width, r.height);
+    uncond = text::encode_negative(model, r.negative, rows, r.width, r.height);
+    model.text_encoding_done();
+    if (r.image) {
+      if (r.sampler != "ddim") throw Error("--image edits through DDIM inversion: use --sampler ddim");
+      const auto z0 = encode_image(model, *r.image, r.width, r.height);
+      path = ddim_inversion_path(model, config, z0, cond.select({0}), r.steps, BranchLayout{}, nullptr);
+      start = path.back().repeat({rows, 1, 1, 1});
+    } else {
+      const int64_t h = r.height / m.vae_scale_factor, w = r.width / m.vae_scale_factor;
+      start = initial_noise(r.seed, {1, m.latent_channels, h, w}, model.device).repeat({rows, 1, 1, 1}) *
+              scheduler->init_noise_sigma();
+    }
+  }
   if (r.source_pooled && !cond.pooled.defined())
     throw Error("--source-pooled needs a model with pooled text embeddings (SDXL)");
 
-  auto scheduler = sampling::make_scheduler(r.sampler, sampling::ScheduleConfig::from_json(m.scheduler));
-  scheduler->set_timesteps(r.steps);
-  const int64_t h = r.height / m.vae_scale_factor, w = r.width / m.vae_scale_factor;
-  const auto noise = initial_noise(r.seed, {1, m.latent_channels, h, w}, model.device).repeat({rows, 1, 1, 1});
+  EditResult result;
+  std::vector<at::Tensor> null_embeds;
+  if (r.image && r.inversion == "null-text") {
+    // Outside InferenceMode, on ordinary tensors autograd may keep.
+    std::vector<at::Tensor> trajectory;
+    for (const auto& latent : path) trajectory.push_back(latent.clone());
+    const auto copy = [](const text::Conditioning& c) {
+      return text::Conditioning{c.prompt_embeds.clone(), c.pooled.defined() ? c.pooled.clone() : c.pooled,
+                                c.time_ids.defined() ? c.time_ids.clone() : c.time_ids};
+    };
+    const auto optimised = optimise_null_text(model, *scheduler, trajectory, copy(cond.select({0})),
+                                              copy(uncond.select({0})), r.cfg, r.null_text_iterations,
+                                              [&](int done, int) { report(done, 0); });
+    null_embeds = optimised.uncond_embeds;
+    result.null_text_losses = optimised.losses;
+    result.null_text_iterations = optimised.iterations;
+    result.null_text_embeds = torch::cat(null_embeds).to(torch::kCPU);
+  } else if (r.image && r.inversion == "negative-prompt") {
+    torch::InferenceMode guard;
+    uncond = cond.select({0}).repeat(rows);
+  } else if (r.image && r.inversion != "ddim") {
+    throw Error("--inversion must be null-text, negative-prompt or ddim, got \"" + r.inversion + "\"");
+  }
 
+  torch::InferenceMode guard;
   auto edit = coefficients(alignment, r.steps, r.self_replace);
   const bool blending = !alignment.blend.empty();
   if (blending) edit.map_levels.push_back(kCoarseLevel);
@@ -112,13 +157,16 @@ EditResult prompt_edit(const models::Model& model, const EditRequest& r, const E
   options.controller = &controller;
   options.layout.roles.assign(rows, attention::kEditRole);
   options.layout.roles.front() = attention::kSourceRole;
-  options.progress = progress;
-  if (r.source_pooled) {
-    const auto own_pooled = cond.pooled.clone();
-    const auto source_pooled = own_pooled.narrow(0, 0, 1).expand_as(own_pooled);
-    options.before_unet = [&, own_pooled, source_pooled](int step, at::Tensor&, RowInputs& inputs) {
-      const bool window = step >= alignment.default_begin && step < alignment.default_end;
-      inputs.cond.pooled = window ? source_pooled.contiguous() : own_pooled;
+  options.progress = [&](int done, int) { report(before + done, 0); };
+  const auto own_pooled = cond.pooled.defined() ? cond.pooled.clone() : at::Tensor();
+  if (r.source_pooled || !null_embeds.empty()) {
+    options.before_unet = [&](int step, at::Tensor&, RowInputs& inputs) {
+      if (r.source_pooled) {
+        const bool window = step >= alignment.default_begin && step < alignment.default_end;
+        inputs.cond.pooled = window ? own_pooled.narrow(0, 0, 1).expand_as(own_pooled).contiguous() : own_pooled;
+      }
+      // Null-text: every row's unconditional embedding is the step's optimised one.
+      if (!null_embeds.empty()) inputs.uncond.prompt_embeds = null_embeds[step].expand({rows, -1, -1}).contiguous();
     };
   }
   at::Tensor indicators;
@@ -130,11 +178,12 @@ EditResult prompt_edit(const models::Model& model, const EditRequest& r, const E
       return blend(out.prev_sample, controller, indicators, r.blend_threshold);
     };
   }
-  const auto latents = denoise(model, *scheduler, noise * scheduler->init_noise_sigma(), uncond, cond, options);
+  const auto latents = denoise(model, *scheduler, start, uncond, cond, options);
 
-  EditResult result{latents.to(torch::kCPU), decode_latents(model, latents, r.vae_tiling), {}};
+  result.latents = latents.to(torch::kCPU);
+  result.images = decode_latents(model, latents, r.vae_tiling);
   if (r.attention_level >= 0) {
-    const auto [gh, gw] = level_grid(h, w, r.attention_level);
+    const auto [gh, gw] = level_grid(latents.size(2), latents.size(3), r.attention_level);
     const auto summed = controller.summed_maps(r.attention_level);
     const auto divisor = static_cast<double>(controller.heads_per_step(r.attention_level)) * r.steps;
     result.maps = (summed / divisor).view({rows, gh, gw, alignment.tokens}).to(torch::kCPU);

@@ -220,19 +220,25 @@ def initial_latents(pipe, run, scheduler):
 
 
 @torch.no_grad()
-def prompt_to_prompt(pipe, run, tokenizer=None):
+def prompt_to_prompt(pipe, run, tokenizer=None, start=None, uncond_per_step=None, negative_is_source=False):
     """Final latents float32 [1 + E, C, h, w] (after the last step's blend) and images [1 + E, H, W, 3]
-    in [0, 1]; row 0 is the source. `tokenizer` aligns the prompts (default: the pipeline's first)."""
+    in [0, 1]; row 0 is the source. `tokenizer` aligns the prompts (default: the pipeline's first).
+    A real image: `start` is its inverted latent [1, C, h, w] for every row, and either
+    `uncond_per_step` its null-text embeddings or `negative_is_source` (the source's embeddings as
+    every row's unconditional ones)."""
     tokenizer = tokenizer or pipe.tokenizer
     scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
     scheduler.set_timesteps(run.steps)
-    latents = initial_latents(pipe, run, scheduler)
+    latents = initial_latents(pipe, run, scheduler) if start is None else start.expand(len(run.prompts), -1, -1, -1)
     rows, _, latent_h, latent_w = latents.shape
     guided = run.cfg > 1
     halves = 2 if guided else 1
 
     (embeds, pooled), (neg_embeds, neg_pooled) = encode(pipe, run)
     sdxl = pooled is not None
+    if negative_is_source:
+        neg_embeds = embeds[:1].expand(rows, -1, -1)
+        neg_pooled = pooled[:1].expand(rows, -1) if sdxl else None
     if sdxl and run.source_pooled:
         default = run.cross_replace.get("default_", (0.0, 1.0)) if isinstance(run.cross_replace, dict) \
             else run.cross_replace
@@ -262,6 +268,8 @@ def prompt_to_prompt(pipe, run, tokenizer=None):
                     cond_pooled = source_pooled
                 added = {"text_embeds": torch.cat([neg_pooled, cond_pooled]) if guided else cond_pooled,
                          "time_ids": time_ids}
+            if uncond_per_step is not None:
+                context = torch.cat([uncond_per_step[i].expand(rows, -1, -1), embeds])
             eps = pipe.unet(model_input, t, encoder_hidden_states=context, added_cond_kwargs=added).sample
             controller.end_step()
             if guided:

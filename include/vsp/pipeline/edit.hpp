@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "vsp/io/image.hpp"
 #include "vsp/pipeline/denoise.hpp"
 #include "vsp/pipeline/vae_decode.hpp"
 #include "vsp/text/clip_tokenizer.hpp"
@@ -34,6 +35,13 @@ struct EditRequest {
   bool source_pooled = false;  // SDXL: edits take the source's pooled embedding in the replace window
   VaeTiling vae_tiling = VaeTiling::automatic;
   int attention_level = -1;  // >= 0: also return the cross-attention maps of this level
+  // A real image to edit (the source prompt describes it): DDIM-inverted with the source prompt at
+  // guidance 1, then "null-text" (optimised unconditional embeddings per step, pipeline/null_text)
+  // or "negative-prompt" (the unconditional embedding := the source's conditional one), or "ddim"
+  // (the inversion alone, a baseline).
+  std::optional<io::Image> image;  // at width x height
+  std::string inversion = "null-text";
+  int null_text_iterations = 10;
 };
 
 // The levels of the coarse edits: self-replacement at this level and coarser, local blend's maps
@@ -62,6 +70,9 @@ EditAlignment align_edit(const std::vector<text::ClipTokenizer>& tokenizers, con
 struct EditResult {
   at::Tensor latents;  // float32 [1 + edits, C, h, w] on the CPU: source first
   at::Tensor images;   // uint8 [1 + edits, H, W, 3]
+  std::vector<double> null_text_losses;  // with a null-text inversion: each step's last loss
+  std::vector<int> null_text_iterations;  // and its Adam iterations
+  at::Tensor null_text_embeds;            // and the optimised embeddings, float [steps, 77, C]
   at::Tensor maps;     // with attention_level: float [1 + edits, h_l, w_l, tokens], averaged over steps,
                        // heads and layers (the attention store)
 };
