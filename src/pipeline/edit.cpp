@@ -7,6 +7,7 @@
 #include "vsp/models/model.hpp"
 #include "vsp/pipeline/image_latents.hpp"
 #include "vsp/pipeline/null_text.hpp"
+#include "vsp/pipeline/phases.hpp"
 #include "vsp/sampling/scheduler.hpp"
 
 namespace vsp::pipeline {
@@ -102,6 +103,7 @@ EditResult prompt_edit(const models::Model& model, const EditRequest& r, const E
     if (r.image) {
       if (r.sampler != "ddim") throw Error("--image edits through DDIM inversion: use --sampler ddim");
       const auto z0 = encode_image(model, *r.image, r.width, r.height);
+      PhaseClock clock("inversion", model.device);
       path = ddim_inversion_path(model, config, z0, cond.select({0}), r.steps, BranchLayout{}, nullptr);
       start = path.back().repeat({rows, 1, 1, 1});
     } else {
@@ -123,6 +125,7 @@ EditResult prompt_edit(const models::Model& model, const EditRequest& r, const E
       return text::Conditioning{c.prompt_embeds.clone(), c.pooled.defined() ? c.pooled.clone() : c.pooled,
                                 c.time_ids.defined() ? c.time_ids.clone() : c.time_ids};
     };
+    PhaseClock clock("null-text", model.device);
     const auto optimised = optimise_null_text(model, *scheduler, trajectory, copy(cond.select({0})),
                                               copy(uncond.select({0})), r.cfg, r.null_text_iterations,
                                               [&](int done, int) { report(done, 0); });
