@@ -454,3 +454,17 @@ def test_null_text_reconstructs_better_than_plain_ddim_inversion(run_vsp, pipeli
           f"{scores['null-text'][1]:.2f} dB, plain DDIM inversion at cfg 7.5 {scores['ddim'][0]:.2f} / "
           f"{scores['ddim'][1]:.2f} dB")
     assert scores["null-text"][0] > scores["ddim"][0]
+
+
+def test_image_edit_timings_name_the_inversion_and_the_optimisation(run_vsp, tmp_path):
+    """scripts/benchmark_edit.py reads these phases; timing a run leaves its output alone."""
+    import re
+    r = edit_run("tiny", edits=["a dog riding a bicycle"], steps=2)
+    write_picture(tmp_path / "picture.png", r.width, r.height)
+    vsp_image_edit(run_vsp, "tiny", r, tmp_path / "picture.png", tmp_path / "plain", "null-text")
+    result = run_vsp("edit", "--model", exported("tiny"), *cli_args(r), "--image", tmp_path / "picture.png",
+                     "--out", tmp_path / "timed", "--timings")
+    phases = re.findall(r"^timings: phase (\S+) ", result.stderr, re.M)
+    assert phases.index("inversion") < phases.index("null-text") < phases.index("denoise"), phases
+    for name in ("source.png", "edit_1.png"):
+        assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "timed" / name).read_bytes()
