@@ -27,9 +27,10 @@ at::Tensor encode_image(const models::Model& model, const io::Image& image, int 
 
 std::vector<at::Tensor> ddim_inversion_path(const models::Model& model, const sampling::ScheduleConfig& config,
                                             const at::Tensor& z0, const text::Conditioning& cond, int steps,
-                                            const BranchLayout& layout, attention::AttentionController* controller) {
+                                            const BranchLayout& layout, attention::AttentionController* controller,
+                                            sampling::InversionForm form) {
   torch::InferenceMode guard;
-  sampling::DdimInversion inversion(config);
+  sampling::DdimInversion inversion(config, form);
   inversion.set_timesteps(steps);
   Denoiser denoiser(model, layout, z0.size(0), false, controller);
   const RowInputs inputs{cond, cond};

@@ -64,7 +64,8 @@ TransferResult style_injection(const models::Model& model, const TransferRequest
         attention::select_self_layers(m.attention_layers, transfer_layer_specs(r.layers)), r.gamma, r.tau, contents,
         pair_rows, first_stylised, r.cache_features);
 
-  // Every picture inverted once, all in one call per step, contents first.
+  // Every picture inverted once, all in one call per step, contents first; in the official code's
+  // form (ldm's encode_ddim), which ends at t = 999.
   BranchLayout image_layout;
   image_layout.reference_rows = images;
   image_layout.roles.assign(images, attention::kStyleRole);
@@ -72,7 +73,7 @@ TransferResult style_injection(const models::Model& model, const TransferRequest
   const auto path = [&] {
     PhaseClock clock("inversion", model.device);
     return ddim_inversion_path(model, config, torch::cat(clean), empty.repeat(images), r.steps, image_layout,
-                               r.cache_features ? controller.get() : nullptr);
+                               r.cache_features ? controller.get() : nullptr, sampling::InversionForm::own_level);
   }();
 
   std::vector<at::Tensor> starts;

@@ -9,8 +9,8 @@
 
 namespace vsp::sampling {
 
-DdimInversion::DdimInversion(const ScheduleConfig& config)
-    : config_(config), alphas_cumprod_(detail::alphas_cumprod(config)) {}
+DdimInversion::DdimInversion(const ScheduleConfig& config, InversionForm form)
+    : config_(config), form_(form), alphas_cumprod_(detail::alphas_cumprod(config)) {}
 
 void DdimInversion::set_timesteps(int num_inference_steps) {
   detail::check_step_count(config_, num_inference_steps);
@@ -22,12 +22,20 @@ void DdimInversion::set_timesteps(int num_inference_steps) {
 
 StepOutput DdimInversion::step(const at::Tensor& model_output, int step_index, const at::Tensor& sample) const {
   const auto timestep = static_cast<int64_t>(timesteps_.at(step_index));
-  const auto source = std::min<int64_t>(timestep - step_ratio_, config_.num_train_timesteps - 1);
-  const auto alpha_prod_s = detail::alpha_before(config_, alphas_cumprod_, source);
-  const auto alpha_prod_t = alphas_cumprod_[timestep];
-  const auto predicted = detail::predict_x0_and_eps(config_, model_output, sample, alpha_prod_s);
-  const auto direction = (1 - alpha_prod_t).pow(0.5) * predicted.epsilon;
-  return {alpha_prod_t.pow(0.5) * predicted.original + direction, predicted.original};
+  at::Tensor alpha_from, alpha_to;
+  if (form_ == InversionForm::previous_level) {
+    const auto source = std::min<int64_t>(timestep - step_ratio_, config_.num_train_timesteps - 1);
+    alpha_from = detail::alpha_before(config_, alphas_cumprod_, source);
+    alpha_to = alphas_cumprod_[timestep];
+  } else {
+    const bool last = step_index + 1 == static_cast<int>(timesteps_.size());
+    const auto target = last ? config_.num_train_timesteps - 1 : static_cast<int64_t>(timesteps_[step_index + 1]);
+    alpha_from = alphas_cumprod_[timestep];
+    alpha_to = alphas_cumprod_[target];
+  }
+  const auto predicted = detail::predict_x0_and_eps(config_, model_output, sample, alpha_from);
+  const auto direction = (1 - alpha_to).pow(0.5) * predicted.epsilon;
+  return {alpha_to.pow(0.5) * predicted.original + direction, predicted.original};
 }
 
 }  // namespace vsp::sampling

@@ -107,21 +107,23 @@ def unet(pipe, state, x, t, cond):
 
 
 def invert(pipe, state, x0, cond, steps):
-    """DDIM inversion x_0 -> x_N (the whole path) with this picture's q/k/v recorded per (layer, t)."""
+    """DDIM inversion x_0 -> x_N (the whole path) with this picture's q/k/v recorded per (layer, t),
+    as the official code's ldm sampler (encode_ddim / reverse_ddim): the UNet sees x_t at its own
+    timestep t, the clean latent entering at the first one, and each step moves to the next
+    timestep, the last to T - 1 = 999."""
     sched = DDIMScheduler.from_config(pipe.scheduler.config)
     sched.set_timesteps(steps)
     alphas = sched.alphas_cumprod
-    ratio = sched.config.num_train_timesteps // steps
+    ascending = [int(t) for t in reversed(sched.timesteps)]
+    targets = ascending[1:] + [sched.config.num_train_timesteps - 1]
     state.mode, state.record = "record", {}
     path = [x0]
-    for t in reversed(sched.timesteps):
-        s = int(t) - ratio
-        a_s = alphas[s] if s >= 0 else (torch.tensor(1.0) if sched.config.set_alpha_to_one else alphas[0])
-        a_t = alphas[int(t)]
+    for t, t_next in zip(ascending, targets):
+        a_t, a_next = alphas[t], alphas[t_next]
         x = path[-1]
-        eps = unet(pipe, state, x, t, cond)
-        x0_pred = (x - (1 - a_s).sqrt() * eps) / a_s.sqrt()
-        path.append(a_t.sqrt() * x0_pred + (1 - a_t).sqrt() * eps)
+        eps = unet(pipe, state, x, torch.tensor(t), cond)
+        x0_pred = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+        path.append(a_next.sqrt() * x0_pred + (1 - a_next).sqrt() * eps)
     state.mode = "plain"
     return path, state.record
 

@@ -142,7 +142,8 @@ def psnr(a, b):
 def test_inversion_round_trip(run_vsp, pipelines, tmp_path, model):
     """Content = style, no injection, no AdaIN, from step 0: DDIM inversion then DDIM sampling. The
     tiny random UNets are far from the smooth eps DDIM inversion needs, so the round trip is poor
-    (the reference's own error is the bound); an x-independent eps gives it back to 6e-7."""
+    (the reference's own error is the bound). The official inversion ends at t = 999 while sampling
+    starts at the first timestep, so even a perfect eps would not give x_0 back exactly."""
     source = picture(tmp_path / "house.png", 64, 64, 0)
     r = TransferRun(steps=8, injection=False, adain=False, start_step=0)
     latents = vsp_transfer(run_vsp, model, tmp_path / "house.png", tmp_path / "house.png", tmp_path / "out", r, 64, 64)
@@ -180,7 +181,9 @@ def test_many_to_many_equals_one_pair_at_a_time(run_vsp, tmp_path):
         single = tmp_path / f"single_{row}"
         one = vsp_transfer(run_vsp, "tiny", contents / c, styles / s, single, r, 64, 64)
         png = output(tmp_path / "all", c, s)
-        assert np.array_equal(pixels(png), pixels(output(single, c, s))), f"{c} x {s} differs from its 1x1 run"
+        # One UNet batch of four pictures against two: float rounding may move a pixel by one step.
+        diff = np.abs(pixels(png).astype(int) - pixels(output(single, c, s))).max()
+        assert diff <= 1, f"{c} x {s} differs from its 1x1 run by {diff}/255"
         assert np.abs(latents[row] - one[0]).max() <= 1e-3, f"latent row {row} is not {c} x {s}"
         meta = metadata(png)
         assert (Path(meta["content"]).name, Path(meta["style"]).name) == (c, s)

@@ -5,13 +5,11 @@
 
 #include "vsp/io/image.hpp"
 #include "vsp/pipeline/denoiser.hpp"
+#include "vsp/sampling/ddim_inversion.hpp"
 #include "vsp/text/conditioning.hpp"
 
 namespace vsp::models {
 struct Model;
-}
-namespace vsp::sampling {
-struct ScheduleConfig;
 }
 
 namespace vsp::pipeline {
@@ -21,12 +19,13 @@ namespace vsp::pipeline {
 at::Tensor encode_image(const models::Model& model, const io::Image& image, int width, int height);
 
 // DDIM inversion of the rows of z0 together (their own UNet calls, laid out by `layout`, unguided,
-// `controller` active: it may record the rows' attention) over `steps` steps. Returns x_0 .. x_N:
-// element i is the UNet's input at inversion step i (timestep timesteps()[i], ascending), the last
-// the fully inverted latent.
+// `controller` active: it may record the rows' attention) over `steps` steps, in `form`. Returns
+// x_0 .. x_N: element i is the UNet's input at inversion step i (timestep timesteps()[i], ascending),
+// the last the fully inverted latent.
 std::vector<at::Tensor> ddim_inversion_path(const models::Model& model, const sampling::ScheduleConfig& config,
                                             const at::Tensor& z0, const text::Conditioning& cond, int steps,
-                                            const BranchLayout& layout, attention::AttentionController* controller);
+                                            const BranchLayout& layout, attention::AttentionController* controller,
+                                            sampling::InversionForm form = sampling::InversionForm::previous_level);
 // DDIM inversion of one image's z0 with no controller. Element i is the latent at the i-th sampling
 // timestep (descending order, as the sampler visits them).
 std::vector<at::Tensor> ddim_inversion_trajectory(const models::Model& model, const sampling::ScheduleConfig& config,

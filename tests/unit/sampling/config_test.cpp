@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "vsp/error.hpp"
@@ -112,6 +114,34 @@ TEST(DdimInversion, DdimSamplingRetracesItWithTheSameNoisePrediction) {
   for (int i = 0; i < steps; ++i) latent = inversion.step(eps[i], i, latent).prev_sample;
   for (int i = 0; i < steps; ++i) latent = sampler->step(eps[steps - 1 - i], i, latent).prev_sample;
   EXPECT_LT((latent - clean).abs().max().item<double>(), 1e-4);
+}
+
+// The official StyleID form (ldm's encode_ddim): step i moves the UNet's input from its own
+// timestep's noise level to the next timestep's, the last to T - 1. With a constant eps, a latent on
+// the line sqrt(a) x0 + sqrt(1 - a) eps at the first timestep stays on it: at the end a = alphabar_999.
+TEST(DdimInversion, OwnLevelFormEndsAtTheLastTrainingTimestep) {
+  const ScheduleConfig config;
+  const int steps = 10;
+  DdimInversion inversion(config, InversionForm::own_level);
+  inversion.set_timesteps(steps);
+  const auto betas = torch::linspace(std::sqrt(config.beta_start), std::sqrt(config.beta_end),
+                                     config.num_train_timesteps, torch::kFloat64).pow(2);
+  const auto alphas_cumprod = (1 - betas).cumprod(0);
+  const auto on_line = [&](const at::Tensor& x0, const at::Tensor& eps, int64_t t) {
+    return alphas_cumprod[t].sqrt() * x0 + (1 - alphas_cumprod[t]).sqrt() * eps;
+  };
+  auto generator = at::detail::createCPUGenerator(3);
+  const auto x0 = torch::randn({1, 4, 8, 8}, generator).to(torch::kFloat64);
+  const auto eps = torch::randn({1, 4, 8, 8}, generator).to(torch::kFloat64);
+  const auto first = static_cast<int64_t>(inversion.timesteps().front());
+  auto latent = on_line(x0, eps, first).to(torch::kFloat);
+  for (int i = 0; i < steps; ++i) {
+    const auto out = inversion.step(eps.to(torch::kFloat), i, latent);
+    EXPECT_LT((out.pred_original_sample - x0).abs().max().item<double>(), 1e-4) << "step " << i;
+    latent = out.prev_sample;
+    const auto next = i + 1 < steps ? static_cast<int64_t>(inversion.timesteps()[i + 1]) : 999;
+    EXPECT_LT((latent - on_line(x0, eps, next)).abs().max().item<double>(), 1e-4) << "step " << i;
+  }
 }
 
 }  // namespace
