@@ -76,23 +76,23 @@ std::string ascii_label(const std::u32string& text) {
   return label;
 }
 
-// The level whose maps are `side` tokens on the image's shorter latent side.
-int attention_level(const json& job, const models::Manifest& manifest, int64_t latent_h, int64_t latent_w) {
-  if (!job.contains("attention_res")) return pipeline::kCoarseLevel;
-  const auto side = job["attention_res"].get<int64_t>();
+// The level whose grid is `side` tokens on the image's shorter latent side, among the levels with
+// cross-attention (self = false, the down and up blocks') or self-attention layers (self = true).
+int level_of_side(const models::Manifest& manifest, bool self, int64_t side, int64_t latent_h, int64_t latent_w,
+                  const std::string& flag) {
   std::string sizes;
   for (int level = 0; level < 8; ++level) {
     bool has = false;
     for (const auto& layer : manifest.attention_layers)
-      has = has || (!layer.self && layer.level == level && layer.block != "mid_block");
+      has = has || (layer.self == self && layer.level == level && (self || layer.block != "mid_block"));
     if (!has) continue;
     int64_t h = latent_h, w = latent_w;
     for (int i = 0; i < level; ++i) h = (h + 1) / 2, w = (w + 1) / 2;
     if (std::min(h, w) == side) return level;
     sizes += (sizes.empty() ? "" : ", ") + std::to_string(std::min(h, w));
   }
-  throw Error("--attention-res " + std::to_string(side) + " matches no cross-attention level at this size; use one of " +
-              sizes);
+  throw Error(flag + " " + std::to_string(side) + " matches no " + (self ? "self" : "cross") +
+              "-attention level at this size; use one of " + sizes);
 }
 
 class EditJob : public PlannedJob {
@@ -161,6 +161,10 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
   r.width = job.value("width", manifest.default_size);
   r.height = job.value("height", manifest.default_size);
   manifest.check_size(r.width, r.height);
+  if (job.contains("self_replace_res"))
+    r.self_level = level_of_side(manifest, true, job["self_replace_res"].get<int64_t>(),
+                                 r.height / manifest.vae_scale_factor, r.width / manifest.vae_scale_factor,
+                                 "--self-replace-res");
   if (job.contains("image")) {
     const fs::path given = job["image"].get<std::string>();
     // Centre-cropped to the output's aspect ratio, then resized.
@@ -214,7 +218,9 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
 
   if (job.contains("save_attention")) {
     const int64_t h = r.height / manifest.vae_scale_factor, w = r.width / manifest.vae_scale_factor;
-    r.attention_level = attention_level(job, manifest, h, w);
+    r.attention_level = job.contains("attention_res")
+                            ? level_of_side(manifest, false, job["attention_res"].get<int64_t>(), h, w, "--attention-res")
+                            : pipeline::kCoarseLevel;
     planned->attention_folder = folder / job["save_attention"].get<std::string>();
     const auto& tokenizer = tokenizers.front();
     for (size_t row = 0; row < prompts.size(); ++row) {

@@ -179,6 +179,9 @@ const ModeSchema& edit_schema() {
            "Fraction of the steps that replace cross-attention: 0.8 (default), or per word: default=1.0,dog=0.4"},
           {"self_replace", "--self-replace", ValueKind::number,
            "Fraction of the steps that replace coarse self-attention, 0-1 (default 0.4)", 0, 0, {}, 1},
+          {"self_replace_res", "--self-replace-res", ValueKind::integer,
+           "Replace self-attention at the level this many tokens on the shorter side, and coarser (default: latent / "
+           "4; 32 for SD 1.x at 512x512 as the null-text notebook)", 1},
           {"negative", "-n,--negative", ValueKind::optional_text,
            "Negative prompt. Absent: zero embeddings on SDXL, the empty prompt on SD 1.x/2.x"},
           {"steps", "--steps", ValueKind::integer, "Denoising steps (default 50)", 1},

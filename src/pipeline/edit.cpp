@@ -20,7 +20,7 @@ at::Tensor floats(const std::vector<float>& values, std::vector<int64_t> shape) 
 // The controller's per-step coefficients: with c_j = w_j alpha_s,j,
 //   source share  M_e diag(c),   own share  own_e,j w_j alpha_s,j + (1 - alpha_s,j)
 // (the original's reweighted replace or refine base, blended with the row's own attention).
-attention::PromptEdit coefficients(const EditAlignment& a, int steps, double self_replace) {
+attention::PromptEdit coefficients(const EditAlignment& a, int steps, double self_replace, int self_level) {
   const auto edits = static_cast<int64_t>(a.mapper.size()), t = static_cast<int64_t>(a.tokens);
   std::vector<at::Tensor> mapper, own;
   for (int64_t e = 0; e < edits; ++e) {
@@ -37,7 +37,7 @@ attention::PromptEdit coefficients(const EditAlignment& a, int steps, double sel
   edit.own = torch::stack(own, 1);
   edit.self_begin = 0;
   edit.self_end = static_cast<int>(steps * self_replace);
-  edit.self_level = kCoarseLevel;
+  edit.self_level = self_level;
   return edit;
 }
 
@@ -141,7 +141,7 @@ EditResult prompt_edit(const models::Model& model, const EditRequest& r, const E
   }
 
   torch::InferenceMode guard;
-  auto edit = coefficients(alignment, r.steps, r.self_replace);
+  auto edit = coefficients(alignment, r.steps, r.self_replace, r.self_level);
   const bool blending = !alignment.blend.empty();
   if (blending) edit.map_levels.push_back(kCoarseLevel);
   if (r.attention_level >= 0 && !(blending && r.attention_level == kCoarseLevel))

@@ -42,6 +42,7 @@ class EditRun:
     blend_threshold: float = 0.3
     cross_replace: object = 0.8      # float, (start, end) or {"default_": ..., word: ...}
     self_replace: object = 0.4       # float or (start, end)
+    self_res: int | None = None      # self replacement where the grid's shorter side <= this (None: latent / 4)
     steps: int = 50
     cfg: float = 7.5
     seed: int = 0
@@ -72,7 +73,8 @@ class Controller:
     weights: torch.Tensor | None     # [E, 77] or None
     alphas: torch.Tensor             # [steps + 1, E, 77]
     self_window: tuple               # (first, end) steps of the self-attention replacement
-    coarse: int                      # (h/4) * (w/4): self replacement at <= this, blend layers at ==
+    coarse: int                      # (h/4) * (w/4): blend layers at == this
+    self_coarse: int                 # self replacement at <= this many query tokens
     storing: bool = False            # keep the blend layers' maps (for a local blend)
     step: int = 0
     store: dict = field(default_factory=dict)         # name -> summed [rows, heads, Nq, 77] over steps
@@ -101,7 +103,7 @@ class Controller:
 
     def self_attention(self, probs):
         first, end = self.self_window
-        if first <= self.step < end and probs.shape[2] <= self.coarse:
+        if first <= self.step < end and probs.shape[2] <= self.self_coarse:
             cond = probs[(self.halves - 1) * self.rows:]
             cond[1:] = cond[0]
         return probs
@@ -180,7 +182,19 @@ def make_controller(run, tokenizer, halves, latent_h, latent_w):
         weights = torch.stack([equalizer(edit, run.reweight, tokenizer) for edit in run.edits])
     return Controller(rows=len(prompts), halves=halves, modes=modes, replace=replace, refine=refine, weights=weights,
                       alphas=time_word_alphas(prompts, run.steps, run.cross_replace, tokenizer)[..., None, None, :],
-                      self_window=window(run.self_replace, run.steps), coarse=(latent_h // 4) * (latent_w // 4))
+                      self_window=window(run.self_replace, run.steps), coarse=(latent_h // 4) * (latent_w // 4),
+                      self_coarse=grid_tokens(latent_h, latent_w, run.self_res))
+
+
+def grid_tokens(latent_h, latent_w, side):
+    """Query tokens of the level whose grid's shorter side is `side` (None: the latent / 4 level)."""
+    if side is None:
+        return (latent_h // 4) * (latent_w // 4)
+    h, w = latent_h, latent_w
+    while min(h, w) > side:
+        h, w = (h + 1) // 2, (w + 1) // 2
+    assert min(h, w) == side, f"no level with side {side}"
+    return h * w
 
 
 # ----------------------------------------------------------------------------------------------

@@ -68,6 +68,8 @@ def cli_args(r, edits_given=True):
     else:
         spec = number(r.cross_replace)
     args += ["--cross-replace", spec, "--self-replace", number(r.self_replace)]
+    if r.self_res is not None:
+        args += ["--self-replace-res", r.self_res]
     args += ["--steps", r.steps, "--cfg", number(r.cfg), "-s", r.seed, "--sampler", "ddim", "-W", r.width,
              "-H", r.height, "--vae-tiling", "off"]  # the reference decodes whole (the tiny VAE tiles at 192x128)
     if r.negative is not None:
@@ -187,6 +189,7 @@ PARITY_CASES = {
     "self-replace-0.5-cross-0.6": dict(self_replace=0.5, cross_replace=0.6),
     "self-replace-0.3": dict(self_replace=0.3),  # int(0.3*6) = 1: the self window counts steps, not steps + 1
     "no-self-replace": dict(self_replace=0.0),
+    "self-replace-res-latent-2": dict(self_res=4, self_replace=0.5),  # the null-text notebook's <= 32 ** 2
     "multi-token-word": dict(edits=["a hippopotamus riding a bicycle"]),
     "multi-token-word-to-one": dict(source="a pangolin riding a bicycle", edits=[SOURCE]),
     "two-edits": dict(edits=["a dog riding a bicycle", "a cat riding a red bicycle"]),
@@ -290,6 +293,8 @@ BAD_INPUTS = {
     "cross-replace-above-one": (["--to", "a dog riding a bicycle", "--cross-replace", "1.5"], ["--cross-replace"]),
     "reweight-without-weight": (["--to", "a dog riding a bicycle", "--reweight", "dog"], ["--reweight"]),
     "attention-res-without-folder": (["--to", "a dog riding a bicycle", "--attention-res", "2"], ["--save-attention"]),
+    "self-replace-res-matching-no-level": (["--to", "a dog riding a bicycle", "--self-replace-res", "3"],
+                                           ["--self-replace-res"]),
     "attention-res-matching-no-level": (["--to", "a dog riding a bicycle", "--save-attention", "maps",
                                          "--attention-res", "5"], ["--attention-res"]),
 }

@@ -27,6 +27,7 @@ struct EditRequest {
   // Fraction of the steps in which cross-attention is replaced: "default", then per word.
   std::vector<std::pair<std::string, double>> cross_replace = {{"default", 0.8}};
   double self_replace = 0.4;  // fraction of the steps in which coarse self-attention is replaced
+  int self_level = 2;         // ... at this level (the latent halved this often) and coarser: kCoarseLevel
   int steps = 50;
   double cfg = 7.5;
   uint64_t seed = 0;
@@ -44,8 +45,9 @@ struct EditRequest {
   int null_text_iterations = 10;
 };
 
-// The levels of the coarse edits: self-replacement at this level and coarser, local blend's maps
-// at this level (latent/4: SD 1.x 16x16 at 512x512, as the original; SDXL 32x32 at 1024x1024).
+// The level of the coarse edits: by default self-replacement at this level and coarser, local
+// blend's maps at this level (latent/4: SD 1.x 16x16 at 512x512, as the original's stable notebook;
+// SDXL 32x32 at 1024x1024).
 constexpr int kCoarseLevel = 2;
 
 // The token-level plan of an edit, the same for every tokenizer of the model (align_edit checks).
