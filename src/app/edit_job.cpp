@@ -167,7 +167,8 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
                                  "--self-replace-res");
   if (job.contains("image")) {
     const fs::path given = job["image"].get<std::string>();
-    // Centre-cropped to the output's aspect ratio, then resized.
+    // As the null-text notebook's load_512: a centre crop (offset rounded down; to the output's
+    // aspect ratio, where the notebook's is square), then Pillow's default bicubic.
     r.image = io::crop_to_fill(io::read_image(given.is_absolute() ? given : context.base_folder / given), r.width,
                                r.height);
     if (r.sampler != "ddim") throw Error("--image edits through DDIM inversion: use --sampler ddim");

@@ -40,8 +40,11 @@ std::vector<Picture> read_pictures(const json& job, const char* key, const PlanC
       throw Error("--" + std::string(key) + " folder " + path.string() + " has two pictures named " + name +
                   " (outputs are named after them); rename one");
     const auto relative = fs::is_directory(path) ? given / file.filename() : given;
-    // Centre-cropped to the output's aspect ratio, then resized: the original crops to a square.
-    pictures.push_back({name, relative.generic_string(), io::crop_to_fill(io::read_image(file), width, height)});
+    // As the original's load_img: a centre crop (torchvision's rounding; to the output's aspect
+    // ratio, where the original's output is square), then Pillow's Lanczos.
+    pictures.push_back({name, relative.generic_string(),
+                        io::crop_to_fill(io::read_image(file), width, height, io::Filter::lanczos,
+                                         io::CropRounding::half_to_even)});
   }
   return pictures;
 }

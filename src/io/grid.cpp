@@ -1,4 +1,4 @@
-// Pixel operations on whole images: grids of results and resampling (OpenCV imgproc).
+// Pixel operations on whole images: grids of results, heatmaps and labels (OpenCV imgproc).
 #include <algorithm>
 
 #include <opencv2/imgproc.hpp>
@@ -39,38 +39,6 @@ Image make_grid(const std::vector<Image>& images, int columns, int gap_px) {
     view_of(images[i]).copyTo(canvas(cell));
   }
   return grid;
-}
-
-Image resize(const Image& image, int width, int height) {
-  detail::check_layout(image, "resize");
-  if (width < 1 || height < 1)
-    throw Error("resize: target size " + std::to_string(width) + "x" + std::to_string(height) + " must be positive");
-  // Area averaging avoids aliasing when shrinking; bicubic is sharper when enlarging.
-  const bool shrinking = width <= image.width && height <= image.height;
-  Image resized{width, height, image.channels,
-                std::vector<uint8_t>(static_cast<size_t>(width) * height * image.channels)};
-  cv::Mat target = view_of(resized);
-  cv::resize(view_of(image), target, target.size(), 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_CUBIC);
-  return resized;
-}
-
-Image crop_to_fill(const Image& image, int width, int height) {
-  detail::check_layout(image, "crop_to_fill");
-  // The largest centred window of the target's aspect ratio.
-  int crop_width = image.width, crop_height = image.height;
-  if (static_cast<int64_t>(image.width) * height > static_cast<int64_t>(image.height) * width)
-    crop_width = static_cast<int>(static_cast<int64_t>(image.height) * width / height);
-  else
-    crop_height = static_cast<int>(static_cast<int64_t>(image.width) * height / width);
-  crop_width = std::max(crop_width, 1);
-  crop_height = std::max(crop_height, 1);
-  if (crop_width == width && crop_height == height) return image;
-  Image cropped{crop_width, crop_height, image.channels,
-                std::vector<uint8_t>(static_cast<size_t>(crop_width) * crop_height * image.channels)};
-  const cv::Rect window((image.width - crop_width) / 2, (image.height - crop_height) / 2, crop_width, crop_height);
-  cv::Mat target = view_of(cropped);
-  view_of(image)(window).copyTo(target);
-  return resize(cropped, width, height);
 }
 
 Image overlay_heatmap(const Image& image, const float* map, int map_width, int map_height) {

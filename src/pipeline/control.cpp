@@ -40,28 +40,16 @@ at::Tensor to_tensor(const io::Image& image) {
   return pixels.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat);
 }
 
-// PIL's resize, which image processors use: antialiased, horizontal then vertical, each pass
-// rounded to 8 bits (one pass in float differs by a level at many pixels).
-at::Tensor resize_as_pil(const at::Tensor& pixels, int64_t height, int64_t width, const std::string& resample) {
-  const auto pass = [&](const at::Tensor& x, int64_t h, int64_t w) {
-    auto options = F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).align_corners(false).antialias(true);
-    if (resample == "bicubic")
-      options.mode(torch::kBicubic);
-    else
-      options.mode(torch::kBilinear);
-    return F::interpolate(x, options).round().clamp(0, 255);
-  };
-  return pass(pass(pixels, pixels.size(2), width), height, width);
-}
-
 }  // namespace
 
 io::Image estimate_depth(const models::Model& model, const io::Image& image, int width, int height) {
   auto& estimator = model.depth_estimator();  // throws when the export has none
   const auto& info = *model.manifest.depth_estimator;
   torch::NoGradGuard no_grad;
-  const auto rgb = to_tensor(image).slice(1, 0, 3);
-  const auto resized = resize_as_pil(rgb, info.height, info.width, info.resample);
+  // The image processor resizes with Pillow.
+  const auto resized = to_tensor(io::resize(image, info.width, info.height,
+                                            info.resample == "bilinear" ? io::Filter::bilinear : io::Filter::bicubic))
+                           .slice(1, 0, 3);
   const auto mean = torch::tensor({info.mean[0], info.mean[1], info.mean[2]}, torch::kFloat).view({1, 3, 1, 1});
   const auto std = torch::tensor({info.std[0], info.std[1], info.std[2]}, torch::kFloat).view({1, 3, 1, 1});
   const auto input = ((resized * info.rescale - mean) / std).to(model.device, model.dtype);

@@ -10,6 +10,7 @@ reference `vsp edit --image` is compared with; SD 1.x and SDXL.
      from the current latent and the inverted trajectory's next latent is below 1e-5 + i 2e-5; the
      current latent then takes the guided step with the optimised embedding.
 The pooled embedding (SDXL) is not optimised."""
+import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import DDIMScheduler
@@ -34,6 +35,21 @@ def eps(pipe, x, t, embeds, pooled, time_ids):
 
 
 @torch.no_grad()
+def load_512(path, size):
+    """The null-text notebook's load_512 at size x size: the centre square (offset (W - w) // 2),
+    then Image.resize's default, Pillow's BICUBIC."""
+    from PIL import Image
+    image = np.array(Image.open(path))[:, :, :3]
+    h, w = image.shape[:2]
+    if h < w:
+        offset = (w - h) // 2
+        image = image[:, offset:offset + h]
+    elif w < h:
+        offset = (h - w) // 2
+        image = image[offset:offset + w]
+    return np.array(Image.fromarray(image).resize((size, size)))
+
+
 def ddim_inversion(pipe, run, pixels):
     """x_0 (the image's latent) .. x_N (inverted), with the source prompt at guidance 1."""
     (embeds, pooled), _, time_ids = source_rows(pipe, run)

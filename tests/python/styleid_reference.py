@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import DDIMScheduler
@@ -77,6 +78,18 @@ def styleid_processors(unet, layers, state):
     missing = set(layers) - {p.name for p in processors.values() if isinstance(p, StyleIDProcessor)}
     assert not missing, f"no such attention layers: {sorted(missing)}"
     return processors
+
+
+def load_img(path, size):
+    """The official run_styleid.py's load_img at size x size: RGB, torchvision's CenterCrop to the
+    shorter side (offset round((W - w) / 2), halves to even), then Pillow's LANCZOS."""
+    from PIL import Image
+    image = Image.open(path).convert("RGB")
+    w, h = image.size
+    side = min(w, h)
+    left, top = int(round((w - side) / 2.0)), int(round((h - side) / 2.0))
+    image = image.crop((left, top, left + side, top + side))
+    return np.asarray(image.resize((size, size), resample=Image.Resampling.LANCZOS))
 
 
 def encode_image(pipe, pixels):

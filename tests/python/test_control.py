@@ -163,8 +163,10 @@ def test_depth_map_matches_transformers_dpt(run_vsp, tiny_model, tmp_path, sourc
     assert ours.shape == expected.shape == (size[1], size[0], 3)
     assert expected.min() == 0 and expected.max() == 255 and len(np.unique(expected)) > 50  # a real map
     print(f"depth map {source_size} -> {size}: max difference {np.abs(ours - expected).max()}/255, "
-          f"{(ours != expected).mean():.1%} of values differ")
-    assert np.abs(ours - expected).max() <= 1
+          f"{(ours != expected).mean():.3%} of values differ")
+    # The picture is resized with Pillow's own arithmetic (vsp::io::resize); the depth's float
+    # resize and truncation may still put a rare value one level off.
+    assert np.abs(ours - expected).max() <= 1 and (ours != expected).mean() < 0.001
 
 
 def test_depth_control_feeds_its_map_to_the_depth_controlnet(run_vsp, tiny_model, tmp_path):

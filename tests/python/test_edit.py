@@ -437,6 +437,19 @@ def test_negative_prompt_inversion_matches_python(run_vsp, pipelines, tmp_path, 
     compare(f"{model} negative-prompt edit", latents, images, ref_latents, ref_images, IMAGE_LATENT_TOLERANCE)
 
 
+def test_pictures_are_prepared_as_the_official_load_512(run_vsp, pipelines, tmp_path):
+    """A picture of another size: the centre square (83 - 64 = 19 spare columns: 9) and Pillow's
+    bicubic, as the null-text notebook's load_512."""
+    from null_text_reference import ddim_inversion, load_512
+    pipe = pipelines["tiny"]
+    r = edit_run("tiny", edits=["a dog riding a bicycle"], steps=4, width=64, height=64)
+    write_picture(tmp_path / "picture.png", 83, 64)
+    path = ddim_inversion(pipe, r, load_512(tmp_path / "picture.png", 64))
+    ref_latents, ref_images = prompt_to_prompt(pipe, r, start=path[-1], negative_is_source=True)
+    latents, images = vsp_image_edit(run_vsp, "tiny", r, tmp_path / "picture.png", tmp_path / "out", "negative-prompt")
+    compare("tiny 83x64 picture", latents, images, ref_latents, ref_images, IMAGE_LATENT_TOLERANCE)
+
+
 @pytest.mark.parametrize("model", MODELS)
 def test_null_text_reconstructs_better_than_plain_ddim_inversion(run_vsp, pipelines, tmp_path, model):
     """The source row rebuilds the image's latent: null-text at guidance 7.5 against plain DDIM

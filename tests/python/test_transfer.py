@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from conftest import DATA, exported
-from styleid_reference import TransferRun, encode_image, injected_layers, style_transfer
+from styleid_reference import TransferRun, encode_image, injected_layers, load_img, style_transfer
 from test_bad_input import metadata, one_error_line, run, written
 from vsp_reference import read_png
 
@@ -102,6 +102,21 @@ def test_transfer_matches_python_styleid(run_vsp, pipelines, tmp_path, case):
     assert meta["content"] == str(tmp_path / "house.png") and meta["style"] == str(tmp_path / "ink.png")
     assert meta["gamma"] == pytest.approx(r.gamma) and meta["tau"] == pytest.approx(r.tau)
     assert (meta["adain"], meta["injection"], meta["steps"], meta["start_step"]) == (r.adain, True, 8, r.start_step)
+
+
+def test_pictures_are_prepared_as_the_official_load_img(run_vsp, pipelines, tmp_path):
+    """Pictures of other sizes: the centre crop with torchvision's rounding (69 - 50 = 19 spare
+    columns: 9.5 to 10, not 9; 80 - 45 = 35 rows: 17.5 to 18) and Pillow's Lanczos, as the original."""
+    picture(tmp_path / "house.png", 69, 50, 0)
+    picture(tmp_path / "ink.png", 45, 80, 2)
+    r = TransferRun(steps=6)
+    latents = vsp_transfer(run_vsp, "sd1-tiny", tmp_path / "house.png", tmp_path / "ink.png", tmp_path / "out", r,
+                           64, 64)
+    content, style = load_img(tmp_path / "house.png", 64), load_img(tmp_path / "ink.png", 64)
+    ref_latents, ref_images = style_transfer(pipelines["sd1-tiny"], injected_layers(exported("sd1-tiny")), [content],
+                                             [style], r)
+    compare("sd1 69x50 and 45x80 pictures", latents, read_png(output(tmp_path / "out", "house", "ink"))[None],
+            ref_latents, ref_images)
 
 
 @pytest.mark.parametrize("model", ["tiny", "sd1-tiny"])

@@ -59,10 +59,19 @@ void write_npy(const std::filesystem::path& path, const std::vector<int64_t>& sh
 
 // Tiles same-size images row by row, `columns` per row, with `gap_px` of white between them.
 Image make_grid(const std::vector<Image>& images, int columns, int gap_px = 0);
-// Resamples to width x height: area averaging when shrinking, bicubic when enlarging.
-Image resize(const Image& image, int width, int height);
+// Pillow's resampling filters (the methods' official code and image processors prepare pictures
+// with Pillow): bilinear, bicubic (a = -0.5, Image.resize's default) and lanczos (a = 3); each
+// widens with the scale when shrinking.
+enum class Filter { bilinear, bicubic, lanczos };
+// Resamples to width x height with the same 8-bit results as Pillow's Image.resize(size, filter),
+// each channel on its own (an alpha channel is not premultiplied).
+Image resize(const Image& image, int width, int height, Filter filter = Filter::bicubic);
+// How the crop's offset (spare pixels / 2) is rounded: down (numpy slicing, (W - w) // 2) or
+// halves to even (torchvision's CenterCrop: round((W - w) / 2)).
+enum class CropRounding { down, half_to_even };
 // Crops the centre to width:height's aspect ratio, then resizes to width x height.
-Image crop_to_fill(const Image& image, int width, int height);
+Image crop_to_fill(const Image& image, int width, int height, Filter filter = Filter::bicubic,
+                   CropRounding rounding = CropRounding::down);
 // OpenCV's Canny edges of an 8-bit image (all its channels), thresholds low and high, as white on
 // black in three channels.
 Image canny_edges(const Image& image, double low, double high);

@@ -1,4 +1,4 @@
-// make_grid layout and gaps; resize sizes, averaging and channel handling.
+// make_grid layout and gaps.
 #include "io_test_support.hpp"
 
 namespace vsp::io::testing {
@@ -42,40 +42,6 @@ TEST(Grid, RejectsMixedSizesAndBadArguments) {
   expect_error([] { make_grid({solid_image(2, 2, {0, 0, 0}), solid_image(2, 2, {0})}, 2); }, {"channel"});
   expect_error([] { make_grid({}, 2); }, {"no images"});
   expect_error([] { make_grid({solid_image(2, 2, {0})}, 0); }, {"column"});
-}
-
-TEST(Resize, ShrinkingAveragesAreas) {
-  Image checker{2, 2, 1, {0, 200, 100, 100}};
-  const Image one = resize(checker, 1, 1);
-  EXPECT_EQ(one.pixels, std::vector<uint8_t>{100});
-}
-
-TEST(Resize, KeepsSizeChannelsAndFlatColour) {
-  for (int channels : {1, 3, 4}) {
-    const Image flat = solid_image(10, 6, std::vector<uint8_t>(channels, 77));
-    for (auto [width, height] : {std::pair{5, 3}, std::pair{23, 17}, std::pair{20, 3}}) {
-      const Image resized = resize(flat, width, height);
-      EXPECT_EQ(resized.width, width);
-      EXPECT_EQ(resized.height, height);
-      EXPECT_EQ(resized.channels, channels);
-      EXPECT_EQ(resized.pixels, std::vector<uint8_t>(static_cast<size_t>(width) * height * channels, 77));
-    }
-  }
-}
-
-TEST(Resize, EnlargingInterpolatesSmoothly) {
-  Image ramp{8, 1, 1, {0, 30, 60, 90, 120, 150, 180, 210}};
-  const Image wide = resize(ramp, 32, 1);
-  // Away from the borders a bicubic kernel follows a ramp closely (OpenCV's a = -0.75 wobbles by
-  // about a level): no steps as with nearest neighbour.
-  for (size_t i = 5; i < 27; ++i) {
-    EXPECT_GT(wide.pixels[i], wide.pixels[i - 1]) << i;
-    EXPECT_NEAR(wide.pixels[i], (i - 1.5) * 7.5, 2.0) << i;
-  }
-}
-
-TEST(Resize, RejectsEmptyTargets) {
-  expect_error([] { resize(solid_image(2, 2, {0}), 0, 4); }, {"0x4"});
 }
 
 }  // namespace
