@@ -100,8 +100,8 @@ Image resample_axis(const Image& in, int out_size, bool horizontal, Filter filte
   return out;
 }
 
-// Python's round(), halves to even, of a non-negative half-integer or integer n / 2.
-int round_half_to_even(int twice) { return twice % 4 == 3 ? twice / 2 + 1 : twice / 2; }
+// round(spare / 2) as Python rounds, halves to even: 19 / 2 = 9.5 gives 10, 21 / 2 = 10.5 gives 10.
+int round_half_to_even(int spare) { return spare % 4 == 3 ? spare / 2 + 1 : spare / 2; }
 
 }  // namespace
 
