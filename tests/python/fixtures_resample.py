@@ -79,6 +79,7 @@ def main(out):
         expected.save(os.path.join(folder, case["expected"]))
     with open(os.path.join(folder, "cases.json"), "w") as f:
         json.dump(cases, f, indent=1)
+    print(f"[fixtures_resample] {len(cases)} cases -> {folder}")
 
 
 if __name__ == "__main__":
