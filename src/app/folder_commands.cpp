@@ -1,5 +1,5 @@
-// `vsp edit`: prompt-to-prompt from the command line, one job of the edit mode written to its own
-// folder.
+// `vsp transfer` (StyleID) and `vsp edit` (prompt-to-prompt) from the command line: one job of the
+// mode, its outputs written to their own folder.
 #include <torch/torch.h>
 
 #include <chrono>
@@ -17,19 +17,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct EditOptions {
+struct FolderOptions {
   nlohmann::json job = nlohmann::json::object();
-  std::string out = "out/edit";
+  std::string out;
   std::string latents_out;
   bool timings = false;
 };
 
-void run_edit(const EditOptions& o, const CommonOptions& common) {
-  const auto job = check_job_fields(o.job, edit_mode().options, {}, FieldNaming::flag, "");
+void run_folder_job(const Mode& mode, const FolderOptions& o, const CommonOptions& common) {
+  const auto job = check_job_fields(o.job, mode.options, {}, FieldNaming::flag, "");
   if (!o.latents_out.empty() && fs::path(o.latents_out).extension() != ".npy")
     throw Error("--save-latents must name a .npy file, got '" + o.latents_out + "'");
   const auto manifest = models::Manifest::load(common.model);
-  const auto planned = edit_mode().plan(job, {manifest, "", ".", 0});
+  const auto planned = mode.plan(job, {manifest, "", ".", 0});
   check_outputs(*planned, manifest, true);
   const fs::path out = o.out;
   // Check now, create late: a run that fails leaves no folder behind.
@@ -44,7 +44,7 @@ void run_edit(const EditOptions& o, const CommonOptions& common) {
     return models::Model::load(common.model, common.device);
   }();
   model->release_text_encoders_after_use = true;  // one job: its prompt is encoded once
-  Progress progress("edit", common.quiet);
+  Progress progress(mode.name, common.quiet);
   const auto result = planned->run(*model, [&](int done, int total) { progress.update(done, total); });
   const auto written = write_outputs(*planned, result, out, model->manifest);
   if (!o.latents_out.empty()) {
@@ -55,20 +55,31 @@ void run_edit(const EditOptions& o, const CommonOptions& common) {
   if (o.timings) print_timings(load_started);
 }
 
-}  // namespace
-
-Action add_edit_command(CLI::App& app, CommonOptions& common) {
-  auto options = std::make_shared<EditOptions>();
-  auto* cmd = app.add_subcommand("edit", "Edit an image by editing its prompt (prompt-to-prompt)");
-  add_job_options(*cmd, edit_mode().options, options->job);
+// One subcommand running one job of `mode`, whose outputs go into the --out folder.
+Action add_folder_command(CLI::App& app, CommonOptions& common, const Mode& mode, const std::string& description) {
+  auto options = std::make_shared<FolderOptions>();
+  options->out = "out/" + mode.name;
+  auto* cmd = app.add_subcommand(mode.name, description);
+  add_job_options(*cmd, mode.options, options->job);
   cmd->add_option("-o,--out", options->out, "Output folder")->capture_default_str();
   cmd->add_option("--save-latents", options->latents_out, "Also write the final latents as a .npy file");
   cmd->add_flag("--timings", options->timings, "Print the model load and generation times (for benchmarks)");
   add_common_options(*cmd, common);
-  return [options, &common] {
-    run_edit(*options, common);
+  return [&mode, options, &common] {
+    run_folder_job(mode, *options, common);
     return 0;
   };
+}
+
+}  // namespace
+
+Action add_transfer_command(CLI::App& app, CommonOptions& common) {
+  return add_folder_command(app, common, transfer_mode(),
+                            "Restyle content pictures with style pictures (StyleID style injection)");
+}
+
+Action add_edit_command(CLI::App& app, CommonOptions& common) {
+  return add_folder_command(app, common, edit_mode(), "Edit an image by editing its prompt (prompt-to-prompt)");
 }
 
 }  // namespace vsp::app
