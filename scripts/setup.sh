@@ -11,8 +11,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-# ccache keys on paths relative to the checkout, so clones share one cache.
+# ccache keys on paths relative to the checkout, so clones share one cache; the sloppiness lets it
+# cache the files that use the precompiled torch header (its manual, "Precompiled headers").
 export CCACHE_BASEDIR=$root
+export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
 
 with_sdxl=0
 libtorch=${VSP_LIBTORCH:-}

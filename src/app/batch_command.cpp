@@ -19,6 +19,7 @@
 #include "vsp/models/model.hpp"
 #include "vsp/pipeline/phases.hpp"
 #include "vsp/app/progress.hpp"
+#include "vsp/config/suggest.hpp"
 
 namespace vsp::app {
 namespace {
@@ -88,7 +89,7 @@ class OutputClaims {
 
 // Plans every job of the file (not only this shard's, so every shard sees the same errors and
 // names) against its model's manifest. A model that cannot be read fails its jobs, not the batch.
-std::vector<PlannedBatchJob> plan_all(const BatchFile& batch, int64_t batch_size,
+std::vector<PlannedBatchJob> plan_all(const BatchFile& batch, int64_t batch_size, bool deterministic,
                                       std::map<std::string, models::Manifest>& manifests) {
   std::vector<PlannedBatchJob> planned;
   std::map<std::string, std::string> unreadable;
@@ -109,7 +110,8 @@ std::vector<PlannedBatchJob> plan_all(const BatchFile& batch, int64_t batch_size
     }
     const Mode& mode = find_mode(job.mode, where);
     try {
-      auto plan = mode.plan(job.job, {manifests.at(key), job.name, batch.path.parent_path(), batch_size});
+      auto plan =
+          mode.plan(job.job, {manifests.at(key), job.name, batch.path.parent_path(), batch_size, deterministic});
       check_outputs(*plan, manifests.at(key), true);
       planned.push_back({&job, key, std::move(plan), ""});
     } catch (const Error& e) {
@@ -225,7 +227,17 @@ int run_batch(const BatchOptions& o, const CommonOptions& common) {
   const fs::path out = o.out.empty() ? fs::path("out") / fs::path(o.jobs_file).stem() : fs::path(o.out);
   check_writable_folder(out);
   std::map<std::string, models::Manifest> manifests;
-  const auto planned = plan_all(batch, o.batch_size, manifests);
+  // --deterministic: one image per UNet call, so no jobs are batched and no job's batch_size applies.
+  const int64_t batch_size = common.deterministic ? 1 : o.batch_size;
+  if (common.deterministic) {
+    std::vector<std::string> sized;
+    for (const auto& job : batch.jobs)
+      if (job.job.contains("batch_size")) sized.push_back(job.name);
+    if (!sized.empty())
+      log::warn("--deterministic runs one image per UNet call: the batch_size of " + join(sized, ", ") +
+                " is not used");
+  }
+  const auto planned = plan_all(batch, batch_size, common.deterministic, manifests);
 
   // This shard's jobs, grouped by model in the order the models first appear.
   std::vector<std::string> model_order;
@@ -294,7 +306,7 @@ int run_batch(const BatchOptions& o, const CommonOptions& common) {
         for (const auto* job : jobs) run.record(*job->source, {}, 0, "failed", error_text(e));
         continue;
       }
-      run.run_model(jobs, *model, o.batch_size);
+      run.run_model(jobs, *model, batch_size);
     }
   } catch (const Interrupted&) {
     // Every job of this shard appears in the summary: those never started as not-run.

@@ -45,7 +45,7 @@ Planner over_control_folders(Planner plan) {
       part_job["control_image"] = (given / picture.filename()).generic_string();
       // The run's name: the picture's on the command line, "<job>_<picture>" in a jobs file.
       const PlanContext part_context{context.manifest, context.name.empty() ? name : context.name + "_" + name,
-                                     context.base_folder, context.batch_size};
+                                     context.base_folder, context.batch_size, context.deterministic};
       auto part = plan(part_job, part_context);
       whole->outputs.insert(whole->outputs.end(), part->outputs.begin(), part->outputs.end());
       whole->rows += part->rows;  // every image stays in memory until the job ends

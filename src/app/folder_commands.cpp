@@ -29,7 +29,7 @@ void run_folder_job(const Mode& mode, const FolderOptions& o, const CommonOption
   if (!o.latents_out.empty() && fs::path(o.latents_out).extension() != ".npy")
     throw Error("--save-latents must name a .npy file, got '" + o.latents_out + "'");
   const auto manifest = models::Manifest::load(common.model);
-  const auto planned = mode.plan(job, {manifest, "", ".", 0});
+  const auto planned = mode.plan(job, {manifest, "", ".", 0, common.deterministic});
   check_outputs(*planned, manifest, true);
   const fs::path out = o.out;
   // Check now, create late: a run that fails leaves no folder behind.

@@ -52,7 +52,7 @@ void run_generate(const GenerateOptions& o, const CommonOptions& common) {
   if (!o.latents_out.empty() && !has_extension(o.latents_out, ".npy"))
     throw Error("--save-latents must name a .npy file, got '" + o.latents_out + "'");
   const auto manifest = models::Manifest::load(common.model);
-  auto planned = generate_mode().plan(job, {manifest, "", ".", kImagesPerCall});
+  auto planned = generate_mode().plan(job, {manifest, "", ".", kImagesPerCall, common.deterministic});
   std::set<fs::path> folders;
   size_t next = 0;
   // One run's outputs, named after `base`: out.png (out-0.png, ... for --num), and with --control

@@ -55,7 +55,7 @@ class GenerateJob : public PlannedJob {
 std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& context) {
   auto planned = std::make_unique<GenerateJob>();
   planned->job = job;
-  planned->batch_size = context.batch_size;
+  planned->batch_size = context.deterministic ? 1 : context.batch_size;
   auto& r = planned->request;
   r.prompt = job.value("prompt", "");
   if (job.contains("negative") && !job["negative"].is_null()) r.negative = job["negative"].get<std::string>();

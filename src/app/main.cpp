@@ -20,6 +20,9 @@ void add_common_options(CLI::App& app, CommonOptions& common) {
   add_integer_flag(app, "--threads", common.threads, 0, 1024,
                    "CPU threads (0: LibTorch's default); results are byte-identical only at the same thread count");
   app.add_flag("-q,--quiet", common.quiet, "No progress output");
+  app.add_flag("--deterministic", common.deterministic,
+               "One image per UNet call: each image byte-identical whatever --batch-size, --num or the jobs batched "
+               "with it, at the cost of batching (README, Reproducibility)");
 }
 
 }  // namespace vsp::app
@@ -94,6 +97,15 @@ int main(int argc, char** argv) {
     const auto chosen = app.get_subcommands();
     const std::string help = chosen.empty() ? "vsp --help" : "vsp " + chosen.front()->get_name() + " --help";
     return fail(kExitUsage, std::string(e.what()) + "; see " + help);
+  }
+  if (common.deterministic) {
+    // --deterministic fixes the images per UNet call at one: a --batch-size beside it would do nothing.
+    const auto chosen = app.get_subcommands();
+    const CLI::App* command = chosen.empty() ? &app : chosen.front();
+    const CLI::Option* batch_size = command->get_option_no_throw("--batch-size");
+    if (batch_size != nullptr && batch_size->count() > 0)
+      return fail(kExitUsage, "--deterministic runs one image per UNet call, so --batch-size would do nothing; "
+                              "drop one of them");
   }
   vsp::log::set_level(common.quiet ? vsp::log::Level::quiet : vsp::log::Level::normal);
   if (common.threads > 0) at::set_num_threads(static_cast<int>(common.threads));

@@ -26,7 +26,7 @@ struct StyleOptions {
 void run_style(const StyleOptions& o, const CommonOptions& common) {
   const auto job = check_job_fields(o.job, style_mode().options, {}, FieldNaming::flag, "");
   const auto manifest = models::Manifest::load(common.model);
-  const auto planned = style_mode().plan(job, {manifest, "", ".", 0});
+  const auto planned = style_mode().plan(job, {manifest, "", ".", 0, common.deterministic});
   check_outputs(*planned, manifest, true);
   const std::string style = planned->outputs.front().metadata["style"];
   const auto out = o.out.empty() ? std::filesystem::path("out") / style : std::filesystem::path(o.out);

@@ -104,7 +104,7 @@ pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, cons
   r.height = job.value("height", context.manifest.default_size);
   r.layers = job.value("layers", s.layers);
   r.swap_steps = job.value("swap_steps", s.swap_steps);
-  r.batch_size = job.value("batch_size", context.batch_size);
+  r.batch_size = context.deterministic ? 1 : job.value("batch_size", context.batch_size);
   r.reference_trajectory = job.value("reference_trajectory", r.reference_trajectory);
   r.color_calibration = job.value("color_calibration", true);
   for (const auto& pixel : job.value("attention_map", std::vector<std::string>{})) {

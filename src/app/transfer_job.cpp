@@ -91,7 +91,7 @@ std::unique_ptr<PlannedJob> plan_transfer(const json& job, const PlanContext& co
   r.injection = job.value("injection", r.injection);
   r.layers = job.value("layers", r.layers);
   r.cache_features = job.value("features", "recompute") == "cache";
-  r.batch_size = job.value("batch_size", int64_t{0});
+  r.batch_size = context.deterministic ? 1 : job.value("batch_size", int64_t{0});
   r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
   planned->grid = job.value("grid", false);
   if (!(r.tau > 0)) throw Error("--tau must be above 0, got " + job["tau"].dump());

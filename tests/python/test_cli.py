@@ -2,8 +2,11 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 from PIL import Image
+
+from conftest import assert_latents_within_chunking_bound, assert_within_chunking_bound
 
 
 def generate_args(model, out, *extra, seed=3):
@@ -11,10 +14,29 @@ def generate_args(model, out, *extra, seed=3):
             "--out", out, "--quiet", *extra]
 
 
+@pytest.mark.chunking
 def test_same_arguments_give_byte_identical_png(run_vsp, tiny_model, tmp_path):
+    """Byte-identity: the same job, chunking and thread count."""
     run_vsp(*generate_args(tiny_model, tmp_path / "a.png"))
     run_vsp(*generate_args(tiny_model, tmp_path / "b.png"))
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+@pytest.mark.chunking
+def test_num_chunks_stay_within_the_bound_and_deterministic_is_one_image_per_call(run_vsp, tiny_model, tmp_path):
+    """Bounded: --num 9 runs the UNet on 8 images, then 1; --deterministic on one at a time. The
+    two agree within the chunking bound, latents included; --deterministic's last image, which
+    ran alone in both, is byte-identical."""
+    for name, extra in (("chunked", []), ("deterministic", ["--deterministic"])):
+        run_vsp(*generate_args(tiny_model, tmp_path / f"{name}.png", "--num", 9, "--steps", 2,
+                               "--save-latents", tmp_path / f"{name}.npy", *extra))
+    assert_latents_within_chunking_bound(np.load(tmp_path / "chunked.npy"), np.load(tmp_path / "deterministic.npy"),
+                                         "--num 9 against --deterministic")
+    for i in range(9):
+        a, b = (np.asarray(Image.open(tmp_path / f"{name}-{i}.png")) for name in ("chunked", "deterministic"))
+        assert_within_chunking_bound(a, b, f"out-{i}.png")
+        if i == 8:
+            assert np.array_equal(a, b), "the ninth image runs alone in both: byte-identical"
 
 
 def test_png_carries_parameters_and_job(run_vsp, tiny_model, tmp_path):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import assert_within_chunking_bound
 from vsp_reference import read_png
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,8 +38,10 @@ def targets(out):
     return sorted(out.glob("[0-9][0-9]_*.png"))
 
 
+@pytest.mark.chunking
 @pytest.mark.parametrize("kind", ["generated", "real-image"])
-def test_batch_size_does_not_change_any_file(run_vsp, tiny_model, tmp_path, kind):
+def test_batch_size_changes_files_at_most_within_the_bound(run_vsp, tiny_model, tmp_path, kind):
+    """Bounded: --batch-size 1 against 4 without --deterministic."""
     for batch in (1, 4):
         run_vsp(*run_args(kind, tiny_model, tmp_path, tmp_path / f"b{batch}", "--num", 4, "--batch-size", batch))
     one, four = sorted((tmp_path / "b1").iterdir()), sorted((tmp_path / "b4").iterdir())
@@ -46,12 +49,32 @@ def test_batch_size_does_not_change_any_file(run_vsp, tiny_model, tmp_path, kind
     assert len(targets(tmp_path / "b1")) == 4 and (tmp_path / "b1" / "reference.png").exists()
     for a, b in zip(one, four):
         with Image.open(a) as image_a, Image.open(b) as image_b:
-            assert np.array_equal(np.asarray(image_a), np.asarray(image_b)), \
-                f"{a.name}: pixels differ between --batch-size 1 and --batch-size 4"
+            assert_within_chunking_bound(image_a, image_b, f"{a.name}, --batch-size 1 against 4")
             meta_a, meta_b = json.loads(image_a.text["vsp"]), json.loads(image_b.text["vsp"])
         # The metadata differs only where the job itself does: the batch size it was given.
         assert meta_a["job"].pop("batch_size") == 1 and meta_b["job"].pop("batch_size") == 4
         assert meta_a == meta_b
+
+
+@pytest.mark.chunking
+@pytest.mark.parametrize("kind", ["generated", "real-image"])
+def test_deterministic_targets_do_not_depend_on_the_other_targets(run_vsp, tiny_model, tmp_path, kind):
+    """Byte-identity: under --deterministic a target is the same file whether it runs with three
+    others or alone, and the same as --batch-size 1 (the computation --deterministic fixes)."""
+    run_vsp(*run_args(kind, tiny_model, tmp_path, tmp_path / "four", "--num", 4, "--deterministic"))
+    run_vsp(*run_args(kind, tiny_model, tmp_path, tmp_path / "one", "--num", 1, "--deterministic"))
+    run_vsp(*run_args(kind, tiny_model, tmp_path, tmp_path / "b1", "--num", 4, "--batch-size", 1))
+    four, one = targets(tmp_path / "four"), targets(tmp_path / "one")
+    assert len(four) == 4 and len(one) == 1 and one[0].name == four[0].name
+    assert np.array_equal(read_png(one[0]), read_png(four[0])), f"{one[0].name}: --num 1 and --num 4 differ"
+    for name in ["reference.png"] + [p.name for p in four]:
+        assert np.array_equal(read_png(tmp_path / "four" / name), read_png(tmp_path / "b1" / name)), name
+
+
+def test_deterministic_refuses_a_batch_size(run_vsp, tiny_model, tmp_path):
+    result = run_vsp(*style_args(tiny_model, tmp_path / "out", "--deterministic", "--batch-size", 2), check=False)
+    assert result.returncode == 2 and "--deterministic" in result.stderr and "--batch-size" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("kind", ["generated", "real-image"])
@@ -66,6 +89,7 @@ def test_swap_changes_targets_but_not_the_reference(run_vsp, tiny_model, tmp_pat
         assert not np.array_equal(read_png(a), read_png(b)), f"{a.name}: the swap did not change the target"
 
 
+@pytest.mark.chunking
 @pytest.mark.parametrize("kind", ["generated", "real-image"])
 def test_reference_does_not_depend_on_the_number_of_targets(run_vsp, tiny_model, tmp_path, kind):
     run_vsp(*run_args(kind, tiny_model, tmp_path, tmp_path / "n1", "--num", 1))
@@ -210,6 +234,7 @@ def test_templates_are_listed_and_usable_with_any_object(run_vsp, tiny_model, tm
     assert target["prompt"] == "a lighthouse in Edvard Munch style" and target["negative"] == ""
 
 
+@pytest.mark.chunking
 def test_attention_maps_sum_to_one_and_leave_the_images_unchanged(run_vsp, tiny_model, tmp_path):
     run_vsp(*style_args(tiny_model, tmp_path / "plain", "--num", 3, "--batch-size", 3))
     maps = ["--attention-map", "10,20", "--attention-map", "63,63", "--attention-step", 1]
@@ -223,7 +248,7 @@ def test_attention_maps_sum_to_one_and_leave_the_images_unchanged(run_vsp, tiny_
         if name.endswith(".npy"):
             raw = np.load(tmp_path / "maps3" / "attention" / name)
             assert raw.ndim == 2 and abs(raw.sum() - 1) < 1e-5, (name, raw.sum())
-            assert np.allclose(raw, np.load(tmp_path / "maps1" / "attention" / name), atol=1e-6)  # chunking
+            assert np.allclose(raw, np.load(tmp_path / "maps1" / "attention" / name), atol=1e-6)  # bounded: chunking
     overlay = Image.open(tmp_path / "maps3" / "attention" / "01_x63_y63.png")
     assert overlay.size == (64, 64)
     assert json.loads(overlay.text["vsp"])["attention_map"] == {"target": 1, "x": 63, "y": 63, "step": 1}

@@ -10,6 +10,9 @@ struct CommonOptions {
   std::string device = "auto";
   int64_t threads = 0;  // CPU threads; 0: LibTorch's default
   bool quiet = false;
+  // One image per UNet call, so an image never depends on which others share its run
+  // (README, "Reproducibility").
+  bool deterministic = false;
 };
 void add_common_options(CLI::App& app, CommonOptions& common);
 

@@ -63,6 +63,7 @@ struct PlanContext {
   std::string name;                  // prefix of the output files ("" on the command line)
   std::filesystem::path base_folder;  // relative paths in the job are taken from here
   int64_t batch_size = 0;            // rows per UNet call when the job does not say (0: all)
+  bool deterministic = false;        // --deterministic: one image per UNet call, whatever the job says
 };
 
 // A job's ControlNet fields (control, control_image, control_scale, control_start/end, canny_low/
