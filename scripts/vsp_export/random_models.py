@@ -112,10 +112,18 @@ def _tokenizers():
 def _vae(spec, scaling_factor):
     torch.manual_seed(1)
     vae_blocks = len(spec["vae"]["block_out_channels"])
-    return AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2,
-                         down_block_types=("DownEncoderBlock2D",) * vae_blocks,
-                         up_block_types=("UpDecoderBlock2D",) * vae_blocks,
-                         scaling_factor=scaling_factor, force_upcast=True, **spec["vae"]).eval()
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2,
+                        down_block_types=("DownEncoderBlock2D",) * vae_blocks,
+                        up_block_types=("UpDecoderBlock2D",) * vae_blocks,
+                        scaling_factor=scaling_factor, force_upcast=True, **spec["vae"]).eval()
+    # The default init encodes pictures to a spread of about 0.32, 25x (SDXL) below a trained VAE's
+    # 1 / scaling_factor, so an encoded picture was 4% of the noise mixed into it and barely reached
+    # --style-image's targets: the mean half of quant_conv scaled to about unit spread after scaling.
+    with torch.no_grad():
+        gain = 1 / (0.32 * scaling_factor)
+        vae.quant_conv.weight[:4] *= gain
+        vae.quant_conv.bias[:4] *= gain
+    return vae
 
 
 def build_random_pipeline(size: str):
@@ -161,7 +169,8 @@ def _build_sd_pipeline(size: str) -> StableDiffusionPipeline:
 
 def build_random_controlnets(unet, kinds):
     """{kind: ControlNetModel} copied from the UNet, as diffusers' from_unet does, with random
-    instead of zero output convolutions (seeded per kind), so that their residuals are not zero."""
+    instead of zero output convolutions (seeded per kind), so that their residuals are not zero, and
+    a conditioning embedding re-drawn so that the residuals depend on the control image."""
     from diffusers import ControlNetModel
     controlnets = {}
     for index, kind in enumerate(kinds):
@@ -170,6 +179,16 @@ def build_random_controlnets(unet, kinds):
         for conv in [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block]:
             torch.nn.init.normal_(conv.weight, std=0.05)
             torch.nn.init.normal_(conv.bias, std=0.05)
+        embedding = controlnet.controlnet_cond_embedding
+        # The default init fades the picture out over the embedding's 7 convolutions + SiLU (a mirrored
+        # control image moved the latents by 6e-4 even with conv_out drawn): He-normal keeps its signal.
+        for conv in [embedding.conv_in, *embedding.blocks]:
+            torch.nn.init.normal_(conv.weight, std=(2.0 / (conv.in_channels * 9)) ** 0.5)
+            torch.nn.init.zeros_(conv.bias)
+        # diffusers zero-initialises conv_out, which made the control image irrelevant; 0.1 puts the
+        # embedding at about a third of conv_in(latents)'s spread.
+        torch.nn.init.normal_(embedding.conv_out.weight, std=0.1)
+        torch.nn.init.zeros_(embedding.conv_out.bias)
         controlnets[kind] = controlnet
     return controlnets
 

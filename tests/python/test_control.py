@@ -1,7 +1,9 @@
 """ControlNet: `vsp generate --control canny` against diffusers' StableDiffusionXLControlNetPipeline
 on the tiny export and its tiny random ControlNet (latents within 1e-4, images within 2/255) at two
 scales and with a step window; the canny map against cv2.Canny; the depth map against transformers'
-DPT on the tiny estimator, normalised as the paper's depth script; style prompting with ControlNet
+DPT on the tiny estimator, normalised as the paper's depth script; that another control picture,
+another scale and another depth picture move the results beyond those tolerances (else the parity
+would prove nothing about the control path); style prompting with ControlNet
 (targets steered, the reference not) against the plain Python method; a folder of control
 pictures; the control errors."""
 import json
@@ -39,6 +41,11 @@ def control_pipeline():
                                                                torch_dtype=torch.float32)
 
 
+# test_controlled_generate_matches_diffusers' tolerances; the sensitivity tests below check that the
+# control image and the scale move the results by more than these, or the parity would prove nothing.
+LATENT_TOLERANCE = 1e-4
+IMAGE_TOLERANCE = 2 / 255 + 1e-6
+
 CASES = {
     "scale-1": dict(scale=1.0, start=0.0, end=1.0, width=64, height=64),
     "scale-0.5-96x64": dict(scale=0.5, start=0.0, end=1.0, width=96, height=64),
@@ -67,12 +74,47 @@ def test_controlled_generate_matches_diffusers(run_vsp, tiny_model, control_pipe
                               control_guidance_end=c["end"], generator=torch.Generator("cpu").manual_seed(11),
                               output_type="latent")
     reference = result.images
-    assert np.abs(np.load(tmp_path / "latents.npy") - reference.numpy()).max() <= 1e-4
+    assert np.abs(np.load(tmp_path / "latents.npy") - reference.numpy()).max() <= LATENT_TOLERANCE
     vae = control_pipeline.vae
     image = control_pipeline.image_processor.postprocess(vae.decode(reference / vae.config.scaling_factor).sample,
                                                          output_type="np")[0]
     ours = np.asarray(Image.open(out).convert("RGB"), dtype=np.float32) / 255
-    assert np.abs(ours - image).max() <= 2 / 255 + 1e-6
+    assert np.abs(ours - image).max() <= IMAGE_TOLERANCE
+
+
+def controlled_generate(run_vsp, model, tmp_path, name, kind, picture, scale):
+    """(final latents, image in [0, 1], control map) of a short controlled run at 64x64."""
+    run_vsp("generate", "--model", model, "--prompt", PROMPT, "--negative", NEGATIVE, "--steps", 3, "--cfg", 5,
+            "--seed", 11, "--width", 64, "--height", 64, "--control", kind, "--control-image", picture,
+            "--control-scale", scale, "--out", tmp_path / f"{name}.png", "--save-latents", tmp_path / f"{name}.npy",
+            "-q")
+    image = np.asarray(Image.open(tmp_path / f"{name}.png").convert("RGB"), dtype=np.float32) / 255
+    control = np.asarray(Image.open(tmp_path / f"{name}_control.png").convert("RGB")).astype(int)
+    return np.load(tmp_path / f"{name}.npy"), image, control
+
+
+@pytest.mark.parametrize("kind", ["canny", "depth"])
+def test_control_image_and_scale_move_the_result_beyond_the_parity_tolerance(run_vsp, tiny_model, tmp_path, kind):
+    """Guards test_controlled_generate_matches_diffusers (canny) and
+    test_depth_control_feeds_its_map_to_the_depth_controlnet (depth): with a ControlNet that ignored
+    its control image (diffusers zero-initialises the conditioning embedding's conv_out), a mirrored
+    or wrong control map would pass them. The mirrored picture and --control-scale 0.5 must each move
+    the latents and the image by more than the parity tolerances."""
+    source = control_source(tmp_path / "source.png", 64, 64)
+    Image.fromarray(np.ascontiguousarray(source[:, ::-1])).save(tmp_path / "mirrored.png")
+    latents, image, control = controlled_generate(run_vsp, tiny_model, tmp_path, "a", kind, tmp_path / "source.png", 1)
+    others = {"mirrored picture": ("mirrored", tmp_path / "mirrored.png", 1),
+              "scale 0.5": ("half", tmp_path / "source.png", 0.5)}
+    for what, (name, picture, scale) in others.items():
+        other_latents, other_image, other_control = controlled_generate(run_vsp, tiny_model, tmp_path, name, kind,
+                                                                        picture, scale)
+        latent_diff, image_diff = np.abs(other_latents - latents).max(), np.abs(other_image - image).max()
+        print(f"{kind}, {what}: latents move {latent_diff:.3g} (tolerance {LATENT_TOLERANCE:g}), image "
+              f"{image_diff * 255:.2f}/255 (tolerance {IMAGE_TOLERANCE * 255:.2f}/255)")
+        same_picture = picture == tmp_path / "source.png"
+        assert np.array_equal(other_control, control) == same_picture, "the control map follows the picture"
+        assert latent_diff > LATENT_TOLERANCE, f"{kind}: the {what} leaves the latents within the parity tolerance"
+        assert image_diff > IMAGE_TOLERANCE, f"{kind}: the {what} leaves the image within the parity tolerance"
 
 
 def test_control_changes_the_image_and_scale_zero_does_not(run_vsp, tiny_model, tmp_path):
@@ -167,6 +209,20 @@ def test_depth_map_matches_transformers_dpt(run_vsp, tiny_model, tmp_path, sourc
     # The picture is resized with Pillow's own arithmetic (vsp::io::resize); the depth's float
     # resize and truncation may still put a rare value one level off.
     assert np.abs(ours - expected).max() <= 1 and (ours != expected).mean() < 0.001
+
+
+def test_depth_map_depends_on_the_picture(tmp_path):
+    """Guards test_depth_map_matches_transformers_dpt (at most 1 level off, in under 0.1% of the
+    values): a tiny estimator whose output ignored the picture (e.g. resting on its final ReLU's zero,
+    or on a constant bias) would pass it with any picture. Another picture must change the map far
+    beyond that tolerance."""
+    source = control_source(tmp_path / "source.png", 64, 64)
+    Image.fromarray(np.ascontiguousarray(source[:, ::-1])).save(tmp_path / "mirrored.png")
+    maps = [paper_depth_map(tmp_path / name, 64, 64).astype(int) for name in ("source.png", "mirrored.png")]
+    diff = np.abs(maps[0] - maps[1])
+    print(f"depth map of the mirrored picture: max difference {diff.max()}/255, {(diff > 1).mean():.1%} of values "
+          f"more than 1 level apart")
+    assert diff.max() > 1 and (diff > 1).mean() > 0.001
 
 
 def test_depth_control_feeds_its_map_to_the_depth_controlnet(run_vsp, tiny_model, tmp_path):

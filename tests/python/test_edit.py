@@ -437,6 +437,24 @@ def test_negative_prompt_inversion_matches_python(run_vsp, pipelines, tmp_path, 
     compare(f"{model} negative-prompt edit", latents, images, ref_latents, ref_images, IMAGE_LATENT_TOLERANCE)
 
 
+def test_picture_moves_the_edit_beyond_the_parity_tolerance(run_vsp, tmp_path):
+    """Guards test_negative_prompt_inversion_matches_python and test_null_text_edit_matches_python_null_text:
+    the picture reaches the edit through the VAE encoder and the inversion, so with an encoder that
+    ignored its input a wrongly read or prepared picture would pass them. The mirrored picture must
+    move every row beyond IMAGE_LATENT_TOLERANCE and TOLERANCE."""
+    r = edit_run("tiny", edits=["a dog riding a bicycle"], steps=3, width=64, height=64)
+    pixels = write_picture(tmp_path / "picture.png", r.width, r.height)
+    Image.fromarray(np.ascontiguousarray(pixels[:, ::-1])).save(tmp_path / "mirrored.png")
+    runs = [vsp_image_edit(run_vsp, "tiny", r, tmp_path / f"{name}.png", tmp_path / name, "negative-prompt")
+            for name in ("picture", "mirrored")]
+    latent_diffs = np.abs(runs[0][0] - runs[1][0]).reshape(len(runs[0][0]), -1).max(axis=1)
+    image_diffs = np.abs(runs[0][1] - runs[1][1]).reshape(len(runs[0][1]), -1).max(axis=1)
+    print(f"mirrored picture: latents move {['%.3g' % d for d in latent_diffs]} (tolerance "
+          f"{IMAGE_LATENT_TOLERANCE:g}), images {['%.2f/255' % (d * 255) for d in image_diffs]} "
+          f"(tolerance {TOLERANCE * 255:.2f}/255)")
+    assert (latent_diffs > IMAGE_LATENT_TOLERANCE).all() and (image_diffs > TOLERANCE).all()
+
+
 def test_pictures_are_prepared_as_the_official_load_512(run_vsp, pipelines, tmp_path):
     """A picture of another size: the centre square (83 - 64 = 19 spare columns: 9) and Pillow's
     bicubic, as the null-text notebook's load_512."""

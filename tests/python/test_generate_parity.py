@@ -1,6 +1,7 @@
 """`vsp generate` against diffusers' StableDiffusionXLPipeline on the same tiny weights: final
 latents within 1e-4 and images within 2/255 (fp32, CPU), for every sampler, with and without a
-negative prompt, at two resolutions and two batch sizes from one export."""
+negative prompt, at two resolutions and two batch sizes from one export; that another prompt, and
+each text encoder alone, moves the result beyond those tolerances."""
 import numpy as np
 import pytest
 import torch
@@ -25,6 +26,11 @@ def diffusers_generate(pipe, sampler, prompt, negative, steps, cfg, seed, width,
     return latents.numpy(), pipe.image_processor.postprocess(image, output_type="np")
 
 
+LATENT_TOLERANCE = 1e-4
+IMAGE_TOLERANCE = 2 / 255 + 1e-6
+OTHER_PROMPT = "an oil painting of a lighthouse on a cliff at dawn"
+
+
 def vsp_generate(run_vsp, model, tmp_path, sampler, prompt, negative, steps, cfg, seed, width, height, num):
     out, latents = tmp_path / "out.png", tmp_path / "latents.npy"
     args = ["generate", "--model", model, "--prompt", prompt, "--steps", steps, "--cfg", cfg, "--seed", seed,
@@ -47,9 +53,43 @@ def test_generate_matches_diffusers(run_vsp, tiny_model, tiny_pipeline, tmp_path
     ref_latents, ref_images = diffusers_generate(tiny_pipeline, **args)
     latents, images = vsp_generate(run_vsp, tiny_model, tmp_path, **args)
     assert latents.shape == ref_latents.shape
-    assert np.abs(latents - ref_latents).max() <= 1e-4
+    assert np.abs(latents - ref_latents).max() <= LATENT_TOLERANCE
     assert images.shape == ref_images.shape
-    assert np.abs(images - ref_images).max() <= 2 / 255 + 1e-6
+    assert np.abs(images - ref_images).max() <= IMAGE_TOLERANCE
+
+
+def assert_moved_beyond_the_tolerances(what, a, b):
+    """a, b: (latents, images) of two runs that must differ by more than the parity tolerances."""
+    latent_diff, image_diff = np.abs(a[0] - b[0]).max(), np.abs(a[1] - b[1]).max()
+    print(f"{what}: latents move {latent_diff:.3g} (tolerance {LATENT_TOLERANCE:g}), images "
+          f"{image_diff * 255:.2f}/255 (tolerance {IMAGE_TOLERANCE * 255:.2f}/255)")
+    assert latent_diff > LATENT_TOLERANCE, f"{what} leaves the latents within the parity tolerance"
+    assert image_diff > IMAGE_TOLERANCE, f"{what} leaves the images within the parity tolerance"
+
+
+def test_prompt_moves_the_image_beyond_the_parity_tolerance(run_vsp, tiny_model, tiny_pipeline, tmp_path):
+    """Guards test_generate_matches_diffusers: with random text encoders whose output ignored the
+    tokens (or a UNet that ignored them), a tokenizer or encoder bug would pass it. Another prompt
+    must move vsp's result beyond the tolerances, and so must each of SDXL's two encoders alone
+    (diffusers' prompt_2 feeds text_encoder_2 only; vsp gives both the same prompt)."""
+    args = dict(sampler="euler", negative=NEGATIVE, steps=3, cfg=5.0, seed=1234, width=64, height=64, num=1)
+    ours = {prompt: vsp_generate(run_vsp, tiny_model, tmp_path, prompt=prompt, **args)
+            for prompt in (PROMPT, OTHER_PROMPT)}
+    assert_moved_beyond_the_tolerances("vsp, another prompt", ours[PROMPT], ours[OTHER_PROMPT])
+
+    def reference(prompt, prompt_2):
+        pipe = tiny_pipeline
+        latents = pipe(prompt=prompt, prompt_2=prompt_2, negative_prompt=NEGATIVE, num_inference_steps=3,
+                       guidance_scale=5.0, generator=torch.Generator("cpu").manual_seed(1234), width=64, height=64,
+                       output_type="latent").images
+        image = pipe.image_processor.postprocess(pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample,
+                                                 output_type="np")
+        return latents.numpy(), image
+
+    both = reference(PROMPT, PROMPT)
+    assert np.abs(both[0] - ours[PROMPT][0]).max() <= LATENT_TOLERANCE  # the same run as vsp's
+    assert_moved_beyond_the_tolerances("text_encoder alone", both, reference(OTHER_PROMPT, PROMPT))
+    assert_moved_beyond_the_tolerances("text_encoder_2 alone", both, reference(PROMPT, OTHER_PROMPT))
 
 
 @pytest.mark.parametrize("cfg", [1.0, 7.5])

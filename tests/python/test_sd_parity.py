@@ -1,13 +1,15 @@
 """`vsp generate` on SD 1.x and SD 2.x (v-prediction) exports against diffusers'
 StableDiffusionPipeline on the same tiny weights: final latents within 1e-4 and images within
 2/255, for every sampler, with no negative (both encode ""), an explicit "" and a real negative, at
-two sizes (one non-square) and two batch sizes."""
+two sizes (one non-square) and two batch sizes; that another prompt moves the result beyond those
+tolerances."""
 import numpy as np
 import pytest
 import torch
 
 from conftest import DATA, exported
-from test_generate_parity import NEGATIVE, PROMPT, diffusers_generate, vsp_generate
+from test_generate_parity import NEGATIVE, OTHER_PROMPT, PROMPT, assert_moved_beyond_the_tolerances, \
+    diffusers_generate, vsp_generate
 
 SAMPLERS = ["ddim", "dpmpp2m", "euler"]
 
@@ -33,6 +35,16 @@ def test_generate_matches_stable_diffusion_pipeline(run_vsp, family, tmp_path, s
     assert np.abs(latents - ref_latents).max() <= 1e-4
     assert images.shape == ref_images.shape
     assert np.abs(images - ref_images).max() <= 2 / 255 + 1e-6
+
+
+def test_prompt_moves_the_image_beyond_the_parity_tolerance(run_vsp, family, tmp_path):
+    """Guards test_generate_matches_stable_diffusion_pipeline: with a text encoder (or UNet) that
+    ignored the tokens, a tokenizer or encoder bug would pass it. Another prompt must move the result
+    beyond its tolerances."""
+    model, _ = family
+    args = dict(sampler="ddim", negative=NEGATIVE, steps=3, cfg=6.0, seed=4321, width=64, height=64, num=1)
+    runs = [vsp_generate(run_vsp, model, tmp_path, prompt=prompt, **args) for prompt in (PROMPT, OTHER_PROMPT)]
+    assert_moved_beyond_the_tolerances(f"{model.name}, another prompt", *runs)
 
 
 def test_no_negative_is_the_empty_prompt(run_vsp, family, tmp_path):

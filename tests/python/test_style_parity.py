@@ -1,5 +1,6 @@
 """`vsp --style` and `vsp --style-image` against a plain Python VSP (vsp_reference.py) built from
-diffusers' SDXL parts on the same tiny weights: every image (reference and targets) within 2/255."""
+diffusers' SDXL parts on the same tiny weights: every image (reference and targets) within 2/255;
+that another style picture moves them beyond that tolerance."""
 import json
 
 import numpy as np
@@ -117,3 +118,26 @@ def test_real_image_reference_matches_python_vsp(run_vsp, tiny_model, tiny_pipel
                    steps=10, cfg=7.0, sampler="ddim", style_image=pixels, **expected_run)
     _, expected = visual_style_prompting(tiny_pipeline, run)
     assert_rows_match(images, expected)
+
+
+def test_style_image_moves_the_images_beyond_the_parity_tolerance(run_vsp, tiny_model, tmp_path):
+    """Guards test_real_image_reference_matches_python_vsp: once colour calibration is off, the picture
+    reaches the images only through the VAE encoder (the reference's trajectory, then the swapped keys
+    and values), so with an encoder whose latents drown in the noise a wrongly prepared picture would
+    pass it. Another picture must move the reference and every target beyond TOLERANCE. (Not the
+    mirrored picture: attention is blind to the order of the keys and values it is given.)"""
+    y, x = np.mgrid[0:64, 0:64]
+    other = np.stack([((x // 8 + y // 8) % 2) * 200 + 30, (x * y) % 256, 255 - (y * 6) % 256], axis=-1)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    style_image(tmp_path / "a" / "The starry night.png")
+    Image.fromarray(other.astype(np.uint8)).save(tmp_path / "b" / "The starry night.png")
+    images = {}
+    for name in ("a", "b"):
+        run_vsp("--style-image", tmp_path / name / "The starry night.png", "--object", "a cat", "--num", 2, "--steps",
+                3, "--no-color-calibration", "--model", tiny_model, "--out", tmp_path / f"out_{name}", "-q")
+        images[name], _ = output_images(tmp_path / f"out_{name}")
+    diffs = np.abs(images["a"] - images["b"]).reshape(len(images["a"]), -1).max(axis=1)
+    print(f"another style picture: reference and targets move {['%.2f/255' % (d * 255) for d in diffs]} "
+          f"(tolerance {TOLERANCE * 255:.2f}/255)")
+    assert (diffs > TOLERANCE).all()
