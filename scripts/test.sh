@@ -126,7 +126,12 @@ dispatch_variants() {
   for variant in "ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2" \
                  "ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2 ONEDNN_MAX_CPU_ISA=SSE41"; do
     echo "[test] dispatch: $variant"
-    env $variant VSP_BUILD_DIR="$build" "$py" -m pytest tests/python -q -p no:cacheprovider -m chunking "$@" || rc=1
+    env $variant VSP_BUILD_DIR="$build" "$py" -m pytest tests/python -q -p no:cacheprovider -m chunking "$@"
+    case $? in
+      0) ;;
+      5) echo "no chunking test among the ones selected" ;;  # pytest's exit for "none collected"
+      *) rc=1 ;;
+    esac
   done
   return $rc
 }
