@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes vsp's input parsers with libFuzzer under AddressSanitizer and UndefinedBehaviorSanitizer:
-# the jobs, style and manifest loaders, the layer and step selection parser, the CLIP tokenizer
-# and the PNG and JPEG readers (tests/fuzz, one target each). Builds them with clang in build-fuzz
+# the jobs, style and manifest loaders, the layer and step selection parser, the CLIP tokenizer,
+# the PNG and JPEG readers, and the edit options' parsers with the output path rule (tests/fuzz,
+# one target each). Builds them with clang in build-fuzz
 # (-DVSP_FUZZ=ON -DVSP_TORCH=OFF: no LibTorch) and runs each for a bounded time from its seeds in
 # tests/fuzz/corpus/<target>; the inputs it finds go to build-fuzz/corpus/<target>. A crash, an
 # escaped exception, a leak, a hang (-timeout) or running out of memory (-rss_limit_mb) fails,
@@ -15,7 +16,7 @@ cd "$root"
 export CCACHE_BASEDIR=$root
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-"jobs style manifest selection tokenizer png jpeg"}
+targets=${*:-"jobs style manifest selection tokenizer png jpeg edit_options"}
 build=$root/build-fuzz
 
 cxx=$(command -v clang++-14 || command -v clang++ || true)

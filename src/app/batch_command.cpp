@@ -61,39 +61,13 @@ std::string model_key(const fs::path& model) {
   return (ec ? model.lexically_normal() : canonical).string();
 }
 
-// Refuses two jobs that write one file, or a file where another job makes a folder.
-class OutputClaims {
- public:
-  void claim(const fs::path& file, size_t job, const std::string& jobs_file) {
-    const std::string path = file.lexically_normal().generic_string();
-    if (const auto at = files_.find(path); at != files_.end()) conflict(at->second, job, path, "both write", jobs_file);
-    if (const auto at = folders_.find(path); at != folders_.end())
-      conflict(at->second, job, path, "write a folder and a file named", jobs_file);
-    for (auto folder = fs::path(path).parent_path(); !folder.empty(); folder = folder.parent_path()) {
-      const std::string name = folder.generic_string();
-      if (const auto at = files_.find(name); at != files_.end())
-        conflict(at->second, job, name, "write a file and a folder named", jobs_file);
-      folders_.emplace(name, job);
-    }
-    files_.emplace(path, job);
-  }
-
- private:
-  [[noreturn]] static void conflict(size_t first, size_t second, const std::string& path, const std::string& what,
-                                    const std::string& jobs_file) {
-    throw Error(jobs_file + ": jobs[" + std::to_string(first) + "] and jobs[" + std::to_string(second) + "] " + what +
-                " " + path + "; give them different \"name\"s");
-  }
-  std::map<std::string, size_t> files_, folders_;
-};
-
 // Plans every job of the file (not only this shard's, so every shard sees the same errors and
 // names) against its model's manifest. A model that cannot be read fails its jobs, not the batch.
 std::vector<PlannedBatchJob> plan_all(const BatchFile& batch, int64_t batch_size, bool deterministic,
                                       std::map<std::string, models::Manifest>& manifests) {
   std::vector<PlannedBatchJob> planned;
   std::map<std::string, std::string> unreadable;
-  OutputClaims claims;
+  OutputClaims claims("give them different \"name\"s");
   for (const auto& job : batch.jobs) {
     const std::string where = batch.path.string() + ": " + job.where();
     const std::string key = model_key(job.model);
@@ -112,22 +86,18 @@ std::vector<PlannedBatchJob> plan_all(const BatchFile& batch, int64_t batch_size
     try {
       auto plan =
           mode.plan(job.job, {manifests.at(key), job.name, batch.path.parent_path(), batch_size, deterministic});
-      check_outputs(*plan, manifests.at(key), true);
+      check_outputs(*plan, manifests.at(key), true, mode.memory_advice);
       planned.push_back({&job, key, std::move(plan), ""});
     } catch (const Error& e) {
-      throw Error(where + e.what());
+      throw Error(where + in_jobs_terms(e.what(), mode.options));
     }
-    for (const auto& output : planned.back().planned->outputs) claims.claim(output.file, job.index, batch.path.string());
+    try {
+      claim_outputs(*planned.back().planned, claims, "jobs[" + std::to_string(job.index) + "]");
+    } catch (const Error& e) {
+      throw Error(batch.path.string() + ": " + in_jobs_terms(e.what(), mode.options));
+    }
   }
   return planned;
-}
-
-void check_writable_folder(const fs::path& out) {
-  auto existing = out;
-  while (!existing.empty() && !fs::exists(existing)) existing = existing.parent_path();
-  if (!existing.empty() && !fs::is_directory(existing))
-    throw Error(existing.string() + " is a file, not a folder; choose another --out");
-  io::ensure_writable((existing.empty() ? fs::path(".") : existing) / "summary.jsonl");
 }
 
 class BatchRun {
@@ -225,7 +195,6 @@ int run_batch(const BatchOptions& o, const CommonOptions& common) {
   if (!o.golden.empty() && !fs::is_directory(o.golden))
     throw Error("golden folder " + o.golden + " does not exist; give --check an existing folder of golden images");
   const fs::path out = o.out.empty() ? fs::path("out") / fs::path(o.jobs_file).stem() : fs::path(o.out);
-  check_writable_folder(out);
   std::map<std::string, models::Manifest> manifests;
   // --deterministic: one image per UNet call, so no jobs are batched and no job's batch_size applies.
   const int64_t batch_size = common.deterministic ? 1 : o.batch_size;
@@ -263,7 +232,16 @@ int run_batch(const BatchOptions& o, const CommonOptions& common) {
     work += job.planned->work;
   }
 
-  fs::create_directories(out);
+  const std::string summary_name =
+      shard.count > 1 ? "summary-shard-" + std::to_string(shard.index) + "-of-" + std::to_string(shard.count) + ".jsonl"
+                      : "summary.jsonl";
+  std::vector<fs::path> files{summary_name};
+  for (const auto& job : planned)
+    if (job.planned && shard.contains(job.source->index))
+      for (const auto& file : output_files(*job.planned)) files.push_back(file);
+  check_creatable(out, files);
+  // Shards of one batch share the folder; two runs of one shard (or of the whole batch) may not.
+  const OutputFolderLock lock(out, summary_name);
   // Each output folder once: a thousand generate jobs share one.
   std::set<fs::path> folders{out};
   for (const auto& job : planned)
@@ -276,9 +254,6 @@ int run_batch(const BatchOptions& o, const CommonOptions& common) {
                      : common.quiet ? BatchProgress::Style::quiet
                                     : BatchProgress::Style::human;
   BatchProgress progress(style, shard_jobs, images, work);
-  const std::string summary_name =
-      shard.count > 1 ? "summary-shard-" + std::to_string(shard.index) + "-of-" + std::to_string(shard.count) + ".jsonl"
-                      : "summary.jsonl";
   BatchRun run(out, summary_name, progress);
   for (const auto* job : unreadable) {
     log::warn(job->source->name + ": " + job->model_error);

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "vsp/app/jobs.hpp"
+#include "vsp/config/paths.hpp"
 #include "vsp/error.hpp"
 
 namespace vsp::app {
@@ -32,7 +33,7 @@ Planner over_control_folders(Planner plan) {
     if (!job.contains("control_image") || !job["control_image"].is_string()) return plan(job, context);
     const fs::path given = job["control_image"].get<std::string>();
     const auto folder = given.is_absolute() ? given : context.base_folder / given;
-    if (!fs::is_directory(folder)) return plan(job, context);
+    if (!is_folder(folder)) return plan(job, context);
     auto whole = std::make_unique<ControlFolderJob>();
     whole->job = job;
     std::set<std::string> names;

@@ -4,6 +4,7 @@
 
 #include <cctype>
 
+#include "vsp/app/edit_options.hpp"
 #include "vsp/app/jobs.hpp"
 #include "vsp/error.hpp"
 #include "vsp/io/log.hpp"
@@ -19,47 +20,6 @@ namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
-
-// "default=1.0,dog=0.4" or "0.8" -> (word, fraction) pairs.
-std::vector<std::pair<std::string, double>> parse_cross_replace(const std::string& text) {
-  std::vector<std::pair<std::string, double>> entries;
-  const auto fraction = [&](const std::string& value) {
-    const auto parsed = values::parse_decimal_number(value);
-    if (!parsed || *parsed < 0 || *parsed > 1)
-      throw Error("--cross-replace takes fractions from 0 to 1 (0.8, or default=1.0,dog=0.4), got \"" + text + "\"");
-    return *parsed;
-  };
-  size_t start = 0;
-  while (start <= text.size()) {
-    const auto comma = std::min(text.find(',', start), text.size());
-    const auto entry = text.substr(start, comma - start);
-    const auto equals = entry.rfind('=');
-    if (equals == std::string::npos) {
-      if (!entries.empty() || comma != text.size())
-        throw Error("--cross-replace: give one fraction (0.8) or word=fraction entries (default=1.0,dog=0.4), got \"" +
-                    text + "\"");
-      entries.emplace_back("default", fraction(entry));
-    } else {
-      if (equals == 0) throw Error("--cross-replace entry \"" + entry + "\" names no word");
-      entries.emplace_back(entry.substr(0, equals), fraction(entry.substr(equals + 1)));
-    }
-    start = comma + 1;
-  }
-  return entries;
-}
-
-std::vector<std::pair<std::string, double>> parse_reweights(const std::vector<std::string>& given) {
-  std::vector<std::pair<std::string, double>> reweights;
-  for (const auto& entry : given) {
-    const auto equals = entry.rfind('=');
-    const auto weight = equals == std::string::npos ? std::nullopt : values::parse_decimal_number(entry.substr(equals + 1));
-    if (equals == 0 || !weight || std::abs(*weight) > 100)
-      throw Error("--reweight takes WORD=WEIGHT with a weight from -100 to 100 (e.g. --reweight fluffy=2), got \"" +
-                  entry + "\"");
-    reweights.emplace_back(entry.substr(0, equals), *weight);
-  }
-  return reweights;
-}
 
 // File-name part of a token: letters and digits, else "token".
 std::string token_file_part(const std::u32string& text) {
@@ -91,16 +51,15 @@ int level_of_side(const models::Manifest& manifest, bool self, int64_t side, int
     if (std::min(h, w) == side) return level;
     sizes += (sizes.empty() ? "" : ", ") + std::to_string(std::min(h, w));
   }
-  throw Error(flag + " " + std::to_string(side) + " matches no " + (self ? "self" : "cross") +
-              "-attention level at this size; use one of " + sizes);
+  throw UsageError(flag + " " + std::to_string(side) + " matches no " + (self ? "self" : "cross") +
+                   "-attention level at this size; use one of " + sizes);
 }
 
 class EditJob : public PlannedJob {
  public:
   pipeline::EditRequest request;
   pipeline::EditAlignment alignment;
-  fs::path attention_folder;                          // empty: no maps
-  fs::path null_text_file;                            // empty: the embeddings are not written
+  bool saves_null_text = false;                       // the embeddings are the first array
   std::vector<std::vector<std::u32string>> tokens;    // per prompt: its tokens' text, BOS to EOS
   std::vector<std::string> row_names;                 // source, edit_1, ...
 
@@ -114,7 +73,8 @@ class EditJob : public PlannedJob {
                 std::to_string(made.null_text_losses.back()));
     }
     JobResult result{{}, made.latents};
-    if (!null_text_file.empty()) result.arrays.emplace_back(null_text_file, made.null_text_embeds);
+    size_t array = 0;  // the planned arrays, in order: the null-text embeddings first
+    if (saves_null_text) result.arrays.emplace_back(arrays.at(array++).file, made.null_text_embeds);
     for (int64_t row = 0; row < made.images.size(0); ++row) result.images.push_back(to_image(made.images[row]));
     result.images.push_back(io::make_grid(result.images, static_cast<int>(result.images.size()), 4));
     if (made.maps.defined()) {
@@ -129,7 +89,7 @@ class EditJob : public PlannedJob {
           result.images.push_back(std::move(heatmap));
         }
         result.images.push_back(io::make_grid(labelled, static_cast<int>(std::min<size_t>(labelled.size(), 8)), 4));
-        result.arrays.emplace_back(attention_folder / (row_names[row] + ".npy"), made.maps[static_cast<int64_t>(row)]);
+        result.arrays.emplace_back(arrays.at(array++).file, made.maps[static_cast<int64_t>(row)]);
       }
     }
     return result;
@@ -141,7 +101,7 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
   auto planned = std::make_unique<EditJob>();
   planned->job = job;
   auto& r = planned->request;
-  if (!job.contains("prompt")) throw Error("edit needs --prompt SOURCE_PROMPT");
+  if (!job.contains("prompt")) throw UsageError("edit needs --prompt SOURCE_PROMPT");
   r.source = job["prompt"].get<std::string>();
   r.edits = job.value("to", std::vector<std::string>{});
   if (r.edits.empty() && job.contains("reweight")) r.edits = {r.source};
@@ -171,20 +131,23 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
     // aspect ratio, where the notebook's is square), then Pillow's default bicubic.
     r.image = io::crop_to_fill(io::read_image(given.is_absolute() ? given : context.base_folder / given), r.width,
                                r.height);
-    if (r.sampler != "ddim") throw Error("--image edits through DDIM inversion: use --sampler ddim");
+    if (r.sampler != "ddim") throw UsageError("--image edits through DDIM inversion: use --sampler ddim");
   } else if (job.contains("inversion")) {
-    throw Error("--inversion applies to --image");
+    throw UsageError("--inversion applies to --image");
   }
   r.inversion = job.value("inversion", r.inversion);
   if (job.contains("save_null_text")) {
-    if (!r.image || r.inversion != "null-text") throw Error("--save-null-text needs --image with null-text inversion");
-    planned->null_text_file = fs::path(context.name) / job["save_null_text"].get<std::string>();
-    if (planned->null_text_file.extension() != ".npy")
-      throw Error("--save-null-text must name a .npy file, got '" + job["save_null_text"].get<std::string>() + "'");
+    if (!r.image || r.inversion != "null-text")
+      throw UsageError("--save-null-text needs --image with null-text inversion");
+    const std::string given = job["save_null_text"];
+    const fs::path file = fs::path(context.name) / inside_output_folder(given, "--save-null-text");
+    if (file.extension() != ".npy") throw UsageError("--save-null-text must name a .npy file, got '" + given + "'");
+    planned->arrays.push_back({file, "--save-null-text"});
+    planned->saves_null_text = true;
   }
     r.source_pooled = job.value("source_pooled", false);
   if (r.source_pooled && !manifest.added_conditioning)
-    throw Error("--source-pooled needs a model with pooled text embeddings (SDXL)");
+    throw UsageError("--source-pooled needs a model with pooled text embeddings (SDXL)");
   r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
   sampling::ScheduleConfig::from_json(manifest.scheduler);  // a bad scheduler config, before compute
 
@@ -222,7 +185,8 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
     r.attention_level = job.contains("attention_res")
                             ? level_of_side(manifest, false, job["attention_res"].get<int64_t>(), h, w, "--attention-res")
                             : pipeline::kCoarseLevel;
-    planned->attention_folder = folder / job["save_attention"].get<std::string>();
+    const fs::path attention_folder =
+        folder / inside_output_folder(job["save_attention"].get<std::string>(), "--save-attention");
     const auto& tokenizer = tokenizers.front();
     for (size_t row = 0; row < prompts.size(); ++row) {
       auto ids = tokenizer.encode(prompts[row], static_cast<size_t>(max_length));
@@ -236,17 +200,18 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
         auto metadata = shared;
         metadata["prompt"] = prompts[row];
         metadata["attention_token"] = t;
-        planned->outputs.push_back({planned->attention_folder / planned->row_names[row] /
+        planned->outputs.push_back({attention_folder / planned->row_names[row] /
                                         (std::string(number) + "_" + token_file_part(texts.back()) + ".png"),
                                     metadata});
       }
       planned->tokens.push_back(std::move(texts));
       auto metadata = shared;
       metadata["prompt"] = prompts[row];
-      planned->outputs.push_back({planned->attention_folder / (planned->row_names[row] + "_tokens.png"), metadata});
+      planned->outputs.push_back({attention_folder / (planned->row_names[row] + "_tokens.png"), metadata});
+      planned->arrays.push_back({attention_folder / (planned->row_names[row] + ".npy"), "--save-attention"});
     }
   } else if (job.contains("attention_res")) {
-    throw Error("--attention-res needs --save-attention DIR");
+    throw UsageError("--attention-res needs --save-attention DIR");
   }
   planned->rows = static_cast<int64_t>(prompts.size());
   planned->image_pixels = static_cast<int64_t>(r.width) * r.height;

@@ -2,6 +2,10 @@
 
 #include <c10/util/Exception.h>
 
+#include <filesystem>
+#include <new>
+#include <nlohmann/json.hpp>
+
 namespace vsp::app {
 
 std::string torch_cause(const std::string& what) {
@@ -23,6 +27,32 @@ std::string torch_cause(const std::string& what) {
 std::string error_text(const std::exception& e) {
   if (const auto* torch_error = dynamic_cast<const c10::Error*>(&e)) return torch_cause(torch_error->what_without_backtrace());
   return e.what();
+}
+
+std::string failure_text(const std::exception& e, const std::string& memory_advice) {
+  std::string cause = error_text(e);
+  const std::string what = e.what();
+  // An allocation can fail inside a TorchScript call, which wraps it in a traceback of its own.
+  const bool out_of_memory = dynamic_cast<const c10::OutOfMemoryError*>(&e) != nullptr ||
+                             dynamic_cast<const std::bad_alloc*>(&e) != nullptr ||
+                             what.find("out of memory") != std::string::npos ||
+                             what.find("DefaultCPUAllocator") != std::string::npos;
+  if (out_of_memory) {
+    for (const char* marker : {"DefaultCPUAllocator", "out of memory"}) {
+      const auto at = what.find(marker);
+      if (at != std::string::npos) cause = what.substr(at, std::min(what.find('\n', at), at + 200) - at);
+    }
+    return "out of memory (" + cause + "); " + memory_advice + ", or close other programs";
+  }
+  if (const auto* file_error = dynamic_cast<const std::filesystem::filesystem_error*>(&e))
+    return "cannot use " + file_error->path1().string() + " (" + file_error->code().message() + ")";
+  if (dynamic_cast<const nlohmann::json::exception*>(&e) != nullptr)
+    return std::string("unexpected JSON problem: ") + what + "; please report it";
+  if (dynamic_cast<const c10::Error*>(&e) != nullptr || what.find("TorchScript") != std::string::npos ||
+      what.find("Traceback") != std::string::npos)
+    return "the model failed to run: " + torch_cause(what) +
+           "; if the model folder was edited or mixes exports, re-export it with scripts/export.py";
+  return cause;
 }
 
 }  // namespace vsp::app

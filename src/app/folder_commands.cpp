@@ -26,17 +26,26 @@ struct FolderOptions {
 
 void run_folder_job(const Mode& mode, const FolderOptions& o, const CommonOptions& common) {
   const auto job = check_job_fields(o.job, mode.options, {}, FieldNaming::flag, "");
-  if (!o.latents_out.empty() && fs::path(o.latents_out).extension() != ".npy")
-    throw Error("--save-latents must name a .npy file, got '" + o.latents_out + "'");
+  if (o.out.empty()) throw UsageError("--out needs a folder");
+  const fs::path out = o.out;
+  fs::path latents_file;  // inside the output folder, as every file of the run
+  if (!o.latents_out.empty()) {
+    latents_file = inside_output_folder(o.latents_out, "--save-latents");
+    if (latents_file.extension() != ".npy")
+      throw UsageError("--save-latents must name a .npy file, got '" + o.latents_out + "'");
+  }
   const auto manifest = models::Manifest::load(common.model);
   const auto planned = mode.plan(job, {manifest, "", ".", 0, common.deterministic});
-  check_outputs(*planned, manifest, true);
-  const fs::path out = o.out;
-  // Check now, create late: a run that fails leaves no folder behind.
-  auto existing = out;
-  while (!existing.empty() && !fs::exists(existing)) existing = existing.parent_path();
-  io::ensure_writable((existing.empty() ? fs::path(".") : existing) / "grid.png");
-  if (!o.latents_out.empty()) io::ensure_writable(o.latents_out);
+  check_outputs(*planned, manifest, true, mode.memory_advice);
+  OutputClaims claims("give each output its own name");
+  claim_outputs(*planned, claims, "");
+  auto files = output_files(*planned);
+  if (!latents_file.empty()) {
+    claims.claim(latents_file, "--save-latents");
+    files.push_back(latents_file);
+  }
+  check_creatable(out, files);
+  const OutputFolderLock lock(out);  // a run that fails leaves no folder it made behind
 
   const auto load_started = std::chrono::steady_clock::now();
   const auto model = [&] {
@@ -47,11 +56,12 @@ void run_folder_job(const Mode& mode, const FolderOptions& o, const CommonOption
   Progress progress(mode.name, common.quiet);
   const auto result = planned->run(*model, [&](int done, int total) { progress.update(done, total); });
   const auto written = write_outputs(*planned, result, out, model->manifest);
-  if (!o.latents_out.empty()) {
+  if (!latents_file.empty()) {
     const auto latents = result.latents.contiguous();
-    io::write_npy(o.latents_out, latents.sizes().vec(), latents.data_ptr<float>());
+    fs::create_directories((out / latents_file).parent_path());
+    io::write_npy(out / latents_file, latents.sizes().vec(), latents.data_ptr<float>());
   }
-  log::info("wrote " + std::to_string(written.size()) + " files to " + out.string());
+  log::info("wrote " + std::to_string(written.size() + (latents_file.empty() ? 0 : 1)) + " files to " + out.string());
   if (o.timings) print_timings(load_started);
 }
 
@@ -62,7 +72,7 @@ Action add_folder_command(CLI::App& app, CommonOptions& common, const Mode& mode
   auto* cmd = app.add_subcommand(mode.name, description);
   add_job_options(*cmd, mode.options, options->job);
   cmd->add_option("-o,--out", options->out, "Output folder")->capture_default_str();
-  cmd->add_option("--save-latents", options->latents_out, "Also write the final latents as a .npy file");
+  cmd->add_option("--save-latents", options->latents_out, "Also write the final latents as a .npy file in the output folder");
   cmd->add_flag("--timings", options->timings, "Print the model load and generation times (for benchmarks)");
   add_common_options(*cmd, common);
   return [&mode, options, &common] {

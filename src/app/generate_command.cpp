@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <set>
 
 #include "vsp/app/commands.hpp"
 #include "vsp/app/jobs.hpp"
@@ -48,23 +47,23 @@ void run_generate(const GenerateOptions& o, const CommonOptions& common) {
   const auto job = check_job_fields(o.job, generate_mode().options, {}, FieldNaming::flag, "");
   const fs::path out = o.out;
   if (!has_extension(out, ".png") || out.stem().empty())
-    throw Error("--out must name a .png file, got '" + o.out + "'");
-  if (!o.latents_out.empty() && !has_extension(o.latents_out, ".npy"))
-    throw Error("--save-latents must name a .npy file, got '" + o.latents_out + "'");
+    throw UsageError("--out must name a .png file, got '" + o.out + "'");
+  fs::path latents_file;  // beside the images: inside --out's folder, as every file of the run
+  if (!o.latents_out.empty()) {
+    latents_file = out.parent_path() / inside_output_folder(o.latents_out, "--save-latents");
+    if (!has_extension(latents_file, ".npy"))
+      throw UsageError("--save-latents must name a .npy file, got '" + o.latents_out + "'");
+  }
   const auto manifest = models::Manifest::load(common.model);
   auto planned = generate_mode().plan(job, {manifest, "", ".", kImagesPerCall, common.deterministic});
-  std::set<fs::path> folders;
   size_t next = 0;
   // One run's outputs, named after `base`: out.png (out-0.png, ... for --num), and with --control
   // last the control map the ControlNet saw, out_control.png.
   const auto name_run = [&](const fs::path& base, size_t count) {
     const size_t images = count - (job.contains("control") ? 1 : 0);
     for (size_t i = 0; i < count; ++i) {
-      auto& file = planned->outputs[next + i].file;
-      file = i < images ? output_path(base, i, images) : base.parent_path() / (base.stem().string() + "_control.png");
-      if (!o.latents_out.empty() && fs::path(o.latents_out).lexically_normal() == file.lexically_normal())
-        throw Error("--save-latents " + o.latents_out + " would overwrite the image; give it another name");
-      folders.insert(file.parent_path());
+      planned->outputs[next + i].file =
+          i < images ? output_path(base, i, images) : base.parent_path() / (base.stem().string() + "_control.png");
     }
     next += count;
   };
@@ -76,10 +75,15 @@ void run_generate(const GenerateOptions& o, const CommonOptions& common) {
   } else {
     name_run(out, planned->outputs.size());
   }
-  check_outputs(*planned, manifest, false);
-  // One probe per folder: --num 1000 writes a thousand files into one.
-  for (const auto& folder : folders) io::ensure_writable(folder / out.filename());
-  if (!o.latents_out.empty()) io::ensure_writable(o.latents_out);
+  check_outputs(*planned, manifest, false, generate_mode().memory_advice);
+  OutputClaims claims("give each output its own name");
+  claim_outputs(*planned, claims, "");
+  auto files = output_files(*planned);
+  if (!latents_file.empty()) {
+    claims.claim(latents_file, "--save-latents");
+    files.push_back(latents_file);
+  }
+  check_creatable("", files);
 
   const auto load_started = std::chrono::steady_clock::now();
   const auto model = [&] {
@@ -91,9 +95,10 @@ void run_generate(const GenerateOptions& o, const CommonOptions& common) {
   const auto result = planned->run(*model, [&](int done, int total) { progress.update(done, total); });
 
   for (const auto& path : write_outputs(*planned, result, "", model->manifest)) log::info("wrote " + path.string());
-  if (!o.latents_out.empty()) {
+  if (!latents_file.empty()) {
     const auto latents = result.latents.contiguous();
-    io::write_npy(o.latents_out, latents.sizes().vec(), latents.data_ptr<float>());
+    if (!latents_file.parent_path().empty()) fs::create_directories(latents_file.parent_path());
+    io::write_npy(latents_file, latents.sizes().vec(), latents.data_ptr<float>());
   }
   if (o.timings) print_timings(load_started);
 }
@@ -106,7 +111,7 @@ Action add_generate_command(CLI::App& app, CommonOptions& common) {
   add_job_options(*cmd, generate_mode().options, options->job);
   cmd->add_option("-o,--out", options->out, "Output PNG (several images: out-0.png, out-1.png, ...)")
       ->capture_default_str();
-  cmd->add_option("--save-latents", options->latents_out, "Also write the final latents as a .npy file");
+  cmd->add_option("--save-latents", options->latents_out, "Also write the final latents as a .npy file in --out's folder");
   cmd->add_flag("--timings", options->timings, "Print the model load and generation times (for benchmarks)");
   add_common_options(*cmd, common);
   return [options, &common] {

@@ -1,6 +1,7 @@
 #include "vsp/app/job_schema.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <sstream>
 
 #include "vsp/config/suggest.hpp"
@@ -152,11 +153,48 @@ CLI::Option* add_number_flag(CLI::App& app, const std::string& flags, double& ou
       ->default_str(fallback.str());
 }
 
+namespace {
+
+// The option's flags as CLI11 names them: "-p,--prompt" -> {"-p", "--prompt"}; a negation keeps its "!".
+std::vector<std::string> flag_names(const OptionSpec& option) {
+  std::vector<std::string> names;
+  std::stringstream list(option.flags);
+  for (std::string name; std::getline(list, name, ',');) names.push_back(name);
+  return names;
+}
+
+}  // namespace
+
 std::string field_name(const OptionSpec& option, FieldNaming naming) {
   if (naming == FieldNaming::json) return "\"" + option.key + "\"";
-  std::string flag = option.key;
-  std::replace(flag.begin(), flag.end(), '_', '-');
-  return "--" + flag;
+  for (const auto& name : flag_names(option))
+    if (name.rfind("--", 0) == 0) return name;  // the long name, as the user types it
+  return flag_names(option).front();
+}
+
+std::string in_jobs_terms(std::string message, const std::vector<OptionSpec>& options) {
+  // A flag is replaced where it stands as a whole word: "--seed" but not "--seeds".
+  const auto replace_word = [&message](const std::string& word, const std::string& by) {
+    const auto part_of_name = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; };
+    for (size_t at = message.find(word); at != std::string::npos; at = message.find(word, at)) {
+      const size_t end = at + word.size();
+      if ((at > 0 && part_of_name(message[at - 1])) || (end < message.size() && part_of_name(message[end]))) {
+        at = end;
+        continue;
+      }
+      message.replace(at, word.size(), by);
+      at += by.size();
+    }
+  };
+  for (const auto& option : options) {
+    for (const auto& name : flag_names(option)) {
+      if (name.rfind("!--", 0) == 0)
+        replace_word(name.substr(1), "\"" + option.key + "\": false");
+      else if (name.rfind("--", 0) == 0)
+        replace_word(name, "\"" + option.key + "\"");
+    }
+  }
+  return message;
 }
 
 namespace {

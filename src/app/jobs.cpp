@@ -3,6 +3,8 @@
 #include <ATen/core/Tensor.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "vsp/app/metadata.hpp"
 #include "vsp/error.hpp"
 #include "vsp/models/manifest.hpp"
@@ -43,10 +45,11 @@ double physical_memory_bytes() {
 
 }  // namespace
 
-void check_outputs(const PlannedJob& job, const models::Manifest& manifest, bool inside_folder) {
+void check_outputs(const PlannedJob& job, const models::Manifest& manifest, bool inside_folder,
+                   const std::string& memory_advice) {
   if (job.rows > kMaxImagesPerJob)
-    throw Error(std::to_string(job.rows) + " images in one job is more than vsp makes at once (" +
-                std::to_string(kMaxImagesPerJob) + "); lower --num or the targets, or split the run into a jobs file");
+    throw UsageError(std::to_string(job.rows) + " images in one job is more than vsp makes at once (" +
+                     std::to_string(kMaxImagesPerJob) + "); " + memory_advice + ", or split the run into a jobs file");
   // Every image stays in memory until the job ends: float pixels while decoding, then 8-bit copies
   // and the grid, about 24 bytes a pixel. Half the machine's memory leaves room for the model.
   const double needed = static_cast<double>(job.rows) * static_cast<double>(job.image_pixels) * 24;
@@ -55,26 +58,42 @@ void check_outputs(const PlannedJob& job, const models::Manifest& manifest, bool
     throw Error(std::to_string(job.rows) + " images of " + std::to_string(job.image_pixels / 1000000.0).substr(0, 4) +
                 " megapixels need about " + std::to_string(static_cast<int64_t>(needed / 1e9 + 1)) +
                 " GB of memory, more than half of this machine's " + std::to_string(static_cast<int64_t>(memory / 1e9)) +
-                " GB; lower --num or the size, or split the run into a jobs file");
+                " GB; " + memory_advice + ", or split the run into a jobs file");
   for (const auto& output : job.outputs) {
     if (inside_folder) {
       const auto normal = output.file.lexically_normal();
       if (output.file.is_absolute() || normal.empty() || *normal.begin() == "..")
-        throw Error("output " + output.file.string() + " would be written outside the output folder; use a plain name");
+        throw UsageError("output " + output.file.string() + " would be written outside the output folder; use a plain name");
     }
     try {
       (void)image_metadata(output.metadata, manifest);
     } catch (const nlohmann::json::type_error&) {
-      throw Error("the metadata of " + output.file.string() +
-                  " holds text that is not UTF-8 (a prompt, a file or folder name, or the model path); use UTF-8");
+      throw UsageError("the metadata of " + output.file.string() +
+                       " holds text that is not UTF-8 (a prompt, a file or folder name, or the model path); use UTF-8");
     }
   }
+}
+
+void claim_outputs(const PlannedJob& job, OutputClaims& claims, const std::string& writer) {
+  for (const auto& output : job.outputs) claims.claim(output.file, writer.empty() ? "the images" : writer);
+  for (const auto& array : job.arrays) claims.claim(array.file, (writer.empty() ? "" : writer + "'s ") + array.option);
+}
+
+std::vector<std::filesystem::path> output_files(const PlannedJob& job) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& output : job.outputs) files.push_back(output.file);
+  for (const auto& array : job.arrays) files.push_back(array.file);
+  return files;
 }
 
 pipeline::ControlSettings plan_control(const nlohmann::json& job, const PlanContext& context, int width, int height) {
   if (!job.contains("control")) {
     for (const char* key : {"control_image", "control_scale", "control_start", "control_end", "canny_low", "canny_high"})
-      if (job.contains(key)) throw Error(std::string("--") + key + " needs --control canny|depth|depth-map");
+      if (job.contains(key)) {
+        std::string flag = std::string("--") + key;
+        std::replace(flag.begin(), flag.end(), '_', '-');  // each of these flags is its field with dashes
+        throw UsageError(flag + " needs --control canny|depth|depth-map");
+      }
     return {};
   }
   const std::string control = job["control"];
@@ -85,7 +104,7 @@ pipeline::ControlSettings plan_control(const nlohmann::json& job, const PlanCont
                 "=diffusers/controlnet-" + kind + "-sdxl-1.0");
   if (control == "depth" && !context.manifest.depth_estimator)
     throw Error(models::no_depth_estimator_message(context.manifest.folder));
-  if (!job.contains("control_image")) throw Error("--control " + control + " needs --control-image FILE");
+  if (!job.contains("control_image")) throw UsageError("--control " + control + " needs --control-image FILE");
   const std::filesystem::path file = job["control_image"].get<std::string>();
   const auto image = io::read_image(file.is_absolute() ? file : context.base_folder / file);
   auto settings = pipeline::plan_control_map(control, image, width, height, job.value("canny_low", 100),
@@ -94,8 +113,8 @@ pipeline::ControlSettings plan_control(const nlohmann::json& job, const PlanCont
   settings.start = job.value("control_start", 0.0);
   settings.end = job.value("control_end", 1.0);
   if (settings.start >= settings.end)
-    throw Error("--control-start " + std::to_string(settings.start) + " must be below --control-end " +
-                std::to_string(settings.end));
+    throw UsageError("--control-start " + std::to_string(settings.start) + " must be below --control-end " +
+                     std::to_string(settings.end));
   return settings;
 }
 
@@ -110,24 +129,27 @@ std::vector<std::filesystem::path> write_outputs(const PlannedJob& job, const Jo
                                                  const std::filesystem::path& folder,
                                                  const models::Manifest& manifest) {
   pipeline::PhaseClock clock("write", c10::kCPU);
+  // A bare file name ("out.png") has no folder to create.
+  const auto make_folder_of = [](const std::filesystem::path& path) {
+    if (path.parent_path().empty()) return;
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+    if (ec)
+      throw Error("cannot create folder " + path.parent_path().string() + ": " + ec.message() + "; choose another --out");
+  };
   std::vector<std::filesystem::path> written;
   for (size_t i = 0; i < job.outputs.size(); ++i) {
     const auto path = folder / job.outputs[i].file;
-    // A bare file name ("out.png") has no folder to create.
-    if (!path.parent_path().empty()) {
-      std::error_code ec;
-      std::filesystem::create_directories(path.parent_path(), ec);
-      if (ec)
-        throw Error("cannot create folder " + path.parent_path().string() + ": " + ec.message() +
-                    "; choose another --out");
-    }
+    make_folder_of(path);
     io::write_png(path, result.images.at(i), image_metadata(job.outputs[i].metadata, manifest));
     written.push_back(path);
   }
   for (const auto& [file, array] : result.arrays) {
+    const auto path = folder / file;
+    make_folder_of(path);
     const auto values = array.to(at::kFloat).contiguous();
-    io::write_npy(folder / file, values.sizes().vec(), values.data_ptr<float>());
-    written.push_back(folder / file);
+    io::write_npy(path, values.sizes().vec(), values.data_ptr<float>());
+    written.push_back(path);
   }
   return written;
 }

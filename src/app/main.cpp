@@ -7,6 +7,7 @@
 #include "vsp/app/commands.hpp"
 #include "vsp/app/error_text.hpp"
 #include "vsp/app/job_schema.hpp"
+#include "vsp/app/modes.hpp"
 #include "vsp/config/suggest.hpp"
 #include "vsp/app/metadata.hpp"
 #include "vsp/error.hpp"
@@ -15,8 +16,13 @@
 namespace vsp::app {
 
 void add_common_options(CLI::App& app, CommonOptions& common) {
-  app.add_option("-m,--model", common.model, "Exported model folder (scripts/export.py)")->capture_default_str();
-  app.add_option("--device", common.device, "auto (the export's device) | cpu | cuda | cuda:N")->capture_default_str();
+  // A repeated flag: the last one wins, as for every job option (a script's defaults, then the user's).
+  app.add_option("-m,--model", common.model, "Exported model folder (scripts/export.py)")
+      ->capture_default_str()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--device", common.device, "auto (the export's device) | cpu | cuda | cuda:N")
+      ->capture_default_str()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   add_integer_flag(app, "--threads", common.threads, 0, 1024,
                    "CPU threads (0: LibTorch's default); results are byte-identical only at the same thread count");
   app.add_flag("-q,--quiet", common.quiet, "No progress output");
@@ -48,6 +54,30 @@ std::string unknown_command(const std::string& word, const std::vector<std::stri
   const auto near = vsp::closest(word, commands, 1);
   return "unknown command '" + word + "'" + (near.empty() ? "" : "; did you mean '" + near[0] + "'?") +
          " (commands: " + list + "; vsp --help)";
+}
+
+// "--to -o out/r": CLI11 gives an option its first value even when that value is one of the
+// command's flags (an empty shell variable leaves the option none), so a run would quietly take
+// "-o" as a prompt. Returns the message for the first such value, else "".
+std::string swallowed_flag(const CLI::App& command) {
+  for (const CLI::Option* option : command.get_options()) {
+    for (const auto& value : option->results()) {
+      if (value.size() < 2 || value[0] != '-') continue;
+      const std::string name = value.substr(0, value.find('='));
+      if (command.get_option_no_throw(name) == nullptr) continue;
+      return option->get_name() + " has no value: the word after it is the flag " + name +
+             "; give " + option->get_name() + " a value (in a script, check the variable is not empty)";
+    }
+  }
+  return "";
+}
+
+// What to lower when the chosen command runs out of memory, in its own flags.
+std::string memory_advice(const std::string& command) {
+  if (command == "batch") return "lower --batch-size or the jobs' width and height";
+  for (const auto* mode : vsp::app::all_mode_schemas())
+    if (mode->name == command) return mode->memory_advice;
+  return "lower the size";
 }
 
 }  // namespace
@@ -85,54 +115,43 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
-  } catch (const CLI::ExtrasError& e) {
+  } catch (const CLI::ParseError& e) {
+    // A flag taken as a value leaves the rest of the line out of place: name the cause, not that.
+    const auto chosen = app.get_subcommands();
+    const std::string swallowed = swallowed_flag(chosen.empty() ? app : *chosen.front());
+    if (!swallowed.empty()) return fail(kExitUsage, swallowed);
+    if (dynamic_cast<const CLI::ExtrasError*>(&e) == nullptr) {
+      const std::string help = chosen.empty() ? "vsp --help" : "vsp " + chosen.front()->get_name() + " --help";
+      return fail(kExitUsage, std::string(e.what()) + "; see " + help);
+    }
     // A word where a command goes is most likely a mistyped command.
-    if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
+    if (chosen.empty() && argc > 1 && argv[1][0] != '-') {
       std::vector<std::string> names;
       for (const auto& [name, action] : commands) names.push_back(name);
       return fail(kExitUsage, unknown_command(argv[1], names));
     }
     return fail(kExitUsage, std::string(e.what()) + "; see vsp --help");
-  } catch (const CLI::ParseError& e) {
-    const auto chosen = app.get_subcommands();
-    const std::string help = chosen.empty() ? "vsp --help" : "vsp " + chosen.front()->get_name() + " --help";
-    return fail(kExitUsage, std::string(e.what()) + "; see " + help);
   }
-  if (common.deterministic) {
-    // --deterministic fixes the images per UNet call at one: a --batch-size beside it would do nothing.
-    const auto chosen = app.get_subcommands();
-    const CLI::App* command = chosen.empty() ? &app : chosen.front();
-    const CLI::Option* batch_size = command->get_option_no_throw("--batch-size");
-    if (batch_size != nullptr && batch_size->count() > 0)
-      return fail(kExitUsage, "--deterministic runs one image per UNet call, so --batch-size would do nothing; "
-                              "drop one of them");
-  }
+  const auto chosen = app.get_subcommands();
+  const CLI::App& command = chosen.empty() ? app : *chosen.front();
+  if (const std::string swallowed = swallowed_flag(command); !swallowed.empty()) return fail(kExitUsage, swallowed);
+  // --deterministic fixes the images per UNet call at one: a --batch-size beside it would do nothing.
+  const CLI::Option* batch_size = command.get_option_no_throw("--batch-size");
+  if (common.deterministic && batch_size != nullptr && batch_size->count() > 0)
+    return fail(kExitUsage, "--deterministic runs one image per UNet call, so --batch-size would do nothing; "
+                            "drop one of them");
   vsp::log::set_level(common.quiet ? vsp::log::Level::quiet : vsp::log::Level::normal);
   if (common.threads > 0) at::set_num_threads(static_cast<int>(common.threads));
   try {
-    const auto chosen = app.get_subcommands();
-    if (!chosen.empty()) return commands.at(chosen.front()->get_name())();
+    if (!chosen.empty()) return commands.at(command.get_name())();
     if (app.count("--style") > 0 || app.count("--style-image") > 0) return style_mode();
     std::printf("%s", app.help().c_str());
   } catch (const vsp::UsageError& e) {
     return fail(kExitUsage, e.what());
   } catch (const vsp::Error& e) {
     return fail(kExitError, e.what());
-  } catch (const c10::OutOfMemoryError& e) {
-    return fail(kExitError, "out of device memory (" + torch_cause(e.what_without_backtrace()) +
-                                "); lower --num, --batch-size or the size");
-  } catch (const std::bad_alloc&) {
-    return fail(kExitError, "out of memory; lower --num, --batch-size or the size, or close other programs");
-  } catch (const c10::Error& e) {
-    const std::string cause = torch_cause(e.what_without_backtrace());
-    if (cause.find("out of memory") != std::string::npos || cause.find("DefaultCPUAllocator") != std::string::npos)
-      return fail(kExitError, "out of memory (" + cause + "); lower --num, --batch-size or the size");
-    return fail(kExitError, "the model failed to run: " + cause +
-                                "; if the model folder was edited or mixes exports, re-export it with scripts/export.py");
-  } catch (const nlohmann::json::exception& e) {
-    return fail(kExitError, std::string("unexpected JSON problem: ") + e.what() + "; please report it");
   } catch (const std::exception& e) {
-    return fail(kExitError, e.what());
+    return fail(kExitError, failure_text(e, memory_advice(chosen.empty() ? "style" : command.get_name())));
   }
   return 0;
 }

@@ -57,7 +57,8 @@ const ModeSchema& generate_schema() {
           {"num", "--num", ValueKind::integer, "Images from one seed's noise (default 1, at most 1000)", 1, 0, {},
            kMaxImages},
           vae_tiling_option(),
-      })};
+      }),
+      "lower --num, --width or --height"};
   return schema;
 }
 
@@ -113,7 +114,8 @@ const ModeSchema& style_schema() {
            "Swapped layers the maps average over, of one resolution (default: the finest swapped ones)", 0, ','},
           {"styles", "--styles", ValueKind::text, "Style folder (default: configs/styles, or $VSP_STYLES)"},
           vae_tiling_option(),
-      })};
+      }),
+      "lower --num, --batch-size, --width or --height"};
   return schema;
 }
 
@@ -147,7 +149,8 @@ const ModeSchema& transfer_schema() {
           {"batch_size", "--batch-size", ValueKind::integer, "Stylised images per UNet call when memory is short (0: all)",
            0, 0, {}, kMaxImages},
           vae_tiling_option(),
-      }};
+      },
+      "lower --batch-size, --width or --height, or give fewer --content or --style pictures"};
   return schema;
 }
 
@@ -197,7 +200,8 @@ const ModeSchema& edit_schema() {
           {"attention_res", "--attention-res", ValueKind::integer,
            "Side of the maps' grid, in tokens, on the image's shorter side (default: latent / 4)", 1},
           vae_tiling_option(),
-      }};
+      },
+      "lower --width or --height, or give fewer --to prompts"};
   return schema;
 }
 

@@ -27,13 +27,13 @@ void run_style(const StyleOptions& o, const CommonOptions& common) {
   const auto job = check_job_fields(o.job, style_mode().options, {}, FieldNaming::flag, "");
   const auto manifest = models::Manifest::load(common.model);
   const auto planned = style_mode().plan(job, {manifest, "", ".", 0, common.deterministic});
-  check_outputs(*planned, manifest, true);
+  check_outputs(*planned, manifest, true, style_mode().memory_advice);
   const std::string style = planned->outputs.front().metadata["style"];
   const auto out = o.out.empty() ? std::filesystem::path("out") / style : std::filesystem::path(o.out);
-  // Check now, create late: a run that fails leaves no folder behind.
-  auto existing = out;
-  while (!existing.empty() && !std::filesystem::exists(existing)) existing = existing.parent_path();
-  io::ensure_writable((existing.empty() ? std::filesystem::path(".") : existing) / "grid.png");
+  OutputClaims claims("give each output its own name");
+  claim_outputs(*planned, claims, "");
+  check_creatable(out, output_files(*planned));
+  const OutputFolderLock lock(out);  // a run that fails leaves no folder it made behind
 
   const auto load_started = std::chrono::steady_clock::now();
   const auto model = [&] {

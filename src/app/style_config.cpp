@@ -11,6 +11,7 @@
 #include "vsp/app/style_templates.hpp"
 #include "vsp/config/parse_json.hpp"
 #include "vsp/config/suggest.hpp"
+#include "vsp/config/paths.hpp"
 #include "vsp/error.hpp"
 #include "vsp/values.hpp"
 
@@ -194,7 +195,7 @@ std::filesystem::path default_styles_folder() {
 namespace {
 
 void require_style_folder(const std::filesystem::path& folder) {
-  if (!std::filesystem::is_directory(folder))
+  if (!is_folder(folder))
     throw Error("style folder " + folder.string() +
                 " does not exist; fix --styles or VSP_STYLES (unset it to use the shipped configs/styles)");
 }

@@ -40,7 +40,7 @@ fs::path from_base(const PlanContext& context, const std::string& path) {
 // file name ("The starry night.png" -> reference prompt "The starry night", targets "{object}").
 StyleConfig resolve_style(const json& job, const PlanContext& context) {
   const std::string name = job.value("style", ""), image = job.value("style_image", "");
-  if (name.empty() && image.empty()) throw Error("give a style (--style NAME, see vsp styles) or a --style-image FILE");
+  if (name.empty() && image.empty()) throw UsageError("give a style (--style NAME, see vsp styles) or a --style-image FILE");
   const auto folder = job.contains("styles") ? from_base(context, job["styles"]) : default_styles_folder();
   if (image.empty()) {
     auto s = find_style(folder, name);
@@ -81,12 +81,12 @@ pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, cons
   const size_t count = job.contains("num") ? job["num"].get<size_t>() : (seeds.empty() ? prompts.size() : seeds.size());
   // Checked before the lists are built: each target's metadata repeats the whole target list.
   if (count + 1 > static_cast<size_t>(kMaxImagesPerJob))
-    throw Error(std::to_string(count) + " targets is more than vsp makes in one job (" +
-                std::to_string(kMaxImagesPerJob - 1) + "); lower --num or the seeds, or split the run into a jobs file");
+    throw UsageError(std::to_string(count) + " targets is more than vsp makes in one job (" +
+                     std::to_string(kMaxImagesPerJob - 1) + "); lower --num or the seeds, or split the run into a jobs file");
   if (seeds.empty()) seeds.push_back(0);
   if (count > seeds.size() && seeds.back() + (count - seeds.size()) > static_cast<uint64_t>(values::kMaxSeed))
-    throw Error("the seeds counted on from " + std::to_string(seeds.back()) + " pass " +
-                std::to_string(values::kMaxSeed) + ", the largest seed; start from a lower seed");
+    throw UsageError("the seeds counted on from " + std::to_string(seeds.back()) + " pass " +
+                     std::to_string(values::kMaxSeed) + ", the largest seed; start from a lower seed");
   for (size_t i = 0; i < count; ++i) {
     r.target_prompts.push_back(prompts[i % prompts.size()]);
     // Past the given seeds, count on from the last one.
@@ -112,9 +112,17 @@ pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, cons
     const auto x = values::parse_decimal_integer(pixel.substr(0, comma), 0, models::kMaxImageSide);
     const auto y = comma == std::string::npos ? std::nullopt
                                               : values::parse_decimal_integer(pixel.substr(comma + 1), 0, models::kMaxImageSide);
-    if (!x || !y) throw Error("--attention-map takes a pixel as X,Y (e.g. 512,300), got '" + pixel + "'");
+    if (!x || !y) throw UsageError("--attention-map takes a pixel as X,Y (e.g. 512,300), got '" + pixel + "'");
     r.attention_pixels.emplace_back(static_cast<int>(*x), static_cast<int>(*y));
   }
+  // Options that only refine another one: without it they would do nothing.
+  for (const char* key : {"attention_step", "attention_layers"})
+    if (job.contains(key) && !job.contains("attention_map"))
+      throw UsageError(std::string(key) == "attention_step" ? "--attention-step needs --attention-map X,Y"
+                                                             : "--attention-layers needs --attention-map X,Y");
+  if (job.contains("shared_adain") && !job.value("shared_attention", false))
+    throw UsageError(std::string("--") + (job["shared_adain"].get<bool>() ? "" : "no-") +
+                     "shared-adain needs --shared-attention");
   r.attention_step = job.value("attention_step", -1);
   r.attention_layers = job.value("attention_layers", std::vector<std::string>{});
   r.control = plan_control(job, context, r.width, r.height);
@@ -143,7 +151,7 @@ class StyleJob : public PlannedJob {
                                           [static_cast<int64_t>(i % request.attention_pixels.size())].contiguous();
       result.images.push_back(io::overlay_heatmap(result.images.front(), map.data_ptr<float>(),
                                                   static_cast<int>(map.size(1)), static_cast<int>(map.size(0))));
-      result.arrays.emplace_back(fs::path(map_files[i]).replace_extension(".npy"), map);
+      result.arrays.emplace_back(arrays[i].file, map);
     }
     return result;
   }
@@ -207,6 +215,7 @@ std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& conte
         std::snprintf(name, sizeof name, "%02zu_x%d_y%d.png", i, x, y);
         planned->map_files.push_back(folder / "attention" / name);
         planned->outputs.push_back({planned->map_files.back(), metadata});
+        planned->arrays.push_back({fs::path(planned->map_files.back()).replace_extension(".npy"), "--attention-map"});
       }
     }
   }

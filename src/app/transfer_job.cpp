@@ -6,6 +6,7 @@
 
 #include "vsp/app/jobs.hpp"
 #include "vsp/attention/selection.hpp"
+#include "vsp/config/paths.hpp"
 #include "vsp/error.hpp"
 #include "vsp/models/manifest.hpp"
 #include "vsp/pipeline/transfer.hpp"
@@ -27,11 +28,11 @@ struct Picture {
 
 std::vector<Picture> read_pictures(const json& job, const char* key, const PlanContext& context, int width,
                                    int height) {
-  if (!job.contains(key)) throw Error(std::string("transfer needs --") + key + " FILE|DIR");
+  if (!job.contains(key)) throw UsageError(std::string("transfer needs --") + key + " FILE|DIR");
   const fs::path given = job[key].get<std::string>();
   const auto path = given.is_absolute() ? given : context.base_folder / given;
   std::vector<fs::path> files{path};
-  if (fs::is_directory(path)) files = io::list_images(path);
+  if (is_folder(path)) files = io::list_images(path);
   std::vector<Picture> pictures;
   std::set<std::string> names;
   for (const auto& file : files) {
@@ -39,7 +40,7 @@ std::vector<Picture> read_pictures(const json& job, const char* key, const PlanC
     if (!names.insert(name).second)
       throw Error("--" + std::string(key) + " folder " + path.string() + " has two pictures named " + name +
                   " (outputs are named after them); rename one");
-    const auto relative = fs::is_directory(path) ? given / file.filename() : given;
+    const auto relative = is_folder(path) ? given / file.filename() : given;
     // As the original's load_img: a centre crop (torchvision's rounding; to the output's aspect
     // ratio, where the original's output is square), then Pillow's Lanczos.
     pictures.push_back({name, relative.generic_string(),
@@ -94,9 +95,9 @@ std::unique_ptr<PlannedJob> plan_transfer(const json& job, const PlanContext& co
   r.batch_size = context.deterministic ? 1 : job.value("batch_size", int64_t{0});
   r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
   planned->grid = job.value("grid", false);
-  if (!(r.tau > 0)) throw Error("--tau must be above 0, got " + job["tau"].dump());
+  if (!(r.tau > 0)) throw UsageError("--tau must be above 0, got " + job["tau"].dump());
   if (r.start_step >= r.steps)
-    throw Error("--start-step " + std::to_string(r.start_step) + " must be below --steps " + std::to_string(r.steps));
+    throw UsageError("--start-step " + std::to_string(r.start_step) + " must be below --steps " + std::to_string(r.steps));
   attention::select_self_layers(manifest.attention_layers, pipeline::transfer_layer_specs(r.layers));
   sampling::ScheduleConfig::from_json(manifest.scheduler);  // a bad scheduler config, before compute
 

@@ -11,6 +11,7 @@
 
 #include "internal.hpp"
 #include "vsp/error.hpp"
+#include "vsp/io/log.hpp"
 
 namespace vsp::io {
 namespace fs = std::filesystem;
@@ -22,16 +23,14 @@ fs::path folder_of(const fs::path& path) {
   return folder.empty() ? fs::path(".") : folder;
 }
 
-// folder_exists: the folder is known to be there, so ENOENT means a file system that refuses new
-// files (/proc, /sys), not a folder to create.
-std::string fix_for(int error, bool folder_exists = false) {
+std::string fix_for(int error) {
   switch (error) {
     case ENOSPC:
     case EDQUOT:
       return "free some disk space or choose another --out";
     case ENOENT:
     case ENOTDIR:
-      return folder_exists ? "choose a folder on an ordinary disk for --out" : "create the folder or choose another --out";
+      return "create the folder or choose another --out";
     default:
       return "choose a writable --out";
   }
@@ -195,40 +194,30 @@ std::string read_file(const fs::path& path) {
 
 }  // namespace detail
 
-void ensure_writable(const fs::path& path) {
-  const fs::path folder = folder_of(path);
-  std::error_code ec;
-  const fs::file_status status = fs::status(folder, ec);
-  if (status.type() == fs::file_type::not_found)
-    throw Error("output folder " + folder.string() + " does not exist; create it or choose another --out");
-  if (ec)
-    throw Error("cannot access output folder " + folder.string() + ": " + ec.message() + "; choose another --out");
-  if (!fs::is_directory(status)) throw Error(folder.string() + " is not a folder; choose another --out");
-  if (fs::is_directory(path, ec)) throw Error(path.string() + " is a folder; --out must name a file");
-
-  fs::path probe;
-  const int fd = create_sibling(path, "probe", probe);
-  if (fd < 0) {
-    const int error = errno;
-    throw Error("cannot write to folder " + folder.string() + ": " + std::strerror(error) + "; " +
-                fix_for(error, true));
-  }
-  ::close(fd);
-  ::unlink(probe.c_str());
-}
-
 std::vector<fs::path> list_images(const fs::path& folder) {
   std::error_code ec;
   std::vector<fs::path> pictures;
-  for (const auto& entry : fs::directory_iterator(folder, ec)) {
-    std::string extension = entry.path().extension().string();
+  size_t skipped = 0;  // other files, subfolders, broken or looping links
+  fs::directory_iterator entries(folder, ec);
+  if (ec) throw Error("cannot read folder " + folder.string() + " (" + ec.message() + "); check the path");
+  for (; entries != fs::directory_iterator(); entries.increment(ec)) {
+    if (ec) throw Error("cannot read folder " + folder.string() + " (" + ec.message() + "); check its permissions");
+    const fs::path path = entries->path();
+    std::string extension = path.extension().string();
     std::transform(extension.begin(), extension.end(), extension.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (entry.is_regular_file(ec) && (extension == ".png" || extension == ".jpg" || extension == ".jpeg"))
-      pictures.push_back(entry.path());
+    std::error_code entry_error;  // its own: a broken link must not fail the listing
+    if (fs::is_regular_file(path, entry_error) &&
+        (extension == ".png" || extension == ".jpg" || extension == ".jpeg"))
+      pictures.push_back(path);
+    else
+      ++skipped;
   }
-  if (ec) throw Error("cannot read folder " + folder.string() + ": " + ec.message());
-  if (pictures.empty()) throw Error("folder " + folder.string() + " has no pictures (.png, .jpg or .jpeg); add some");
+  if (pictures.empty())
+    throw Error("folder " + folder.string() + " has no pictures (.png, .jpg or .jpeg files); add some");
+  if (skipped > 0)
+    log::warn("folder " + folder.string() + ": skipped " + std::to_string(skipped) +
+              " entries that are not .png, .jpg or .jpeg files (other files, subfolders, broken links)");
   std::sort(pictures.begin(), pictures.end());
   return pictures;
 }

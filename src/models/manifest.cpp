@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "vsp/config/parse_json.hpp"
+#include "vsp/config/paths.hpp"
 #include "vsp/error.hpp"
 #include "vsp/values.hpp"
 
@@ -92,7 +93,7 @@ constexpr int64_t kMaxDimension = 1 << 16;
 }  // namespace
 
 Manifest Manifest::load(const std::filesystem::path& folder) {
-  if (!std::filesystem::is_directory(folder))
+  if (!is_folder(folder))
     throw Error("model folder '" + folder.string() + "' not found; " + export_hint(folder));
   const auto path = folder / "manifest.json";
   std::ifstream in(path, std::ios::binary);
@@ -253,20 +254,20 @@ void Manifest::check_size(int width, int height) const {
   const int64_t q = size_multiple;
   if (width <= 0 || height <= 0 || width % q != 0 || height % q != 0) {
     const auto round = [q](int64_t x) { return std::clamp((x + q / 2) / q * q, q, kMaxImageSide / q * q); };
-    throw Error("size " + std::to_string(width) + "x" + std::to_string(height) +
-                " is not supported by this model: width and height must be positive multiples of " +
-                std::to_string(q) + " (try --width " + std::to_string(round(width)) + " --height " +
-                std::to_string(round(height)) + ")");
+    throw UsageError("size " + std::to_string(width) + "x" + std::to_string(height) +
+                     " is not supported by this model: width and height must be positive multiples of " +
+                     std::to_string(q) + " (try --width " + std::to_string(round(width)) + " --height " +
+                     std::to_string(round(height)) + ")");
   }
   if (width > kMaxImageSide || height > kMaxImageSide)
-    throw Error("size " + std::to_string(width) + "x" + std::to_string(height) + " is larger than vsp renders (" +
-                std::to_string(kMaxImageSide) + " pixels a side); choose a smaller --width/--height and upscale after");
+    throw UsageError("size " + std::to_string(width) + "x" + std::to_string(height) + " is larger than vsp renders (" +
+                     std::to_string(kMaxImageSide) + " pixels a side); choose a smaller --width/--height and upscale after");
 }
 
 void Manifest::check_steps(int steps) const {
   if (steps < 1 || steps > train_timesteps)
-    throw Error(std::to_string(steps) + " steps: the model was trained on " + std::to_string(train_timesteps) +
-                " timesteps, so steps must be from 1 to " + std::to_string(train_timesteps) + "; lower --steps");
+    throw UsageError(std::to_string(steps) + " steps: the model was trained on " + std::to_string(train_timesteps) +
+                     " timesteps, so steps must be from 1 to " + std::to_string(train_timesteps) + "; lower --steps");
 }
 
 }  // namespace vsp::models

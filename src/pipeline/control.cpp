@@ -28,7 +28,7 @@ ControlSettings plan_control_map(const std::string& control, const io::Image& pi
 std::string controlnet_kind(const std::string& control) {
   if (control == "canny") return "canny";
   if (control == "depth" || control == "depth-map") return "depth";
-  throw Error("unknown --control '" + control + "'; use canny, depth or depth-map");
+  throw UsageError("unknown --control '" + control + "'; use canny, depth or depth-map");
 }
 
 namespace {

@@ -101,7 +101,7 @@ EditResult prompt_edit(const models::Model& model, const EditRequest& r, const E
     uncond = text::encode_negative(model, r.negative, rows, r.width, r.height);
     model.text_encoding_done();
     if (r.image) {
-      if (r.sampler != "ddim") throw Error("--image edits through DDIM inversion: use --sampler ddim");
+      if (r.sampler != "ddim") throw UsageError("--image edits through DDIM inversion: use --sampler ddim");
       const auto z0 = encode_image(model, *r.image, r.width, r.height);
       PhaseClock clock("inversion", model.device);
       path = ddim_inversion_path(model, config, z0, cond.select({0}), r.steps, BranchLayout{}, nullptr);
@@ -113,7 +113,7 @@ EditResult prompt_edit(const models::Model& model, const EditRequest& r, const E
     }
   }
   if (r.source_pooled && !cond.pooled.defined())
-    throw Error("--source-pooled needs a model with pooled text embeddings (SDXL)");
+    throw UsageError("--source-pooled needs a model with pooled text embeddings (SDXL)");
 
   EditResult result;
   std::vector<at::Tensor> null_embeds;
@@ -137,7 +137,7 @@ EditResult prompt_edit(const models::Model& model, const EditRequest& r, const E
     torch::InferenceMode guard;
     uncond = cond.select({0}).repeat(rows);
   } else if (r.image && r.inversion != "ddim") {
-    throw Error("--inversion must be null-text, negative-prompt or ddim, got \"" + r.inversion + "\"");
+    throw UsageError("--inversion must be null-text, negative-prompt or ddim, got \"" + r.inversion + "\"");
   }
 
   torch::InferenceMode guard;
@@ -150,8 +150,8 @@ EditResult prompt_edit(const models::Model& model, const EditRequest& r, const E
     bool found = false;
     for (const auto& layer : m.attention_layers) found = found || (!layer.self && layer.level == level);
     if (!found)
-      throw Error("the model has no cross-attention at level " + std::to_string(level) + " (latent / " +
-                  std::to_string(1 << level) + ") for " + (level == kCoarseLevel && blending ? "--blend" : "the maps"));
+      throw UsageError("the model has no cross-attention at level " + std::to_string(level) + " (latent / " +
+                       std::to_string(1 << level) + ") for " + (level == kCoarseLevel && blending ? "--blend" : "the maps"));
   }
   attention::PromptEditController controller(std::move(edit), m.attention_layers);
 

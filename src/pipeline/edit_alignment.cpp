@@ -17,8 +17,8 @@ std::vector<int> positions_of(const text::ClipTokenizer& tokenizer, const std::s
   const auto positions = text::word_positions(tokenizer, prompt, text::word_indices(prompt, word));
   for (int position : positions)
     if (position >= max_length - 1)
-      throw Error(flag + " word " + in_quotes(word) + " lies past the " + std::to_string(max_length) +
-                  "-token limit of " + in_quotes(prompt) + "; shorten the prompt");
+      throw UsageError(flag + " word " + in_quotes(word) + " lies past the " + std::to_string(max_length) +
+                       "-token limit of " + in_quotes(prompt) + "; shorten the prompt");
   return positions;
 }
 
@@ -59,9 +59,9 @@ EditAlignment align_one(const text::ClipTokenizer& tokenizer, const EditRequest&
       }
     }
     if (!found)
-      throw Error("--reweight word " + in_quotes(word) + " is not a word of " +
-                  (edits == 1 ? "the edited prompt " + in_quotes(r.edits[0]) : std::string("any edited prompt")) +
-                  " (words are split on spaces; punctuation is part of a word)");
+      throw UsageError("--reweight word " + in_quotes(word) + " is not a word of " +
+                       (edits == 1 ? "the edited prompt " + in_quotes(r.edits[0]) : std::string("any edited prompt")) +
+                       " (words are split on spaces; punctuation is part of a word)");
   }
 
   // The cross-replace schedule: the default window on every token, then each word's window on
@@ -87,24 +87,24 @@ EditAlignment align_one(const text::ClipTokenizer& tokenizer, const EditRequest&
         found = true;
       }
     }
-    if (!found) throw Error("--cross-replace word " + in_quotes(word) + " is not a word of any edited prompt");
+    if (!found) throw UsageError("--cross-replace word " + in_quotes(word) + " is not a word of any edited prompt");
   }
 
   if (!r.blend.empty()) {
     std::vector<std::string> prompts{r.source};
     prompts.insert(prompts.end(), r.edits.begin(), r.edits.end());
     if (r.blend.size() != prompts.size())
-      throw Error("--blend gives " + std::to_string(r.blend.size()) + " entries for " +
-                  std::to_string(prompts.size()) +
-                  " prompts; give one per prompt, source first, separated by commas (e.g. --blend cat,dog)");
+      throw UsageError("--blend gives " + std::to_string(r.blend.size()) + " entries for " +
+                       std::to_string(prompts.size()) +
+                       " prompts; give one per prompt, source first, separated by commas (e.g. --blend cat,dog)");
     for (size_t p = 0; p < prompts.size(); ++p) {
       std::vector<float> indicator(t, 0.0f);
-      if (r.blend[p].empty()) throw Error("--blend entry " + std::to_string(p + 1) + " names no word");
+      if (r.blend[p].empty()) throw UsageError("--blend entry " + std::to_string(p + 1) + " names no word");
       for (const auto& word : r.blend[p]) {
         const auto positions = positions_of(tokenizer, prompts[p], word, max_length, "--blend");
         if (positions.empty())
-          throw Error("--blend word " + in_quotes(word) + " is not a word of " + in_quotes(prompts[p]) +
-                      " (entries go source first, then each edit)");
+          throw UsageError("--blend word " + in_quotes(word) + " is not a word of " + in_quotes(prompts[p]) +
+                           " (entries go source first, then each edit)");
         for (int position : positions) indicator[position] = 1.0f;
       }
       a.blend.push_back(std::move(indicator));
@@ -122,16 +122,16 @@ bool EditAlignment::operator==(const EditAlignment& o) const {
 
 EditAlignment align_edit(const std::vector<text::ClipTokenizer>& tokenizers, const EditRequest& request,
                          int max_length) {
-  if (request.edits.empty()) throw Error("nothing to edit: give --to EDITED_PROMPT or --reweight WORD=WEIGHT");
+  if (request.edits.empty()) throw UsageError("nothing to edit: give --to EDITED_PROMPT or --reweight WORD=WEIGHT");
   if (request.mode != "auto" && request.mode != "replace" && request.mode != "refine")
-    throw Error("--mode must be auto, replace or refine, got " + in_quotes(request.mode));
+    throw UsageError("--mode must be auto, replace or refine, got " + in_quotes(request.mode));
   if (tokenizers.empty()) throw Error("the model has no tokenizer; re-export it");
   const auto first = align_one(tokenizers.front(), request, max_length);
   for (size_t i = 1; i < tokenizers.size(); ++i) {
     if (!(align_one(tokenizers[i], request, max_length) == first))
-      throw Error("the prompts' words fall on different tokens in the model's tokenizer " + std::to_string(i + 1) +
-                  " than in its first (runs of \"!\" tokenise differently in SDXL's second), so the edit cannot be "
-                  "applied faithfully; rephrase the prompts");
+      throw UsageError("the prompts' words fall on different tokens in the model's tokenizer " + std::to_string(i + 1) +
+                       " than in its first (runs of \"!\" tokenise differently in SDXL's second), so the edit cannot be "
+                       "applied faithfully; rephrase the prompts");
   }
   return first;
 }

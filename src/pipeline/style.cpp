@@ -19,26 +19,26 @@ namespace {
 
 void check_style_request(const models::Manifest& manifest, const StyleRequest& r) {
   manifest.check_size(r.width, r.height);
-  if (r.target_prompts.empty()) throw Error("style: at least one target is needed (--object or --prompt)");
+  if (r.target_prompts.empty()) throw UsageError("style: at least one target is needed (--object or --prompt)");
   if (r.target_seeds.size() != r.target_prompts.size())
-    throw Error("style: " + std::to_string(r.target_prompts.size()) + " targets but " +
-                std::to_string(r.target_seeds.size()) + " seeds; give one seed per target (--seeds)");
-  if (r.steps < 1) throw Error("--steps must be at least 1");
+    throw UsageError("style: " + std::to_string(r.target_prompts.size()) + " targets but " +
+                     std::to_string(r.target_seeds.size()) + " seeds; give one seed per target (--seeds)");
+  if (r.steps < 1) throw UsageError("--steps must be at least 1");
   if (r.warmup_steps < 0 || r.warmup_steps > r.steps)
-    throw Error("--warmup-steps " + std::to_string(r.warmup_steps) + " is more than the " + std::to_string(r.steps) +
-                " steps; lower --warmup-steps");
-  if (r.batch_size < 0) throw Error("--batch-size must be 0 (all targets at once) or more");
+    throw UsageError("--warmup-steps " + std::to_string(r.warmup_steps) + " is more than the " + std::to_string(r.steps) +
+                     " steps; lower --warmup-steps");
+  if (r.batch_size < 0) throw UsageError("--batch-size must be 0 (all targets at once) or more");
   // Zero negative embeddings are SDXL's policy (force_zeros_for_empty_prompt); an SD 1.x/2.x UNet
   // was never conditioned on zeros.
   if (r.zero_target_negatives && !manifest.force_zeros_for_empty_prompt)
-    throw Error("zero_target_negatives is SDXL's zero-negative policy, but this " + manifest.family +
-                " model encodes negatives as text; set \"zero_target_negatives\": false in the style");
+    throw UsageError("zero_target_negatives is SDXL's zero-negative policy, but this " + manifest.family +
+                     " model encodes negatives as text; set \"zero_target_negatives\": false in the style");
   if (!r.attention_pixels.empty()) attention_map_request(manifest, r);
   if (r.style_image) {
     if (r.sampler != "ddim")
-      throw Error("a style image is followed with DDIM; use --sampler ddim (the default for --style-image)");
+      throw UsageError("a style image is followed with DDIM; use --sampler ddim (the default for --style-image)");
     if (r.reference_trajectory != "noise" && r.reference_trajectory != "inversion")
-      throw Error("unknown --reference-trajectory '" + r.reference_trajectory + "'; use noise or inversion");
+      throw UsageError("unknown --reference-trajectory '" + r.reference_trajectory + "'; use noise or inversion");
   }
 }
 
@@ -46,19 +46,19 @@ attention::AttentionMapRequest attention_map_request(const models::Manifest& man
   attention::AttentionMapRequest a;
   for (const auto& [x, y] : r.attention_pixels)
     if (x < 0 || y < 0 || x >= r.width || y >= r.height)
-      throw Error("--attention-map " + std::to_string(x) + "," + std::to_string(y) + " is outside the " +
-                  std::to_string(r.width) + "x" + std::to_string(r.height) +
-                  " image; pixels count from 0,0 at the top left");
+      throw UsageError("--attention-map " + std::to_string(x) + "," + std::to_string(y) + " is outside the " +
+                       std::to_string(r.width) + "x" + std::to_string(r.height) +
+                       " image; pixels count from 0,0 at the top left");
   if (r.shared_attention)
-    throw Error("attention maps show where the swap makes targets attend; drop --shared-attention to draw them");
+    throw UsageError("attention maps show where the swap makes targets attend; drop --shared-attention to draw them");
   const auto swap_steps = attention::select_steps(r.swap_steps, r.steps);
   a.step = r.attention_step < 0 ? r.steps / 2 : r.attention_step;
   if (a.step >= r.steps)
-    throw Error("--attention-step " + std::to_string(a.step) + " is past the last step (" + std::to_string(r.steps - 1) +
-                "); steps count from 0");
+    throw UsageError("--attention-step " + std::to_string(a.step) + " is past the last step (" + std::to_string(r.steps - 1) +
+                     "); steps count from 0");
   if (!swap_steps[a.step])
-    throw Error("--attention-step " + std::to_string(a.step) + " does not swap (--swap-steps " + r.swap_steps +
-                "): targets attend to the reference only at swapping steps; choose one of them");
+    throw UsageError("--attention-step " + std::to_string(a.step) + " does not swap (--swap-steps " + r.swap_steps +
+                     "): targets attend to the reference only at swapping steps; choose one of them");
   const auto swapped = attention::select_self_layers(manifest.attention_layers, r.layers);
   int finest = INT_MAX;
   for (const auto& l : manifest.attention_layers)
@@ -70,10 +70,10 @@ attention::AttentionMapRequest attention_map_request(const models::Manifest& man
     if (r.attention_layers.empty() && swapped[l.id] && l.level == finest) a.layers[l.id] = true;
     if (!a.layers[l.id]) continue;
     if (!swapped[l.id])
-      throw Error("--attention-layers: " + l.name + " does not swap; choose among the swapped layers (--layers)");
+      throw UsageError("--attention-layers: " + l.name + " does not swap; choose among the swapped layers (--layers)");
     if (a.level >= 0 && l.level != a.level)
-      throw Error("--attention-layers mixes resolutions (levels " + std::to_string(a.level) + " and " +
-                  std::to_string(l.level) + "); choose layers of one block");
+      throw UsageError("--attention-layers mixes resolutions (levels " + std::to_string(a.level) + " and " +
+                       std::to_string(l.level) + "); choose layers of one block");
     a.level = l.level;
   }
   a.pixels = r.attention_pixels;

@@ -23,7 +23,7 @@ std::vector<TextToImageResult> text_to_image(const models::Model& model, const s
   const auto& first = requests.front();
   const auto& m = model.manifest;
   m.check_size(first.width, first.height);
-  if (first.steps < 1) throw Error("--steps must be at least 1");
+  if (first.steps < 1) throw UsageError("--steps must be at least 1");
   torch::InferenceMode guard;
 
   const int64_t h = first.height / m.vae_scale_factor, w = first.width / m.vae_scale_factor;
@@ -31,7 +31,7 @@ std::vector<TextToImageResult> text_to_image(const models::Model& model, const s
   std::vector<at::Tensor> noise;
   for (const auto& r : requests) {
     check_shared(first, r);
-    if (r.num < 1) throw Error("--num must be at least 1");
+    if (r.num < 1) throw UsageError("--num must be at least 1");
     conds.push_back(text::encode_prompts(model, std::vector<std::string>(r.num, r.prompt), r.width, r.height));
     unconds.push_back(text::encode_negative(model, r.negative, r.num, r.width, r.height));
     noise.push_back(initial_noise(r.seed, {r.num, m.latent_channels, h, w}, model.device));

@@ -29,12 +29,12 @@ at::Tensor adain_latent(const at::Tensor& content, const at::Tensor& style) {
 }
 
 void check_transfer_request(const TransferRequest& r) {
-  if (!(r.gamma >= 0 && r.gamma <= 1)) throw Error("--gamma " + std::to_string(r.gamma) + " must be from 0 to 1");
-  if (!(r.tau > 0)) throw Error("--tau " + std::to_string(r.tau) + " must be above 0");
+  if (!(r.gamma >= 0 && r.gamma <= 1)) throw UsageError("--gamma " + std::to_string(r.gamma) + " must be from 0 to 1");
+  if (!(r.tau > 0)) throw UsageError("--tau " + std::to_string(r.tau) + " must be above 0");
   if (r.start_step < 0 || r.start_step >= r.steps)
-    throw Error("--start-step " + std::to_string(r.start_step) + " must be below --steps " + std::to_string(r.steps));
+    throw UsageError("--start-step " + std::to_string(r.start_step) + " must be below --steps " + std::to_string(r.steps));
   if (r.contents.empty() || r.styles.empty() || r.pairs.empty())
-    throw Error("a transfer needs at least one content and one style picture");
+    throw UsageError("a transfer needs at least one content and one style picture");
 }
 
 TransferResult style_injection(const models::Model& model, const TransferRequest& r, const ProgressFn& progress) {

@@ -58,7 +58,7 @@ VaeTiling parse_vae_tiling(const std::string& name) {
   if (name == "auto") return VaeTiling::automatic;
   if (name == "on") return VaeTiling::on;
   if (name == "off") return VaeTiling::off;
-  throw Error("unknown VAE tiling '" + name + "'; use auto, on or off");
+  throw UsageError("unknown VAE tiling '" + name + "'; use auto, on or off");
 }
 
 bool decodes_in_tiles(const models::Manifest& manifest, VaeTiling tiling, int64_t width, int64_t height) {

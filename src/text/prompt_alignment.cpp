@@ -56,7 +56,11 @@ std::vector<int> word_positions(const ClipTokenizer& tokenizer, const std::strin
   size_t length = 0, word = 0;
   for (size_t i = 1; i + 1 < ids.size(); ++i) {
     if (word >= word_lengths.size())
-      throw Error("cannot find the words of \"" + text + "\" among its tokens; separate words with single spaces");
+      throw UsageError(
+          "cannot place the words of \"" + text + "\" on its tokens: the tokenizer splits some of its characters "
+          "into several tokens (common for Chinese, Japanese and Korean) or changes them, and prompt-to-prompt's word lookup, which "
+          "vsp follows, counts each part as a character (the reference code fails here too); use --mode refine, "
+          "which aligns tokens, not words, or words the tokenizer keeps whole");
     length += token_length(tokenizer, ids[i]);
     if (std::find(word_indices.begin(), word_indices.end(), static_cast<int>(word)) != word_indices.end())
       positions.push_back(static_cast<int>(i));
@@ -72,21 +76,21 @@ std::vector<float> replace_mapper(const ClipTokenizer& tokenizer, const std::str
                                   int max_length) {
   const auto source_words = split_words(source), target_words = split_words(target);
   if (source_words.size() != target_words.size())
-    throw Error("replace needs prompts with the same number of words, but \"" + source + "\" has " +
-                std::to_string(source_words.size()) + " and \"" + target + "\" has " +
-                std::to_string(target_words.size()) + "; use --mode refine");
+    throw UsageError("replace needs prompts with the same number of words, but \"" + source + "\" has " +
+                     std::to_string(source_words.size()) + " and \"" + target + "\" has " +
+                     std::to_string(target_words.size()) + "; use --mode refine");
   std::vector<std::vector<int>> source_positions, target_positions;
   for (size_t w = 0; w < target_words.size(); ++w) {
     if (source_words[w] == target_words[w]) continue;
     source_positions.push_back(word_positions(tokenizer, source, {static_cast<int>(w)}));
     target_positions.push_back(word_positions(tokenizer, target, {static_cast<int>(w)}));
     if (source_positions.back().empty() || target_positions.back().empty())
-      throw Error("word " + std::to_string(w + 1) + " of \"" + source + "\" or \"" + target +
-                  "\" has no tokens; separate words with single spaces");
+      throw UsageError("word " + std::to_string(w + 1) + " of \"" + source + "\" or \"" + target +
+                       "\" has no tokens; separate words with single spaces");
     for (const auto& positions : {source_positions.back(), target_positions.back()})
       if (positions.back() >= max_length - 1)
-        throw Error("the changed word \"" + target_words[w] + "\" lies past the " + std::to_string(max_length) +
-                    "-token limit of the prompts; shorten them");
+        throw UsageError("the changed word \"" + target_words[w] + "\" lies past the " + std::to_string(max_length) +
+                         "-token limit of the prompts; shorten them");
   }
   const auto n = static_cast<size_t>(max_length);
   std::vector<float> mapper(n * n, 0.0f);
@@ -120,8 +124,8 @@ RefineMapping refine_mapping(const ClipTokenizer& tokenizer, const std::string& 
   for (const auto* prompt : {&source, &target}) {
     const auto& ids = prompt == &source ? x : y;
     if (ids.size() > static_cast<size_t>(max_length))
-      throw Error("refine aligns whole prompts, but \"" + *prompt + "\" has " + std::to_string(ids.size()) +
-                  " tokens, over the " + std::to_string(max_length) + "-token limit; shorten it");
+      throw UsageError("refine aligns whole prompts, but \"" + *prompt + "\" has " + std::to_string(ids.size()) +
+                       " tokens, over the " + std::to_string(max_length) + "-token limit; shorten it");
   }
   // Scores and the traceback as the original: 1 left, 2 up, 3 diagonal (ties in that order).
   const size_t rows = x.size() + 1, cols = y.size() + 1;

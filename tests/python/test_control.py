@@ -61,7 +61,7 @@ def test_controlled_generate_matches_diffusers(run_vsp, tiny_model, control_pipe
     run_vsp("generate", "--model", tiny_model, "--prompt", PROMPT, "--negative", NEGATIVE, "--steps", 8, "--cfg", 5,
             "--seed", 11, "--width", c["width"], "--height", c["height"], "--control", "canny", "--control-image",
             tmp_path / "source.png", "--control-scale", c["scale"], "--control-start", c["start"], "--control-end",
-            c["end"], "--out", out, "--save-latents", tmp_path / "latents.npy", "-q")
+            c["end"], "--out", out, "--save-latents", "latents.npy", "-q")
     # The map vsp saw: cv2.Canny(100, 200) of the picture (already at the output size), three channels.
     control = np.asarray(Image.open(tmp_path / "out_control.png").convert("RGB"))
     expected_edges = cv2.Canny(source, 100, 200)
@@ -86,7 +86,7 @@ def controlled_generate(run_vsp, model, tmp_path, name, kind, picture, scale):
     """(final latents, image in [0, 1], control map) of a short controlled run at 64x64."""
     run_vsp("generate", "--model", model, "--prompt", PROMPT, "--negative", NEGATIVE, "--steps", 3, "--cfg", 5,
             "--seed", 11, "--width", 64, "--height", 64, "--control", kind, "--control-image", picture,
-            "--control-scale", scale, "--out", tmp_path / f"{name}.png", "--save-latents", tmp_path / f"{name}.npy",
+            "--control-scale", scale, "--out", tmp_path / f"{name}.png", "--save-latents", f"{name}.npy",
             "-q")
     image = np.asarray(Image.open(tmp_path / f"{name}.png").convert("RGB"), dtype=np.float32) / 255
     control = np.asarray(Image.open(tmp_path / f"{name}_control.png").convert("RGB")).astype(int)
@@ -131,7 +131,7 @@ def test_control_changes_the_image_and_scale_zero_does_not(run_vsp, tiny_model, 
 
 @pytest.mark.parametrize("args,words", [
     (["--control", "canny"], ["needs --control-image"]),
-    (["--control-scale", "0.5"], ["--control_scale needs --control"]),
+    (["--control-scale", "0.5"], ["--control-scale needs --control"]),
     (["--control", "canny", "--control-image", "missing.png"], ["missing.png"]),
     (["--control", "canny", "--control-image", "SOURCE", "--control-start", "0.8", "--control-end", "0.2"],
      ["--control-start", "below --control-end"]),

@@ -51,6 +51,6 @@ def test_no_negative_is_the_empty_prompt(run_vsp, family, tmp_path):
     """SD 1.x/2.x encode "" when no negative is given (no zero embeddings): both runs are equal."""
     model, _ = family
     common = ["generate", "--model", model, "--prompt", PROMPT, "--steps", 3, "--seed", 5, "--quiet"]
-    run_vsp(*common, "--out", tmp_path / "absent.png", "--save-latents", tmp_path / "absent.npy")
-    run_vsp(*common, "--negative", "", "--out", tmp_path / "empty.png", "--save-latents", tmp_path / "empty.npy")
+    run_vsp(*common, "--out", tmp_path / "absent.png", "--save-latents", "absent.npy")
+    run_vsp(*common, "--negative", "", "--out", tmp_path / "empty.png", "--save-latents", "empty.npy")
     assert np.array_equal(np.load(tmp_path / "absent.npy"), np.load(tmp_path / "empty.npy"))

@@ -10,7 +10,7 @@ from PIL import Image
 def generate(run_vsp, model, tmp_path, name, width, height, tiling):
     out, latents = tmp_path / f"{name}.png", tmp_path / f"{name}.npy"
     run_vsp("generate", "--model", model, "--prompt", "a lighthouse", "--steps", 4, "--seed", 5, "--width", width,
-            "--height", height, "--vae-tiling", tiling, "--out", out, "--save-latents", latents, "--quiet")
+            "--height", height, "--vae-tiling", tiling, "--out", out, "--save-latents", latents.name, "--quiet")
     return np.load(latents), np.asarray(Image.open(out).convert("RGB"), dtype=np.float32) / 255
 
 

@@ -12,4 +12,9 @@ std::string torch_cause(const std::string& what);
 // error line and a batch summary's "error".
 std::string error_text(const std::exception& e);
 
+// The CLI's line for a failure that is not a vsp::Error: out of memory (with memory_advice, the
+// command's flags to lower), a file system error, a model that failed to run. No library text
+// beyond the one line of cause.
+std::string failure_text(const std::exception& e, const std::string& memory_advice);
+
 }  // namespace vsp::app

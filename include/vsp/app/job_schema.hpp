@@ -47,6 +47,10 @@ CLI::Option* add_number_flag(CLI::App& app, const std::string& flags, double& ou
 // How field errors name a field: "--swap-steps" for the command line, "\"swap_steps\"" in a file.
 enum class FieldNaming { flag, json };
 std::string field_name(const OptionSpec& option, FieldNaming naming);
+// A message written for the command line, as a jobs file's reader needs it: each of the options'
+// flags ("--save-null-text", "--no-shared-adain") becomes its field ("\"save_null_text\"",
+// "\"shared_adain\": false"). The planners word their errors in flags, for both.
+std::string in_jobs_terms(std::string message, const std::vector<OptionSpec>& options);
 
 // Checks every field of job against options, after removing `ignored` keys (e.g. "mode").
 // Returns the job with lists normalised (a single value becomes a list). Throws vsp::Error:

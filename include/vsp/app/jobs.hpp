@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "vsp/app/modes.hpp"
+#include "vsp/app/output_files.hpp"
 #include "vsp/io/image.hpp"
 #include "vsp/pipeline/control.hpp"
 #include "vsp/pipeline/denoise.hpp"
@@ -27,6 +28,13 @@ struct OutputImage {
   nlohmann::json metadata;
 };
 
+// A float32 array a job writes as a .npy file, relative to the output folder, and the option that
+// asked for it (its name as the user typed it).
+struct OutputArray {
+  std::filesystem::path file;
+  std::string option;
+};
+
 struct JobResult {
   std::vector<io::Image> images;  // in the order of PlannedJob::outputs
   at::Tensor latents;             // the final latents of the generated rows, on the CPU
@@ -41,6 +49,7 @@ class PlannedJob {
   virtual ~PlannedJob() = default;
   nlohmann::json job;                // the whole job, as given (defaults merged)
   std::vector<OutputImage> outputs;  // what run() returns, in order
+  std::vector<OutputArray> arrays;   // the .npy files run() returns in JobResult::arrays
   int64_t rows = 0;                  // images denoised together
   int64_t work = 0;                  // denoising steps times rows, for the ETA
   int64_t image_pixels = 0;          // width times height of each image, for the memory check
@@ -106,8 +115,16 @@ const Mode& find_mode(const std::string& name, const std::string& where);
 
 // Checks what can be known before any model runs, throwing a one-line vsp::Error: the job's
 // images fit in this machine's memory, every output's metadata can be written (its text is
-// UTF-8), and with inside_folder every output path stays inside the output folder.
-void check_outputs(const PlannedJob& job, const models::Manifest& manifest, bool inside_folder);
+// UTF-8), and with inside_folder every output path stays inside the output folder. memory_advice
+// is the mode's (ModeSchema).
+void check_outputs(const PlannedJob& job, const models::Manifest& manifest, bool inside_folder,
+                   const std::string& memory_advice);
+
+// Claims every file of the job (output_files.hpp) for `writer` ("jobs[3]"; "" on the command line):
+// its images, and each array for its option.
+void claim_outputs(const PlannedJob& job, OutputClaims& claims, const std::string& writer);
+// Every file of the job, images then arrays, relative to the output folder.
+std::vector<std::filesystem::path> output_files(const PlannedJob& job);
 
 // Writes each output's image under folder with its metadata; returns the paths written.
 std::vector<std::filesystem::path> write_outputs(const PlannedJob& job, const JobResult& result,

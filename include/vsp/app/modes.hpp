@@ -16,6 +16,7 @@ struct ModeSchema {
   std::string name;
   std::string description;
   std::vector<OptionSpec> options;
+  std::string memory_advice;  // what to lower when a job of it needs more memory than there is, in its flags
 };
 
 const ModeSchema& generate_schema();

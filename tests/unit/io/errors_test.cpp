@@ -64,27 +64,9 @@ TEST_F(FileErrors, TextOfANonPng) {
   expect_error([&] { read_png_text(folder / "photo.jpg"); }, {"photo.jpg", "not a PNG file"});
 }
 
-TEST_F(FileErrors, EnsureWritableAcceptsAWritableFolderAndLeavesNothing) {
-  ensure_writable(folder / "out.png");
-  EXPECT_TRUE(file_names().empty());
-}
-
-TEST_F(FileErrors, EnsureWritableNamesAMissingFolder) {
-  expect_error([&] { ensure_writable(folder / "missing-dir" / "o.png"); }, {"missing-dir", "does not exist", "--out"});
-}
-
-TEST_F(FileErrors, EnsureWritableRejectsFilesInPlaceOfFolders) {
-  write_bytes(folder / "plain", "x");
-  expect_error([&] { ensure_writable(folder / "plain" / "o.png"); }, {"plain", "not a folder"});
-  fs::create_directory(folder / "out.png");
-  expect_error([&] { ensure_writable(folder / "out.png"); }, {"out.png", "is a folder"});
-}
-
 TEST_F(FileErrors, UnwritableFolder) {
   const fs::path locked = unwritable_folder(folder);
   if (locked.empty()) GTEST_SKIP() << "no folder here refuses new files to this user";
-  expect_error([&] { ensure_writable(locked / "o.png"); },
-               {"cannot write to folder " + locked.string(), "Permission denied", "--out"});
   expect_error([&] { write_png(locked / "out.png", pattern_image(2, 2, 3)); },
                {"cannot write " + (locked / "out.png").string(), "Permission denied", "choose a writable --out"});
   const float value = 1.0f;
