@@ -37,14 +37,7 @@ void run_folder_job(const Mode& mode, const FolderOptions& o, const CommonOption
   const auto manifest = models::Manifest::load(common.model);
   const auto planned = mode.plan(job, {manifest, "", ".", 0, common.deterministic});
   check_outputs(*planned, manifest, true, mode.memory_advice);
-  OutputClaims claims("give each output its own name");
-  claim_outputs(*planned, claims, "");
-  auto files = output_files(*planned);
-  if (!latents_file.empty()) {
-    claims.claim(latents_file, "--save-latents");
-    files.push_back(latents_file);
-  }
-  check_creatable(out, files);
+  check_run_files(*planned, out, latents_file);
   const OutputFolderLock lock(out);  // a run that fails leaves no folder it made behind
 
   const auto load_started = std::chrono::steady_clock::now();

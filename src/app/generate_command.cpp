@@ -76,14 +76,7 @@ void run_generate(const GenerateOptions& o, const CommonOptions& common) {
     name_run(out, planned->outputs.size());
   }
   check_outputs(*planned, manifest, false, generate_mode().memory_advice);
-  OutputClaims claims("give each output its own name");
-  claim_outputs(*planned, claims, "");
-  auto files = output_files(*planned);
-  if (!latents_file.empty()) {
-    claims.claim(latents_file, "--save-latents");
-    files.push_back(latents_file);
-  }
-  check_creatable("", files);
+  check_run_files(*planned, "", latents_file);
 
   const auto load_started = std::chrono::steady_clock::now();
   const auto model = [&] {

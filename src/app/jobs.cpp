@@ -86,6 +86,18 @@ std::vector<std::filesystem::path> output_files(const PlannedJob& job) {
   return files;
 }
 
+void check_run_files(const PlannedJob& job, const std::filesystem::path& folder,
+                     const std::filesystem::path& latents_file) {
+  OutputClaims claims("give each output its own name");
+  claim_outputs(job, claims, "");
+  auto files = output_files(job);
+  if (!latents_file.empty()) {
+    claims.claim(latents_file, "--save-latents");
+    files.push_back(latents_file);
+  }
+  check_creatable(folder, files);
+}
+
 pipeline::ControlSettings plan_control(const nlohmann::json& job, const PlanContext& context, int width, int height) {
   if (!job.contains("control")) {
     for (const char* key : {"control_image", "control_scale", "control_start", "control_end", "canny_low", "canny_high"})

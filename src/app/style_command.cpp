@@ -30,9 +30,7 @@ void run_style(const StyleOptions& o, const CommonOptions& common) {
   check_outputs(*planned, manifest, true, style_mode().memory_advice);
   const std::string style = planned->outputs.front().metadata["style"];
   const auto out = o.out.empty() ? std::filesystem::path("out") / style : std::filesystem::path(o.out);
-  OutputClaims claims("give each output its own name");
-  claim_outputs(*planned, claims, "");
-  check_creatable(out, output_files(*planned));
+  check_run_files(*planned, out, {});
   const OutputFolderLock lock(out);  // a run that fails leaves no folder it made behind
 
   const auto load_started = std::chrono::steady_clock::now();

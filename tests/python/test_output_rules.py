@@ -58,14 +58,16 @@ OUTPUT_FLAGS = {
 ESCAPES = {"parent": "../escaped.npy", "deep parent": "sub/../../../escaped.npy", "absolute": "ABSOLUTE"}
 
 
+def escaping(escape, place, folder):
+    """The path of ESCAPES[escape] out of the run in `place`: a folder's name has no extension."""
+    value = str(place.parent / "escaped.npy") if ESCAPES[escape] == "ABSOLUTE" else ESCAPES[escape]
+    return value.removesuffix(".npy") if folder else value
+
+
 @pytest.mark.parametrize("flag", sorted(OUTPUT_FLAGS))
 @pytest.mark.parametrize("escape", sorted(ESCAPES))
 def test_no_output_flag_writes_outside_the_output_folder(vsp_bin, place, flag, escape):
-    value = ESCAPES[escape]
-    if value == "ABSOLUTE":
-        value = str(place.parent / "escaped.npy")
-    if flag.endswith("--save-attention"):
-        value = value.removesuffix(".npy")
+    value = escaping(escape, place, folder=flag.endswith("--save-attention"))
     before = written(place.parent)
     result = run(vsp_bin, *OUTPUT_FLAGS[flag](value), cwd=place)
     one_error_line(result, flag.split()[1], "output folder", code=2)
@@ -82,11 +84,7 @@ OUTPUT_FIELDS = {
 @pytest.mark.parametrize("field", sorted(OUTPUT_FIELDS))
 @pytest.mark.parametrize("escape", sorted(ESCAPES))
 def test_no_jobs_field_writes_outside_the_output_folder(vsp_bin, place, field, escape):
-    value = ESCAPES[escape]
-    if value == "ABSOLUTE":
-        value = str(place.parent / "escaped.npy")
-    if field == "save_attention":
-        value = value.removesuffix(".npy")
+    value = escaping(escape, place, folder=field == "save_attention")
     jobs = batch_file(place, {**OUTPUT_FIELDS[field], "name": "j", field: value}, steps=2, width=64, height=64)
     before = written(place.parent)
     result = run(vsp_bin, "batch", jobs, "--model", exported("tiny"), "--out", "out", "-q", cwd=place)

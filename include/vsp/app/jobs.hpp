@@ -125,6 +125,10 @@ void check_outputs(const PlannedJob& job, const models::Manifest& manifest, bool
 void claim_outputs(const PlannedJob& job, OutputClaims& claims, const std::string& writer);
 // Every file of the job, images then arrays, relative to the output folder.
 std::vector<std::filesystem::path> output_files(const PlannedJob& job);
+// A single-job command's check before any compute: the job's files and latents_file (--save-latents;
+// empty: none) claimed together, and each creatable under folder.
+void check_run_files(const PlannedJob& job, const std::filesystem::path& folder,
+                     const std::filesystem::path& latents_file);
 
 // Writes each output's image under folder with its metadata; returns the paths written.
 std::vector<std::filesystem::path> write_outputs(const PlannedJob& job, const JobResult& result,
