@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command. Its stages, in order:
-#   build     cmake --build build (vsp and the unit tests)
+#   build     the includes against the layer order (scripts/check_layers.py), then
+#             cmake --build build (vsp and the unit tests)
 #   fixtures  the tiny random exports (SDXL, SD 1.x, SD 2.x) and the reference fixtures
 #             (diffusers / transformers outputs) in build/testdata, redone when the Python side changes
 #   ctest     the C++ unit tests
@@ -88,7 +89,8 @@ stage() {
   summary+=("$(printf '%-9s %s (%d s%s)' "$name" "$status" $(( SECONDS - started )) "$counts")")
 }
 
-build_vsp() { cmake --build "$build" -j "$(nproc)"; }
+# The build, after the includes are checked against the layers (scripts/check_layers.py).
+build_vsp() { python3 scripts/check_layers.py && cmake --build "$build" -j "$(nproc)"; }
 
 # The tiny exports and the fixtures depend only on the Python side: redo them when it changes.
 write_fixtures() {

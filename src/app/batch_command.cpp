@@ -14,12 +14,12 @@
 #include "vsp/app/commands.hpp"
 #include "vsp/app/error_text.hpp"
 #include "vsp/app/jobs.hpp"
+#include "vsp/app/progress.hpp"
+#include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
 #include "vsp/io/log.hpp"
 #include "vsp/models/model.hpp"
 #include "vsp/pipeline/phases.hpp"
-#include "vsp/app/progress.hpp"
-#include "vsp/config/suggest.hpp"
 
 namespace vsp::app {
 namespace {
@@ -49,9 +49,9 @@ struct Interrupted {};
 
 struct PlannedBatchJob {
   const BatchJob* source;
-  std::string model_key;                 // the model folder, however its path was spelled
-  std::unique_ptr<PlannedJob> planned;   // null when the model could not be read
-  std::string model_error;               // why, recorded as the job's failure
+  std::string model_key;                // the model folder, however its path was spelled
+  std::unique_ptr<PlannedJob> planned;  // null when the model could not be read
+  std::string model_error;              // why, recorded as the job's failure
 };
 
 // One key per model folder, so ./m, m/ and /abs/m load once.
@@ -124,8 +124,8 @@ class BatchRun {
 
   void record(const BatchJob& job, const std::vector<fs::path>& files, double seconds, const std::string& status,
               const std::string& error = "") {
-    json line = {{"job", job.name}, {"index", job.index}, {"mode", job.mode}, {"files", json::array()},
-                 {"seconds", seconds}, {"status", status}};
+    json line = {{"job", job.name},        {"index", job.index}, {"mode", job.mode},
+                 {"files", json::array()}, {"seconds", seconds}, {"status", status}};
     for (const auto& f : files) line["files"].push_back(f.lexically_relative(out_).string());
     if (!error.empty()) line["error"] = error;
     summary_ << line.dump(-1, ' ', false, json::error_handler_t::replace) << "\n" << std::flush;
@@ -188,8 +188,7 @@ class BatchRun {
 int run_batch(const BatchOptions& o, const CommonOptions& common) {
   const auto started = std::chrono::steady_clock::now();
   const auto batch = load_batch_file(o.jobs_file, common.model);
-  const Shard shard = !o.shard.empty() ? parse_shard(o.shard)
-                                       : shard_from_environment(std::getenv).value_or(Shard{});
+  const Shard shard = !o.shard.empty() ? parse_shard(o.shard) : shard_from_environment(std::getenv).value_or(Shard{});
   if (shard.count > 1 && !o.golden.empty())
     throw Error("--check compares the whole batch; with --shard, run vsp check once every shard has finished");
   if (!o.golden.empty() && !fs::is_directory(o.golden))
@@ -250,7 +249,7 @@ int run_batch(const BatchOptions& o, const CommonOptions& common) {
   for (const auto& folder : folders)
     if (fs::is_directory(folder)) io::remove_stale_temporaries(folder);
   // --log-json is asked for explicitly: it wins over --quiet.
-  const auto style = o.log_json       ? BatchProgress::Style::json
+  const auto style = o.log_json     ? BatchProgress::Style::json
                      : common.quiet ? BatchProgress::Style::quiet
                                     : BatchProgress::Style::human;
   BatchProgress progress(style, shard_jobs, images, work);

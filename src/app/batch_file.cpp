@@ -46,8 +46,7 @@ void check_defaults(const json& defaults, const std::string& where) {
     for (const auto& option : mode->options) known.push_back(option.key);
   for (const auto& [key, value] : defaults.items()) {
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-    const auto near = closest(key, known, 1);
-    throw Error(where + "unknown field \"" + key + "\"" + (near.empty() ? "" : "; did you mean \"" + near[0] + "\"?") +
+    throw Error(where + "unknown field \"" + key + "\"" + did_you_mean(key, known) +
                 (key == "name" ? " (a name belongs to one job)" : " (the README lists the fields)"));
   }
 }
@@ -122,8 +121,7 @@ BatchFile load_batch_file(const std::filesystem::path& path, const std::filesyst
   if (!root.is_object()) throw Error(file + ": a jobs file is an object {\"defaults\": {...}, \"jobs\": [...]}");
   for (const auto& [key, value] : root.items()) {
     if (key == "defaults" || key == "jobs") continue;
-    const auto near = closest(key, {"defaults", "jobs"}, 1);
-    throw Error(file + ": unknown field \"" + key + "\"" + (near.empty() ? "" : "; did you mean \"" + near[0] + "\"?") +
+    throw Error(file + ": unknown field \"" + key + "\"" + did_you_mean(key, {"defaults", "jobs"}) +
                 " (a jobs file has \"defaults\" and \"jobs\")");
   }
   const json defaults = root.value("defaults", json::object());
@@ -140,8 +138,9 @@ BatchFile load_batch_file(const std::filesystem::path& path, const std::filesyst
     job.index = i;
     char name[32];
     std::snprintf(name, sizeof name, "job-%03zu", i);
-    job.name = given.is_object() && given.contains("name") && given["name"].is_string() ? given["name"].get<std::string>()
-                                                                                         : name;
+    job.name = given.is_object() && given.contains("name") && given["name"].is_string()
+                   ? given["name"].get<std::string>()
+                   : name;
     const std::string where = file + ": " + job.where();
     if (!given.is_object()) throw Error(where + "a job must be an object, got " + given.dump());
     const json mode_value = given.contains("mode") ? given["mode"] : defaults.value("mode", json());

@@ -17,8 +17,13 @@ std::string bar(int64_t done, int64_t total, int width = 24) {
 }  // namespace
 
 BatchProgress::BatchProgress(Style style, int jobs, int images, int64_t work)
-    : style_(style), terminal_(isatty(STDERR_FILENO) == 1), jobs_total_(jobs), images_total_(images),
-      work_total_(work), start_(std::chrono::steady_clock::now()), group_start_(start_) {
+    : style_(style),
+      terminal_(isatty(STDERR_FILENO) == 1),
+      jobs_total_(jobs),
+      images_total_(images),
+      work_total_(work),
+      start_(std::chrono::steady_clock::now()),
+      group_start_(start_) {
   emit({{"event", "start"}, {"jobs", jobs}, {"images", images}});
 }
 
@@ -71,7 +76,10 @@ void BatchProgress::job_finished(const nlohmann::json& summary, int images) {
 void BatchProgress::finished(const std::string& outcome) {
   work_done_ += group_work_done_;
   group_work_done_ = 0;
-  emit({{"event", "done"}, {"outcome", outcome}, {"jobs", jobs_done_}, {"images", images_done_},
+  emit({{"event", "done"},
+        {"outcome", outcome},
+        {"jobs", jobs_done_},
+        {"images", images_done_},
         {"seconds", elapsed()}});
   if (style_ != Style::human) return;
   if (terminal_ && drawn_) std::fprintf(stderr, "\n");

@@ -138,8 +138,8 @@ void write_diffs(const CheckOptions& options, const std::vector<FileCheck>& file
     fs::create_directories(out.parent_path(), ec);
     if (ec)
       throw Error("cannot create " + out.parent_path().string() + ": " + ec.message() + "; choose another --report");
-    io::write_png(out, io::difference_image(io::read_image(options.golden / f.file),
-                                            io::read_image(options.actual / f.file)));
+    io::write_png(
+        out, io::difference_image(io::read_image(options.golden / f.file), io::read_image(options.actual / f.file)));
   }
 }
 
@@ -162,13 +162,24 @@ std::string xml_escape(const std::string& text) {
       continue;
     }
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       // XML 1.0 has no other control characters, not even escaped.
-      default: out += (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') ? '?' : c;
+      default:
+        out += (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') ? '?' : c;
     }
     ++i;
   }
@@ -184,15 +195,15 @@ std::string failure_details(const CheckOptions& options, const FileCheck& f) {
   if (!f.difference) return f.message;
   const io::ImageDifference& d = *f.difference;
   const fs::path diff = options.report / "diffs" / f.file;
-  return "max diff " + std::to_string(d.max_diff) + ", mean abs diff " + format("%.4f", d.mean_abs_diff) +
-         ", PSNR " + format_psnr(d.psnr) + " dB, differing channel values " + std::to_string(d.differing_values) +
+  return "max diff " + std::to_string(d.max_diff) + ", mean abs diff " + format("%.4f", d.mean_abs_diff) + ", PSNR " +
+         format_psnr(d.psnr) + " dB, differing channel values " + std::to_string(d.differing_values) +
          "; golden | actual | difference x8: " + diff.string();
 }
 
 void write_junit(const CheckOptions& options, const std::vector<FileCheck>& files, double seconds) {
   const long failures = static_cast<long>(files.size()) - count(files, CheckStatus::pass);
-  const std::string counts = "tests=\"" + std::to_string(files.size()) + "\" failures=\"" +
-                             std::to_string(failures) + "\" errors=\"0\" time=\"" + format("%.3f", seconds) + "\"";
+  const std::string counts = "tests=\"" + std::to_string(files.size()) + "\" failures=\"" + std::to_string(failures) +
+                             "\" errors=\"0\" time=\"" + format("%.3f", seconds) + "\"";
   std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites " + counts +
                     ">\n  <testsuite name=\"vsp check\" " + counts + ">\n";
   for (const FileCheck& f : files) {
@@ -239,10 +250,14 @@ void print_table(const std::vector<FileCheck>& files) {
 
 const char* status_name(CheckStatus status) {
   switch (status) {
-    case CheckStatus::pass: return "pass";
-    case CheckStatus::fail: return "fail";
-    case CheckStatus::missing: return "missing";
-    case CheckStatus::extra: return "extra";
+    case CheckStatus::pass:
+      return "pass";
+    case CheckStatus::fail:
+      return "fail";
+    case CheckStatus::missing:
+      return "missing";
+    case CheckStatus::extra:
+      return "extra";
   }
   return "?";
 }

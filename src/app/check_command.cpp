@@ -8,7 +8,8 @@
 namespace vsp::app {
 
 void add_check_thresholds(CLI::App& app, CheckOptions& options) {
-  add_integer_flag(app, "--max-diff", options.max_diff, 0, 255, "Largest tolerated difference of one channel value, 0-255");
+  add_integer_flag(app, "--max-diff", options.max_diff, 0, 255,
+                   "Largest tolerated difference of one channel value, 0-255");
   add_number_flag(app, "--min-psnr", options.min_psnr, 0, 1000, "Smallest tolerated PSNR in dB, 0-1000");
 }
 

@@ -59,9 +59,9 @@ class EditJob : public PlannedJob {
  public:
   pipeline::EditRequest request;
   pipeline::EditAlignment alignment;
-  bool saves_null_text = false;                       // the embeddings are the first array
-  std::vector<std::vector<std::u32string>> tokens;    // per prompt: its tokens' text, BOS to EOS
-  std::vector<std::string> row_names;                 // source, edit_1, ...
+  bool saves_null_text = false;                     // the embeddings are the first array
+  std::vector<std::vector<std::u32string>> tokens;  // per prompt: its tokens' text, BOS to EOS
+  std::vector<std::string> row_names;               // source, edit_1, ...
 
   JobResult run(const models::Model& model, const pipeline::ProgressFn& progress) const override {
     const auto made = pipeline::prompt_edit(model, request, alignment, progress);
@@ -108,8 +108,7 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
   if (job.contains("negative") && !job["negative"].is_null()) r.negative = job["negative"].get<std::string>();
   r.mode = job.value("edit_mode", r.mode);  // "mode" is the job's mode, "edit"
   r.reweights = parse_reweights(job.value("reweight", std::vector<std::string>{}));
-  for (const auto& entry : job.value("blend", std::vector<std::string>{}))
-    r.blend.push_back(text::split_words(entry));
+  for (const auto& entry : job.value("blend", std::vector<std::string>{})) r.blend.push_back(text::split_words(entry));
   r.blend_threshold = job.value("blend_threshold", r.blend_threshold);
   if (job.contains("cross_replace")) r.cross_replace = parse_cross_replace(job["cross_replace"].get<std::string>());
   r.self_replace = job.value("self_replace", r.self_replace);
@@ -122,15 +121,15 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
   r.height = job.value("height", manifest.default_size);
   manifest.check_size(r.width, r.height);
   if (job.contains("self_replace_res"))
-    r.self_level = level_of_side(manifest, true, job["self_replace_res"].get<int64_t>(),
-                                 r.height / manifest.vae_scale_factor, r.width / manifest.vae_scale_factor,
-                                 "--self-replace-res");
+    r.self_level =
+        level_of_side(manifest, true, job["self_replace_res"].get<int64_t>(), r.height / manifest.vae_scale_factor,
+                      r.width / manifest.vae_scale_factor, "--self-replace-res");
   if (job.contains("image")) {
     const fs::path given = job["image"].get<std::string>();
     // As the null-text notebook's load_512: a centre crop (offset rounded down; to the output's
     // aspect ratio, where the notebook's is square), then Pillow's default bicubic.
-    r.image = io::crop_to_fill(io::read_image(given.is_absolute() ? given : context.base_folder / given), r.width,
-                               r.height);
+    r.image =
+        io::crop_to_fill(io::read_image(given.is_absolute() ? given : context.base_folder / given), r.width, r.height);
     if (r.sampler != "ddim") throw UsageError("--image edits through DDIM inversion: use --sampler ddim");
   } else if (job.contains("inversion")) {
     throw UsageError("--inversion applies to --image");
@@ -141,11 +140,11 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
       throw UsageError("--save-null-text needs --image with null-text inversion");
     const std::string given = job["save_null_text"];
     const fs::path file = fs::path(context.name) / inside_output_folder(given, "--save-null-text");
-    if (file.extension() != ".npy") throw UsageError("--save-null-text must name a .npy file, got '" + given + "'");
+    if (!has_extension(file, ".npy")) throw UsageError("--save-null-text must name a .npy file, got '" + given + "'");
     planned->arrays.push_back({file, "--save-null-text"});
     planned->saves_null_text = true;
   }
-    r.source_pooled = job.value("source_pooled", false);
+  r.source_pooled = job.value("source_pooled", false);
   if (r.source_pooled && !manifest.added_conditioning)
     throw UsageError("--source-pooled needs a model with pooled text embeddings (SDXL)");
   r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
@@ -161,10 +160,9 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
   for (size_t e = 1; e <= r.edits.size(); ++e) planned->row_names.push_back("edit_" + std::to_string(e));
 
   json shown_job = job;
-  json shared = {{"mode", "edit"}, {"source", r.source}, {"edits", r.edits},
-                       {"edit_modes", planned->alignment.modes}, {"steps", r.steps}, {"cfg", r.cfg},
-                       {"seed", r.seed}, {"sampler", r.sampler}, {"width", r.width}, {"height", r.height},
-                       {"job", shown_job}};
+  json shared = {{"mode", "edit"},   {"source", r.source}, {"edits", r.edits}, {"edit_modes", planned->alignment.modes},
+                 {"steps", r.steps}, {"cfg", r.cfg},       {"seed", r.seed},   {"sampler", r.sampler},
+                 {"width", r.width}, {"height", r.height}, {"job", shown_job}};
   if (r.image) {
     shared["image"] = job["image"];
     shared["inversion"] = r.inversion;
@@ -182,9 +180,10 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
 
   if (job.contains("save_attention")) {
     const int64_t h = r.height / manifest.vae_scale_factor, w = r.width / manifest.vae_scale_factor;
-    r.attention_level = job.contains("attention_res")
-                            ? level_of_side(manifest, false, job["attention_res"].get<int64_t>(), h, w, "--attention-res")
-                            : pipeline::kCoarseLevel;
+    r.attention_level =
+        job.contains("attention_res")
+            ? level_of_side(manifest, false, job["attention_res"].get<int64_t>(), h, w, "--attention-res")
+            : pipeline::kCoarseLevel;
     const fs::path attention_folder =
         folder / inside_output_folder(job["save_attention"].get<std::string>(), "--save-attention");
     const auto& tokenizer = tokenizers.front();

@@ -14,7 +14,8 @@ std::vector<std::pair<std::string, double>> parse_cross_replace(const std::strin
   const auto fraction = [&](const std::string& value) {
     const auto parsed = values::parse_decimal_number(value);
     if (!parsed || *parsed < 0 || *parsed > 1)
-      throw UsageError("--cross-replace takes fractions from 0 to 1 (0.8, or default=1.0,dog=0.4), got \"" + text + "\"");
+      throw UsageError("--cross-replace takes fractions from 0 to 1 (0.8, or default=1.0,dog=0.4), got \"" + text +
+                       "\"");
     return *parsed;
   };
   size_t start = 0;
@@ -24,8 +25,9 @@ std::vector<std::pair<std::string, double>> parse_cross_replace(const std::strin
     const auto equals = entry.rfind('=');
     if (equals == std::string::npos) {
       if (!entries.empty() || comma != text.size())
-        throw UsageError("--cross-replace: give one fraction (0.8) or word=fraction entries (default=1.0,dog=0.4), got \"" +
-                         text + "\"");
+        throw UsageError(
+            "--cross-replace: give one fraction (0.8) or word=fraction entries (default=1.0,dog=0.4), got \"" + text +
+            "\"");
       entries.emplace_back("default", fraction(entry));
     } else {
       if (equals == 0) throw UsageError("--cross-replace entry \"" + entry + "\" names no word");
@@ -40,10 +42,12 @@ std::vector<std::pair<std::string, double>> parse_reweights(const std::vector<st
   std::vector<std::pair<std::string, double>> reweights;
   for (const auto& entry : given) {
     const auto equals = entry.rfind('=');
-    const auto weight = equals == std::string::npos ? std::nullopt : values::parse_decimal_number(entry.substr(equals + 1));
+    const auto weight =
+        equals == std::string::npos ? std::nullopt : values::parse_decimal_number(entry.substr(equals + 1));
     if (equals == 0 || !weight || std::abs(*weight) > 100)
-      throw UsageError("--reweight takes WORD=WEIGHT with a weight from -100 to 100 (e.g. --reweight fluffy=2), got \"" +
-                       entry + "\"");
+      throw UsageError(
+          "--reweight takes WORD=WEIGHT with a weight from -100 to 100 (e.g. --reweight fluffy=2), got \"" + entry +
+          "\"");
     reweights.emplace_back(entry.substr(0, equals), *weight);
   }
   return reweights;

@@ -19,13 +19,15 @@ std::string torch_cause(const std::string& what) {
     if (line.rfind("RuntimeError: ", 0) == 0) cause = line.substr(14);
     start = end + 1;
   }
-  if (cause.find("TorchScript interpreter") != std::string::npos || cause.empty()) cause = what.substr(0, what.find('\n'));
+  if (cause.find("TorchScript interpreter") != std::string::npos || cause.empty())
+    cause = what.substr(0, what.find('\n'));
   while (!cause.empty() && cause.front() == ' ') cause.erase(0, 1);
   return cause.size() > 300 ? cause.substr(0, 297) + "..." : cause;
 }
 
 std::string error_text(const std::exception& e) {
-  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&e)) return torch_cause(torch_error->what_without_backtrace());
+  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&e))
+    return torch_cause(torch_error->what_without_backtrace());
   return e.what();
 }
 
@@ -33,10 +35,9 @@ std::string failure_text(const std::exception& e, const std::string& memory_advi
   std::string cause = error_text(e);
   const std::string what = e.what();
   // An allocation can fail inside a TorchScript call, which wraps it in a traceback of its own.
-  const bool out_of_memory = dynamic_cast<const c10::OutOfMemoryError*>(&e) != nullptr ||
-                             dynamic_cast<const std::bad_alloc*>(&e) != nullptr ||
-                             what.find("out of memory") != std::string::npos ||
-                             what.find("DefaultCPUAllocator") != std::string::npos;
+  const bool out_of_memory =
+      dynamic_cast<const c10::OutOfMemoryError*>(&e) != nullptr || dynamic_cast<const std::bad_alloc*>(&e) != nullptr ||
+      what.find("out of memory") != std::string::npos || what.find("DefaultCPUAllocator") != std::string::npos;
   if (out_of_memory) {
     for (const char* marker : {"DefaultCPUAllocator", "out of memory"}) {
       const auto at = what.find(marker);

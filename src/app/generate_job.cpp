@@ -7,8 +7,8 @@
 #include "vsp/app/jobs.hpp"
 #include "vsp/error.hpp"
 #include "vsp/models/manifest.hpp"
-#include "vsp/sampling/scheduler.hpp"
 #include "vsp/pipeline/text_to_image.hpp"
+#include "vsp/sampling/scheduler.hpp"
 
 namespace vsp::app {
 namespace {
@@ -74,9 +74,18 @@ std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& co
 
   const std::string stem = context.name + (context.name.empty() ? "" : "_") + "s" + std::to_string(r.seed);
   for (int i = 0; i < r.num; ++i) {
-    json image = {{"mode", "generate"}, {"prompt", r.prompt}, {"steps", r.steps}, {"cfg", r.cfg}, {"seed", r.seed},
-                  {"width", r.width}, {"height", r.height}, {"sampler", r.sampler}, {"num", r.num}, {"index", i},
-                  {"negative", r.negative ? json(*r.negative) : json(nullptr)}, {"job", job}};
+    json image = {{"mode", "generate"},
+                  {"prompt", r.prompt},
+                  {"steps", r.steps},
+                  {"cfg", r.cfg},
+                  {"seed", r.seed},
+                  {"width", r.width},
+                  {"height", r.height},
+                  {"sampler", r.sampler},
+                  {"num", r.num},
+                  {"index", i},
+                  {"negative", r.negative ? json(*r.negative) : json(nullptr)},
+                  {"job", job}};
     if (r.control.active()) image["control"] = control_metadata(job, r.control);
     planned->outputs.push_back({stem + (r.num > 1 ? "_" + std::to_string(i) : "") + ".png", image});
   }

@@ -17,23 +17,26 @@ std::string expected(const OptionSpec& option) {
   switch (option.kind) {
     case ValueKind::text: {
       if (option.choices.empty()) return "a string";
-      std::string list;
-      for (const auto& c : option.choices) list += (list.empty() ? "" : " | ") + c;
-      return "one of " + list;
+      return "one of " + join(option.choices, " | ");
     }
-    case ValueKind::optional_text: return "a string or null";
+    case ValueKind::optional_text:
+      return "a string or null";
     case ValueKind::integer:
-      return option.maximum == INT32_MAX ? "an integer >= " + std::to_string(option.minimum)
-                                         : "an integer from " + std::to_string(option.minimum) + " to " +
-                                               std::to_string(option.maximum);
-    case ValueKind::seed: return "an integer from 0 to " + std::to_string(values::kMaxSeed);
+      return option.maximum == INT32_MAX
+                 ? "an integer >= " + std::to_string(option.minimum)
+                 : "an integer from " + std::to_string(option.minimum) + " to " + std::to_string(option.maximum);
+    case ValueKind::seed:
+      return "an integer from 0 to " + std::to_string(values::kMaxSeed);
     case ValueKind::number:
-      return option.maximum == INT32_MAX ? "a finite number >= " + std::to_string(option.minimum)
-                                         : "a number from " + std::to_string(option.minimum) + " to " +
-                                               std::to_string(option.maximum);
-    case ValueKind::flag: return "true or false";
-    case ValueKind::text_list: return "a string or a list of strings";
-    case ValueKind::seed_list: return "a seed (0 to " + std::to_string(values::kMaxSeed) + ") or a list of them";
+      return option.maximum == INT32_MAX
+                 ? "a finite number >= " + std::to_string(option.minimum)
+                 : "a number from " + std::to_string(option.minimum) + " to " + std::to_string(option.maximum);
+    case ValueKind::flag:
+      return "true or false";
+    case ValueKind::text_list:
+      return "a string or a list of strings";
+    case ValueKind::seed_list:
+      return "a seed (0 to " + std::to_string(values::kMaxSeed) + ") or a list of them";
   }
   return "";
 }
@@ -53,19 +56,24 @@ json normalised(const OptionSpec& option, const json& value) {
           std::find(option.choices.begin(), option.choices.end(), value.get<std::string>()) == option.choices.end())
         return {};
       return value;
-    case ValueKind::optional_text: return value.is_string() || value.is_null() ? json(value) : json();
+    case ValueKind::optional_text:
+      return value.is_string() || value.is_null() ? json(value) : json();
     case ValueKind::integer: {
       const auto v = values::integer_in(value, option.minimum, option.maximum);
       return v ? json(*v) : json();
     }
-    case ValueKind::seed: return is_seed(value) ? value : json();
+    case ValueKind::seed:
+      return is_seed(value) ? value : json();
     case ValueKind::number: {
       const auto v = values::number_in(value, static_cast<double>(option.minimum), static_cast<double>(option.maximum));
       return v ? value : json();
     }
-    case ValueKind::flag: return value.is_boolean() ? value : json();
-    case ValueKind::text_list: return list_of([](const json& v) { return v.is_string(); });
-    case ValueKind::seed_list: return list_of(is_seed);
+    case ValueKind::flag:
+      return value.is_boolean() ? value : json();
+    case ValueKind::text_list:
+      return list_of([](const json& v) { return v.is_string(); });
+    case ValueKind::seed_list:
+      return list_of(is_seed);
   }
   return {};
 }
@@ -92,7 +100,8 @@ void add_job_options(CLI::App& app, const std::vector<OptionSpec>& options, json
     const std::string key = option.key;
     if (option.kind == ValueKind::flag) {
       // A negated name ("!--no-color-calibration") counts below zero.
-      app.add_flag_function(option.flags, [&job, key](int64_t count) { job[key] = count > 0; }, option.help);
+      app.add_flag_function(
+          option.flags, [&job, key](int64_t count) { job[key] = count > 0; }, option.help);
       continue;
     }
     // Every value is taken as text and converted here, so CLI11 never reads a number its own way.
@@ -175,7 +184,9 @@ std::string field_name(const OptionSpec& option, FieldNaming naming) {
 std::string in_jobs_terms(std::string message, const std::vector<OptionSpec>& options) {
   // A flag is replaced where it stands as a whole word: "--seed" but not "--seeds".
   const auto replace_word = [&message](const std::string& word, const std::string& by) {
-    const auto part_of_name = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; };
+    const auto part_of_name = [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    };
     for (size_t at = message.find(word); at != std::string::npos; at = message.find(word, at)) {
       const size_t end = at + word.size();
       if ((at > 0 && part_of_name(message[at - 1])) || (end < message.size() && part_of_name(message[end]))) {
@@ -236,7 +247,8 @@ json check_fields(const json& job, const std::vector<OptionSpec>& options, const
     const std::string& key = item.key();
     const json& value = item.value();
     if (!values::valid_utf8(key)) throw Error(where + "a field name is not valid UTF-8; check the file's encoding");
-    const auto option = std::find_if(options.begin(), options.end(), [&key](const OptionSpec& o) { return o.key == key; });
+    const auto option =
+        std::find_if(options.begin(), options.end(), [&key](const OptionSpec& o) { return o.key == key; });
     const std::string name = option == options.end() ? "\"" + key + "\"" : field_name(*option, naming);
     if (values::find_non_utf8(value))
       throw Error(where + name + " is not valid UTF-8 text; save the file as UTF-8 or use UTF-8 in the shell");
@@ -245,16 +257,13 @@ json check_fields(const json& job, const std::vector<OptionSpec>& options, const
       continue;
     }
     if (option == options.end()) {
-      const auto near = closest(key, keys, 1);
-      throw Error(where + "unknown field \"" + key + "\"" +
-                  (near.empty() ? "" : "; did you mean \"" + near[0] + "\"?") + " (the README lists the fields)");
+      throw Error(where + "unknown field \"" + key + "\"" + did_you_mean(key, keys) + " (the README lists the fields)");
     }
     if (!option->choices.empty() && value.is_string()) {
       const auto given = value.get<std::string>();
       if (std::find(option->choices.begin(), option->choices.end(), given) == option->choices.end()) {
-        const auto near = closest(given, option->choices, 1);
-        throw Error(where + name + ": unknown value \"" + given + "\"" +
-                    (near.empty() ? "" : "; did you mean \"" + near[0] + "\"?") + " (" + expected(*option) + ")");
+        throw Error(where + name + ": unknown value \"" + given + "\"" + did_you_mean(given, option->choices) + " (" +
+                    expected(*option) + ")");
       }
     }
     json value_checked = normalised(*option, value);

@@ -57,13 +57,15 @@ void check_outputs(const PlannedJob& job, const models::Manifest& manifest, bool
   if (memory > 0 && needed > memory / 2)
     throw Error(std::to_string(job.rows) + " images of " + std::to_string(job.image_pixels / 1000000.0).substr(0, 4) +
                 " megapixels need about " + std::to_string(static_cast<int64_t>(needed / 1e9 + 1)) +
-                " GB of memory, more than half of this machine's " + std::to_string(static_cast<int64_t>(memory / 1e9)) +
-                " GB; " + memory_advice + ", or split the run into a jobs file");
+                " GB of memory, more than half of this machine's " +
+                std::to_string(static_cast<int64_t>(memory / 1e9)) + " GB; " + memory_advice +
+                ", or split the run into a jobs file");
   for (const auto& output : job.outputs) {
     if (inside_folder) {
       const auto normal = output.file.lexically_normal();
       if (output.file.is_absolute() || normal.empty() || *normal.begin() == "..")
-        throw UsageError("output " + output.file.string() + " would be written outside the output folder; use a plain name");
+        throw UsageError("output " + output.file.string() +
+                         " would be written outside the output folder; use a plain name");
     }
     try {
       (void)image_metadata(output.metadata, manifest);
@@ -100,7 +102,8 @@ void check_run_files(const PlannedJob& job, const std::filesystem::path& folder,
 
 pipeline::ControlSettings plan_control(const nlohmann::json& job, const PlanContext& context, int width, int height) {
   if (!job.contains("control")) {
-    for (const char* key : {"control_image", "control_scale", "control_start", "control_end", "canny_low", "canny_high"})
+    for (const char* key :
+         {"control_image", "control_scale", "control_start", "control_end", "canny_low", "canny_high"})
       if (job.contains(key)) {
         std::string flag = std::string("--") + key;
         std::replace(flag.begin(), flag.end(), '_', '-');  // each of these flags is its field with dashes
@@ -131,8 +134,11 @@ pipeline::ControlSettings plan_control(const nlohmann::json& job, const PlanCont
 }
 
 nlohmann::json control_metadata(const nlohmann::json& job, const pipeline::ControlSettings& settings) {
-  nlohmann::json control = {{"control", job["control"]}, {"image", job["control_image"]}, {"scale", settings.scale},
-                            {"start", settings.start}, {"end", settings.end}};
+  nlohmann::json control = {{"control", job["control"]},
+                            {"image", job["control_image"]},
+                            {"scale", settings.scale},
+                            {"start", settings.start},
+                            {"end", settings.end}};
   if (job["control"] == "canny") control["canny"] = {job.value("canny_low", 100), job.value("canny_high", 200)};
   return control;
 }
@@ -147,7 +153,8 @@ std::vector<std::filesystem::path> write_outputs(const PlannedJob& job, const Jo
     std::error_code ec;
     std::filesystem::create_directories(path.parent_path(), ec);
     if (ec)
-      throw Error("cannot create folder " + path.parent_path().string() + ": " + ec.message() + "; choose another --out");
+      throw Error("cannot create folder " + path.parent_path().string() + ": " + ec.message() +
+                  "; choose another --out");
   };
   std::vector<std::filesystem::path> written;
   for (size_t i = 0; i < job.outputs.size(); ++i) {

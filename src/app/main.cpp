@@ -6,32 +6,11 @@
 
 #include "vsp/app/commands.hpp"
 #include "vsp/app/error_text.hpp"
-#include "vsp/app/job_schema.hpp"
+#include "vsp/app/metadata.hpp"
 #include "vsp/app/modes.hpp"
 #include "vsp/config/suggest.hpp"
-#include "vsp/app/metadata.hpp"
 #include "vsp/error.hpp"
 #include "vsp/io/log.hpp"
-
-namespace vsp::app {
-
-void add_common_options(CLI::App& app, CommonOptions& common) {
-  // A repeated flag: the last one wins, as for every job option (a script's defaults, then the user's).
-  app.add_option("-m,--model", common.model, "Exported model folder (scripts/export.py)")
-      ->capture_default_str()
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.add_option("--device", common.device, "auto (the export's device) | cpu | cuda | cuda:N")
-      ->capture_default_str()
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  add_integer_flag(app, "--threads", common.threads, 0, 1024,
-                   "CPU threads (0: LibTorch's default); results are byte-identical only at the same thread count");
-  app.add_flag("-q,--quiet", common.quiet, "No progress output");
-  app.add_flag("--deterministic", common.deterministic,
-               "One image per UNet call: each image byte-identical whatever --batch-size, --num or the jobs batched "
-               "with it, at the cost of batching (README, Reproducibility)");
-}
-
-}  // namespace vsp::app
 
 namespace {
 
@@ -49,11 +28,8 @@ int fail(int code, std::string message) {
 
 // "generat" -> "unknown command 'generat'; did you mean 'generate'?", for a word CLI11 left over.
 std::string unknown_command(const std::string& word, const std::vector<std::string>& commands) {
-  std::string list;
-  for (const auto& c : commands) list += (list.empty() ? "" : ", ") + c;
-  const auto near = vsp::closest(word, commands, 1);
-  return "unknown command '" + word + "'" + (near.empty() ? "" : "; did you mean '" + near[0] + "'?") +
-         " (commands: " + list + "; vsp --help)";
+  return "unknown command '" + word + "'" + vsp::did_you_mean(word, commands, "'") +
+         " (commands: " + vsp::join(commands) + "; vsp --help)";
 }
 
 // "--to -o out/r": CLI11 gives an option its first value even when that value is one of the
@@ -65,8 +41,8 @@ std::string swallowed_flag(const CLI::App& command) {
       if (value.size() < 2 || value[0] != '-') continue;
       const std::string name = value.substr(0, value.find('='));
       if (command.get_option_no_throw(name) == nullptr) continue;
-      return option->get_name() + " has no value: the word after it is the flag " + name +
-             "; give " + option->get_name() + " a value (in a script, check the variable is not empty)";
+      return option->get_name() + " has no value: the word after it is the flag " + name + "; give " +
+             option->get_name() + " a value (in a script, check the variable is not empty)";
     }
   }
   return "";
@@ -84,29 +60,28 @@ std::string memory_advice(const std::string& command) {
 
 int main(int argc, char** argv) {
   using namespace vsp::app;
-  CLI::App app{"vsp " + vsp_version() +
-               ": Stable Diffusion XL from TorchScript exports, with visual style prompting.\n"
-               "Examples:\n"
-               "  vsp --style fire                        the fire style on its default objects\n"
-               "  vsp --style watercolor --object \"a fox\" --num 4 --out foxes\n"
-               "  vsp --style-image \"The starry night.png\" --object \"a cat\"\n"
-               "  vsp styles                              list the styles\n"
-               "  vsp generate --prompt \"a lighthouse at dusk\" --steps 30 --seed 7 --out lighthouse.png\n"
-               "  vsp batch jobs.json --out renders --resume   every job of a jobs file\n"
-               "  vsp check --golden golden --actual out    compare images for CI (exit 1: regression, 2: missing/extra)\n"
-               "Run vsp COMMAND --help for a command's flags. Exit codes: 0 done, 1 error, 2 usage error, 130 interrupted."};
+  CLI::App app{
+      "vsp " + vsp_version() +
+      ": Stable Diffusion XL from TorchScript exports, with visual style prompting.\n"
+      "Examples:\n"
+      "  vsp --style fire                        the fire style on its default objects\n"
+      "  vsp --style watercolor --object \"a fox\" --num 4 --out foxes\n"
+      "  vsp --style-image \"The starry night.png\" --object \"a cat\"\n"
+      "  vsp styles                              list the styles\n"
+      "  vsp generate --prompt \"a lighthouse at dusk\" --steps 30 --seed 7 --out lighthouse.png\n"
+      "  vsp batch jobs.json --out renders --resume   every job of a jobs file\n"
+      "  vsp check --golden golden --actual out    compare images for CI (exit 1: regression, 2: missing/extra)\n"
+      "Run vsp COMMAND --help for a command's flags. Exit codes: 0 done, 1 error, 2 usage error, 130 interrupted."};
   app.set_version_flag("--version", vsp_version());
   app.require_subcommand(0, 1);
   CommonOptions common;
   add_common_options(app, common);
   const Action style_mode = add_style_mode(app, common);
-  std::map<std::string, Action> commands{{"generate", add_generate_command(app, common)},
-                                         {"style", add_style_command(app, common)},
-                                         {"styles", add_styles_command(app, common)},
-                                         {"transfer", add_transfer_command(app, common)},
-                                         {"edit", add_edit_command(app, common)},
-                                         {"batch", add_batch_command(app, common)},
-                                         {"check", add_check_command(app, common)}};
+  std::map<std::string, Action> commands{
+      {"generate", add_generate_command(app, common)}, {"style", add_style_command(app, common)},
+      {"styles", add_styles_command(app, common)},     {"transfer", add_transfer_command(app, common)},
+      {"edit", add_edit_command(app, common)},         {"batch", add_batch_command(app, common)},
+      {"check", add_check_command(app, common)}};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -138,8 +113,9 @@ int main(int argc, char** argv) {
   // --deterministic fixes the images per UNet call at one: a --batch-size beside it would do nothing.
   const CLI::Option* batch_size = command.get_option_no_throw("--batch-size");
   if (common.deterministic && batch_size != nullptr && batch_size->count() > 0)
-    return fail(kExitUsage, "--deterministic runs one image per UNet call, so --batch-size would do nothing; "
-                            "drop one of them");
+    return fail(kExitUsage,
+                "--deterministic runs one image per UNet call, so --batch-size would do nothing; "
+                "drop one of them");
   vsp::log::set_level(common.quiet ? vsp::log::Level::quiet : vsp::log::Level::normal);
   if (common.threads > 0) at::set_num_threads(static_cast<int>(common.threads));
   try {

@@ -4,6 +4,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -24,6 +26,13 @@ fs::path inside_output_folder(const std::string& given, const std::string& what)
   if (normal.empty() || normal == "." || *normal.begin() == "..")
     throw UsageError(what + " " + given + " would be written outside the output folder (--out); give a path inside it");
   return normal;
+}
+
+bool has_extension(const fs::path& path, const std::string& lower) {
+  std::string extension = path.extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return extension == lower;
 }
 
 void OutputClaims::claim(const fs::path& file, const std::string& writer) {
@@ -63,8 +72,8 @@ void probe_writable(const fs::path& folder) {
   if (fd < 0) {
     const int error = errno;
     const std::string fix = error == ENOSPC || error == EDQUOT ? "free some disk space or choose another --out"
-                            : error == ENOENT                 ? "choose a folder on an ordinary disk for --out"
-                                                              : "choose a writable --out";
+                            : error == ENOENT                  ? "choose a folder on an ordinary disk for --out"
+                                                               : "choose a writable --out";
     throw Error("cannot write to folder " + folder.string() + ": " + std::strerror(error) + "; " + fix);
   }
   ::close(fd);

@@ -15,7 +15,9 @@ std::string clock_text(double seconds) {
 }
 
 Progress::Progress(std::string label, bool quiet)
-    : label_(std::move(label)), quiet_(quiet), terminal_(isatty(STDERR_FILENO) == 1),
+    : label_(std::move(label)),
+      quiet_(quiet),
+      terminal_(isatty(STDERR_FILENO) == 1),
       start_(std::chrono::steady_clock::now()) {}
 
 void Progress::update(int done, int total) {

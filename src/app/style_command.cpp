@@ -1,18 +1,13 @@
 // Visual style prompting from the command line: `vsp --style fire`, `vsp style ...`,
 // `vsp --style-image "The starry night.png" --object cat`, and `vsp styles`. One job of the style
 // mode, written to its own folder.
-#include <torch/torch.h>
-
-#include <chrono>
+#include <algorithm>
+#include <cstdio>
 
 #include "vsp/app/commands.hpp"
-#include "vsp/app/jobs.hpp"
-#include "vsp/app/progress.hpp"
+#include "vsp/app/single_job.hpp"
 #include "vsp/app/style_config.hpp"
 #include "vsp/app/style_templates.hpp"
-#include "vsp/io/log.hpp"
-#include "vsp/models/model.hpp"
-#include "vsp/pipeline/phases.hpp"
 
 namespace vsp::app {
 namespace {
@@ -24,26 +19,14 @@ struct StyleOptions {
 };
 
 void run_style(const StyleOptions& o, const CommonOptions& common) {
-  const auto job = check_job_fields(o.job, style_mode().options, {}, FieldNaming::flag, "");
-  const auto manifest = models::Manifest::load(common.model);
-  const auto planned = style_mode().plan(job, {manifest, "", ".", 0, common.deterministic});
-  check_outputs(*planned, manifest, true, style_mode().memory_advice);
-  const std::string style = planned->outputs.front().metadata["style"];
-  const auto out = o.out.empty() ? std::filesystem::path("out") / style : std::filesystem::path(o.out);
-  check_run_files(*planned, out, {});
-  const OutputFolderLock lock(out);  // a run that fails leaves no folder it made behind
-
-  const auto load_started = std::chrono::steady_clock::now();
-  const auto model = [&] {
-    pipeline::PhaseClock clock("load", c10::kCPU);
-    return models::Model::load(common.model, common.device);
-  }();
-  model->release_text_encoders_after_use = true;  // one job: its prompts are encoded once
-  Progress progress("style " + style, common.quiet);
-  const auto result = planned->run(*model, [&](int done, int total) { progress.update(done, total); });
-  const auto written = write_outputs(*planned, result, out, model->manifest);
-  log::info("wrote " + std::to_string(written.size()) + " files to " + out.string());
-  if (o.timings) print_timings(load_started);
+  run_single_job({style_mode(), o.job, "", o.timings, 0, true,
+                  [&](PlannedJob& planned) {
+                    const std::string style = planned.outputs.front().metadata["style"];
+                    return Placement{
+                        o.out.empty() ? std::filesystem::path("out") / style : std::filesystem::path(o.out),
+                        "style " + style};
+                  }},
+                 common);
 }
 
 void add_style_options(CLI::App& app, StyleOptions& o) {
@@ -85,7 +68,8 @@ Action add_styles_command(CLI::App& app, CommonOptions&) {
       const auto all = load_templates(default_templates_file());
       size_t width = 0;
       for (const auto& [name, t] : all) width = std::max(width, name.size());
-      for (const auto& [name, t] : all) std::printf("%-*s  %s\n", static_cast<int>(width), name.c_str(), t.text.c_str());
+      for (const auto& [name, t] : all)
+        std::printf("%-*s  %s\n", static_cast<int>(width), name.c_str(), t.text.c_str());
       return 0;
     }
     const auto listing = load_all_styles(folder->empty() ? default_styles_folder() : std::filesystem::path(*folder));

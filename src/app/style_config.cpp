@@ -10,8 +10,8 @@
 
 #include "vsp/app/style_templates.hpp"
 #include "vsp/config/parse_json.hpp"
-#include "vsp/config/suggest.hpp"
 #include "vsp/config/paths.hpp"
+#include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
 #include "vsp/values.hpp"
 
@@ -101,10 +101,24 @@ class FieldReader {
   std::string prefix_;
 };
 
-const std::set<std::string> kFields = {"name", "description", "template", "reference_template", "target_template",
-                                       "reference_object", "reference_seed",
-                                       "negative", "zero_target_negatives", "targets", "seeds", "layers",
-                                       "swap_steps", "steps", "cfg", "sampler", "warmup", "shared_attention",
+const std::set<std::string> kFields = {"name",
+                                       "description",
+                                       "template",
+                                       "reference_template",
+                                       "target_template",
+                                       "reference_object",
+                                       "reference_seed",
+                                       "negative",
+                                       "zero_target_negatives",
+                                       "targets",
+                                       "seeds",
+                                       "layers",
+                                       "swap_steps",
+                                       "steps",
+                                       "cfg",
+                                       "sampler",
+                                       "warmup",
+                                       "shared_attention",
                                        "shared_adain"};
 
 }  // namespace
@@ -127,8 +141,7 @@ StyleConfig StyleConfig::load(const std::filesystem::path& file) {
   if (!object.is_object()) fields.fail("a style must be a JSON object");
   for (auto item = object.begin(); item != object.end(); ++item) {
     if (kFields.count(item.key())) continue;
-    const auto near = closest(item.key(), {kFields.begin(), kFields.end()}, 1);
-    fields.fail("unknown field '" + item.key() + "'" + (near.empty() ? "" : "; did you mean '" + near[0] + "'?"));
+    fields.fail("unknown field '" + item.key() + "'" + did_you_mean(item.key(), {kFields.begin(), kFields.end()}, "'"));
   }
   fields.text("name", s.name, true);
   if (!values::valid_output_name(s.name))
@@ -172,7 +185,8 @@ StyleConfig StyleConfig::load(const std::filesystem::path& file) {
   fields.flag("shared_attention", s.shared_attention);
   fields.flag("shared_adain", s.shared_adain);
   if (fields.has("warmup")) {
-    if (!object["warmup"].is_object()) fields.fail("field 'warmup' must be an object {\"cfg\": number, \"steps\": integer}");
+    if (!object["warmup"].is_object())
+      fields.fail("field 'warmup' must be an object {\"cfg\": number, \"steps\": integer}");
     FieldReader warmup(file, object["warmup"], "warmup.");
     warmup.number("cfg", s.warmup_cfg, 0, 100, true);
     warmup.integer("steps", s.warmup_steps, 0, 1000, true);
@@ -232,8 +246,7 @@ StyleConfig find_style(const std::filesystem::path& folder, const std::string& n
   for (const auto& entry : std::filesystem::directory_iterator(folder, ec))
     if (entry.path().extension() == ".json") names.push_back(entry.path().stem().string());
   const auto near = closest(name, names);
-  std::string hint;
-  for (const auto& n : near) hint += (hint.empty() ? "" : ", ") + n;
+  const std::string hint = join(near);
   throw Error("unknown style '" + name + "' in " + folder.string() + (hint.empty() ? "" : "; closest: " + hint) +
               " (vsp styles lists them all)");
 }

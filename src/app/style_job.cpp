@@ -11,8 +11,8 @@
 #include "vsp/attention/selection.hpp"
 #include "vsp/error.hpp"
 #include "vsp/models/manifest.hpp"
-#include "vsp/sampling/scheduler.hpp"
 #include "vsp/pipeline/style.hpp"
+#include "vsp/sampling/scheduler.hpp"
 #include "vsp/values.hpp"
 
 namespace vsp::app {
@@ -24,8 +24,10 @@ namespace fs = std::filesystem;
 std::string slug(const std::string& text) {
   std::string out;
   for (unsigned char c : text) {
-    if (std::isalnum(c)) out += static_cast<char>(std::tolower(c));
-    else if (!out.empty() && out.back() != '-') out += '-';
+    if (std::isalnum(c))
+      out += static_cast<char>(std::tolower(c));
+    else if (!out.empty() && out.back() != '-')
+      out += '-';
     if (out.size() >= 40) break;
   }
   while (!out.empty() && out.back() == '-') out.pop_back();
@@ -40,7 +42,8 @@ fs::path from_base(const PlanContext& context, const std::string& path) {
 // file name ("The starry night.png" -> reference prompt "The starry night", targets "{object}").
 StyleConfig resolve_style(const json& job, const PlanContext& context) {
   const std::string name = job.value("style", ""), image = job.value("style_image", "");
-  if (name.empty() && image.empty()) throw UsageError("give a style (--style NAME, see vsp styles) or a --style-image FILE");
+  if (name.empty() && image.empty())
+    throw UsageError("give a style (--style NAME, see vsp styles) or a --style-image FILE");
   const auto folder = job.contains("styles") ? from_base(context, job["styles"]) : default_styles_folder();
   if (image.empty()) {
     auto s = find_style(folder, name);
@@ -70,7 +73,8 @@ StyleConfig resolve_style(const json& job, const PlanContext& context) {
 pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, const PlanContext& context) {
   pipeline::StyleRequest r;
   const bool from_image = job.contains("style_image");
-  r.reference_prompt = from_image ? s.reference_object : s.reference_prompt(job.value("reference_object", s.reference_object));
+  r.reference_prompt =
+      from_image ? s.reference_object : s.reference_prompt(job.value("reference_object", s.reference_object));
   r.reference_seed = job.value("reference_seed", s.reference_seed);
   // Targets: "prompt" (used as given), else "object" (put into the template), else the style's.
   std::vector<std::string> prompts = job.value("prompt", std::vector<std::string>{});
@@ -82,7 +86,8 @@ pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, cons
   // Checked before the lists are built: each target's metadata repeats the whole target list.
   if (count + 1 > static_cast<size_t>(kMaxImagesPerJob))
     throw UsageError(std::to_string(count) + " targets is more than vsp makes in one job (" +
-                     std::to_string(kMaxImagesPerJob - 1) + "); lower --num or the seeds, or split the run into a jobs file");
+                     std::to_string(kMaxImagesPerJob - 1) +
+                     "); lower --num or the seeds, or split the run into a jobs file");
   if (seeds.empty()) seeds.push_back(0);
   if (count > seeds.size() && seeds.back() + (count - seeds.size()) > static_cast<uint64_t>(values::kMaxSeed))
     throw UsageError("the seeds counted on from " + std::to_string(seeds.back()) + " pass " +
@@ -110,8 +115,9 @@ pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, cons
   for (const auto& pixel : job.value("attention_map", std::vector<std::string>{})) {
     const auto comma = pixel.find(',');
     const auto x = values::parse_decimal_integer(pixel.substr(0, comma), 0, models::kMaxImageSide);
-    const auto y = comma == std::string::npos ? std::nullopt
-                                              : values::parse_decimal_integer(pixel.substr(comma + 1), 0, models::kMaxImageSide);
+    const auto y = comma == std::string::npos
+                       ? std::nullopt
+                       : values::parse_decimal_integer(pixel.substr(comma + 1), 0, models::kMaxImageSide);
     if (!x || !y) throw UsageError("--attention-map takes a pixel as X,Y (e.g. 512,300), got '" + pixel + "'");
     r.attention_pixels.emplace_back(static_cast<int>(*x), static_cast<int>(*y));
   }
@@ -119,7 +125,7 @@ pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, cons
   for (const char* key : {"attention_step", "attention_layers"})
     if (job.contains(key) && !job.contains("attention_map"))
       throw UsageError(std::string(key) == "attention_step" ? "--attention-step needs --attention-map X,Y"
-                                                             : "--attention-layers needs --attention-map X,Y");
+                                                            : "--attention-layers needs --attention-map X,Y");
   if (job.contains("shared_adain") && !job.value("shared_attention", false))
     throw UsageError(std::string("--") + (job["shared_adain"].get<bool>() ? "" : "no-") +
                      "shared-adain needs --shared-attention");
@@ -148,7 +154,8 @@ class StyleJob : public PlannedJob {
     // Attention maps: over the reference image, one per target and pixel, in the planned order.
     for (size_t i = 0; i < map_files.size(); ++i) {
       const auto map = made.attention_maps[static_cast<int64_t>(i / request.attention_pixels.size())]
-                                          [static_cast<int64_t>(i % request.attention_pixels.size())].contiguous();
+                                          [static_cast<int64_t>(i % request.attention_pixels.size())]
+                                              .contiguous();
       result.images.push_back(io::overlay_heatmap(result.images.front(), map.data_ptr<float>(),
                                                   static_cast<int>(map.size(1)), static_cast<int>(map.size(0))));
       result.arrays.emplace_back(arrays[i].file, map);
@@ -169,13 +176,23 @@ std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& conte
   attention::select_self_layers(context.manifest.attention_layers, r.layers);
   attention::select_steps(r.swap_steps, r.steps);
 
-  json shared = {{"mode", "style"}, {"style", style.name}, {"reference_prompt", r.reference_prompt},
-                 {"reference_seed", r.reference_seed}, {"steps", r.steps}, {"cfg", r.cfg},
-                 {"warmup", {{"steps", r.warmup_steps}, {"cfg", r.warmup_cfg}}}, {"sampler", r.sampler},
-                 {"width", r.width}, {"height", r.height}, {"layers", r.layers}, {"swap_steps", r.swap_steps},
-                 {"targets", r.target_prompts}, {"seeds", r.target_seeds},
+  json shared = {{"mode", "style"},
+                 {"style", style.name},
+                 {"reference_prompt", r.reference_prompt},
+                 {"reference_seed", r.reference_seed},
+                 {"steps", r.steps},
+                 {"cfg", r.cfg},
+                 {"warmup", {{"steps", r.warmup_steps}, {"cfg", r.warmup_cfg}}},
+                 {"sampler", r.sampler},
+                 {"width", r.width},
+                 {"height", r.height},
+                 {"layers", r.layers},
+                 {"swap_steps", r.swap_steps},
+                 {"targets", r.target_prompts},
+                 {"seeds", r.target_seeds},
                  {"negative", r.negative ? json(*r.negative) : json(nullptr)},
-                 {"zero_target_negatives", r.zero_target_negatives}, {"job", job}};
+                 {"zero_target_negatives", r.zero_target_negatives},
+                 {"job", job}};
   // The images do not depend on the attention-map options: their metadata leaves them out, so that
   // asking for maps writes the same files (and --resume keeps them).
   for (const char* key : {"attention_map", "attention_step", "attention_layers"}) shared["job"].erase(key);

@@ -43,9 +43,9 @@ std::vector<Picture> read_pictures(const json& job, const char* key, const PlanC
     const auto relative = is_folder(path) ? given / file.filename() : given;
     // As the original's load_img: a centre crop (torchvision's rounding; to the output's aspect
     // ratio, where the original's output is square), then Pillow's Lanczos.
-    pictures.push_back({name, relative.generic_string(),
-                        io::crop_to_fill(io::read_image(file), width, height, io::Filter::lanczos,
-                                         io::CropRounding::half_to_even)});
+    pictures.push_back(
+        {name, relative.generic_string(),
+         io::crop_to_fill(io::read_image(file), width, height, io::Filter::lanczos, io::CropRounding::half_to_even)});
   }
   return pictures;
 }
@@ -67,7 +67,8 @@ class TransferJob : public PlannedJob {
       for (const auto& style : request.styles) cells.push_back(style);
       for (size_t c = 0; c < request.contents.size(); ++c) {
         cells.push_back(request.contents[c]);
-        for (size_t s = 0; s < request.styles.size(); ++s) cells.push_back(result.images[c * request.styles.size() + s]);
+        for (size_t s = 0; s < request.styles.size(); ++s)
+          cells.push_back(result.images[c * request.styles.size() + s]);
       }
       result.images.push_back(io::make_grid(cells, static_cast<int>(request.styles.size()) + 1, 4));
     }
@@ -97,7 +98,8 @@ std::unique_ptr<PlannedJob> plan_transfer(const json& job, const PlanContext& co
   planned->grid = job.value("grid", false);
   if (!(r.tau > 0)) throw UsageError("--tau must be above 0, got " + job["tau"].dump());
   if (r.start_step >= r.steps)
-    throw UsageError("--start-step " + std::to_string(r.start_step) + " must be below --steps " + std::to_string(r.steps));
+    throw UsageError("--start-step " + std::to_string(r.start_step) + " must be below --steps " +
+                     std::to_string(r.steps));
   attention::select_self_layers(manifest.attention_layers, pipeline::transfer_layer_specs(r.layers));
   sampling::ScheduleConfig::from_json(manifest.scheduler);  // a bad scheduler config, before compute
 
@@ -109,10 +111,10 @@ std::unique_ptr<PlannedJob> plan_transfer(const json& job, const PlanContext& co
   // The images do not depend on how features are kept: --resume keeps them across that choice.
   json shown_job = job;
   shown_job.erase("features");
-  const json shared = {{"mode", "transfer"}, {"gamma", r.gamma}, {"tau", r.tau}, {"adain", r.adain},
-                       {"injection", r.injection}, {"layers", r.layers}, {"steps", r.steps},
-                       {"start_step", r.start_step}, {"width", r.width}, {"height", r.height},
-                       {"sampler", "ddim"}, {"job", shown_job}};
+  const json shared = {{"mode", "transfer"}, {"gamma", r.gamma},           {"tau", r.tau},
+                       {"adain", r.adain},   {"injection", r.injection},   {"layers", r.layers},
+                       {"steps", r.steps},   {"start_step", r.start_step}, {"width", r.width},
+                       {"height", r.height}, {"sampler", "ddim"},          {"job", shown_job}};
   const fs::path folder = context.name;
   for (size_t c = 0; c < contents.size(); ++c) {
     for (size_t s = 0; s < styles.size(); ++s) {

@@ -11,10 +11,10 @@ namespace vsp::attention {
 
 at::Tensor query_attention(const at::Tensor& q, const at::Tensor& k, const std::vector<int64_t>& tokens) {
   const auto index = at::tensor(tokens, at::kLong).to(q.device());
-  const auto chosen = q.index_select(2, index).to(at::kFloat);                   // [B, H, P, d]
+  const auto chosen = q.index_select(2, index).to(at::kFloat);  // [B, H, P, d]
   const auto logits = at::matmul(chosen, k.to(at::kFloat).transpose(-2, -1).unsqueeze(0)) /
-                      std::sqrt(static_cast<double>(q.size(-1)));                // [B, H, P, M]
-  return at::softmax(logits, -1).mean(1);                                         // [B, P, M]
+                      std::sqrt(static_cast<double>(q.size(-1)));  // [B, H, P, M]
+  return at::softmax(logits, -1).mean(1);                          // [B, P, M]
 }
 
 AttentionMapRecorder::AttentionMapRecorder(AttentionController& inner, AttentionMapRequest request, int64_t targets)
@@ -60,7 +60,8 @@ void AttentionMapRecorder::end_step(const StepContext& step) {
 }
 
 at::Tensor AttentionMapRecorder::maps() const {
-  if (layers_recorded_ == 0) throw Error("attention map: no layer was recorded at step " + std::to_string(request_.step));
+  if (layers_recorded_ == 0)
+    throw Error("attention map: no layer was recorded at step " + std::to_string(request_.step));
   return (sums_ / layers_recorded_).view({targets_, static_cast<int64_t>(tokens_.size()), grid_h_, grid_w_});
 }
 

@@ -7,6 +7,7 @@
 #include <regex>
 #include <set>
 
+#include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
 #include "vsp/values.hpp"
 
@@ -25,9 +26,7 @@ std::string known_modules(const std::vector<models::AttentionLayer>& layers) {
   std::set<std::string> names;
   for (const auto& l : layers)
     if (l.self) names.insert(l.block), names.insert(l.attention);
-  std::string list;
-  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-  return list;
+  return join({names.begin(), names.end()});
 }
 
 // Python slice semantics for self[a:b] over `count` items; any integer is a valid bound.
@@ -79,7 +78,9 @@ std::optional<std::vector<int>> preset_layers(const std::vector<models::Attentio
 std::vector<bool> select_self_layers(const std::vector<models::AttentionLayer>& layers,
                                      const std::vector<std::string>& specs) {
   if (specs.empty())
-    throw Error("the layer selection is empty; name a preset (default, strong), modules such as up_blocks.1, or a slice such as self[-6:]");
+    throw Error(
+        "the layer selection is empty; name a preset (default, strong), modules such as up_blocks.1, or a slice such "
+        "as self[-6:]");
   std::vector<bool> mask(layers.size(), false);
   std::vector<int> self_ids;
   for (const auto& l : layers)
@@ -106,8 +107,9 @@ std::vector<bool> select_self_layers(const std::vector<models::AttentionLayer>& 
       if (l.self && (inside(l.name, spec) || l.name == spec)) mask[l.id] = found = true;
     }
     if (!found)
-      throw Error("the model has no self-attention layers in '" + spec + "'; use a preset (default, strong), a module such as " +
-                  known_modules(layers) + ", or a slice such as self[-6:]");
+      throw Error("the model has no self-attention layers in '" + spec +
+                  "'; use a preset (default, strong), a module such as " + known_modules(layers) +
+                  ", or a slice such as self[-6:]");
   }
   return mask;
 }
@@ -125,7 +127,8 @@ std::vector<bool> select_steps(const std::string& spec, int num_steps) {
     std::smatch match;
     bool any = false;
     if (item.size() > kMaxSpecLength) {
-      throw Error("bad swap steps '" + item.substr(0, 40) + "...': too long; use all, index ranges like 0-9,20-29, "
+      throw Error("bad swap steps '" + item.substr(0, 40) +
+                  "...': too long; use all, index ranges like 0-9,20-29, "
                   "or fractions like 0.0-0.5");
     } else if (std::regex_match(item, match, fractions)) {
       // strtod, not stod: 400 digits overflow to HUGE_VAL or underflow to 0 rather than throw.

@@ -8,11 +8,15 @@
 
 namespace vsp::attention {
 
-StyleInjectionController::StyleInjectionController(std::vector<bool> layers, double gamma, double tau,
-                                                   int64_t contents, std::vector<Pair> pairs,
-                                                   int64_t first_stylised_row, bool cache)
-    : layers_(std::move(layers)), gamma_(gamma), tau_(tau), contents_(contents), pairs_(std::move(pairs)),
-      first_stylised_row_(first_stylised_row), cache_(cache) {}
+StyleInjectionController::StyleInjectionController(std::vector<bool> layers, double gamma, double tau, int64_t contents,
+                                                   std::vector<Pair> pairs, int64_t first_stylised_row, bool cache)
+    : layers_(std::move(layers)),
+      gamma_(gamma),
+      tau_(tau),
+      contents_(contents),
+      pairs_(std::move(pairs)),
+      first_stylised_row_(first_stylised_row),
+      cache_(cache) {}
 
 bool StyleInjectionController::recording(const StepContext& step) const {
   return cache_ ? step.phase == Phase::inversion : step.phase == Phase::sampling;
@@ -32,7 +36,8 @@ at::Tensor StyleInjectionController::attend(const models::AttentionLayer& layer,
     }
     return sdpa(q, k, v);
   }
-  if (!step.all_rows_are(kStylisedRole)) throw std::logic_error("style injection: a call mixes stylised and image rows");
+  if (!step.all_rows_are(kStylisedRole))
+    throw std::logic_error("style injection: a call mixes stylised and image rows");
   const auto found = features_.find(key);
   if (found == features_.end())
     throw Error("style injection: no recorded features at timestep " + std::to_string(key.second) + " in layer " +
@@ -50,7 +55,8 @@ at::Tensor StyleInjectionController::attend(const models::AttentionLayer& layer,
   const auto content_q = f.content_q.index_select(0, index(content_rows));
   const auto blended = content_q * gamma_ + q * (1.0 - gamma_);
   // softmax(tau q~ K^T / sqrt(d)): the temperature scales the logits, so it scales q~.
-  return sdpa(blended * tau_, f.style_k.index_select(0, index(style_rows)), f.style_v.index_select(0, index(style_rows)));
+  return sdpa(blended * tau_, f.style_k.index_select(0, index(style_rows)),
+              f.style_v.index_select(0, index(style_rows)));
 }
 
 void StyleInjectionController::end_step(const StepContext& step) {

@@ -35,10 +35,13 @@ at::Tensor shared_kv_attention(const at::Tensor& q, const at::Tensor& k, const a
   const int64_t groups = k.size(0), heads = q.size(1), tokens = q.size(2), dim = q.size(3);
   const int64_t targets = q.size(0) / groups;
   // [groups*T, H, N, d] -> [groups, H, T*N, d]: softmax is per query, so folding is exact.
-  const auto folded = q.view({groups, targets, heads, tokens, dim}).permute({0, 2, 1, 3, 4}).reshape(
-      {groups, heads, targets * tokens, dim});
+  const auto folded = q.view({groups, targets, heads, tokens, dim})
+                          .permute({0, 2, 1, 3, 4})
+                          .reshape({groups, heads, targets * tokens, dim});
   const auto out = at::scaled_dot_product_attention(folded, k, v);
-  return out.view({groups, heads, targets, tokens, dim}).permute({0, 2, 1, 3, 4}).reshape({groups * targets, heads, tokens, dim});
+  return out.view({groups, heads, targets, tokens, dim})
+      .permute({0, 2, 1, 3, 4})
+      .reshape({groups * targets, heads, tokens, dim});
 }
 
 }  // namespace vsp::attention

@@ -38,6 +38,12 @@ std::vector<std::string> closest(const std::string& word, const std::vector<std:
   return out;
 }
 
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates,
+                         const std::string& quote) {
+  const auto near = closest(word, candidates, 1);
+  return near.empty() ? "" : "; did you mean " + quote + near[0] + quote + "?";
+}
+
 std::string join(const std::vector<std::string>& items, const std::string& separator) {
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : separator) + item;

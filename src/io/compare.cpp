@@ -14,8 +14,8 @@ namespace vsp::io {
 namespace {
 
 std::string size_of(const Image& image) {
-  return std::to_string(image.width) + "x" + std::to_string(image.height) + " with " +
-         std::to_string(image.channels) + " channels";
+  return std::to_string(image.width) + "x" + std::to_string(image.height) + " with " + std::to_string(image.channels) +
+         " channels";
 }
 
 void check_comparable(const Image& golden, const Image& actual, const char* what) {

@@ -207,8 +207,7 @@ std::vector<fs::path> list_images(const fs::path& folder) {
     std::transform(extension.begin(), extension.end(), extension.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     std::error_code entry_error;  // its own: a broken link must not fail the listing
-    if (fs::is_regular_file(path, entry_error) &&
-        (extension == ".png" || extension == ".jpg" || extension == ".jpeg"))
+    if (fs::is_regular_file(path, entry_error) && (extension == ".png" || extension == ".jpg" || extension == ".jpeg"))
       pictures.push_back(path);
     else
       ++skipped;

@@ -43,12 +43,14 @@ Image make_grid(const std::vector<Image>& images, int columns, int gap_px) {
 
 Image overlay_heatmap(const Image& image, const float* map, int map_width, int map_height) {
   detail::check_layout(image, "overlay_heatmap");
-  if (image.channels != 3 || map_width < 1 || map_height < 1) throw Error("overlay_heatmap: needs an RGB image and a map");
+  if (image.channels != 3 || map_width < 1 || map_height < 1)
+    throw Error("overlay_heatmap: needs an RGB image and a map");
   const cv::Mat values(map_height, map_width, CV_32F, const_cast<float*>(map));
   double low = 0, high = 0;
   cv::minMaxLoc(values, &low, &high);
   cv::Mat scaled, enlarged, colours;
-  values.convertTo(scaled, CV_8U, high > low ? 255.0 / (high - low) : 0.0, high > low ? -low * 255.0 / (high - low) : 0.0);
+  values.convertTo(scaled, CV_8U, high > low ? 255.0 / (high - low) : 0.0,
+                   high > low ? -low * 255.0 / (high - low) : 0.0);
   cv::resize(scaled, enlarged, cv::Size(image.width, image.height), 0, 0, cv::INTER_LINEAR);
   cv::applyColorMap(enlarged, colours, cv::COLORMAP_JET);  // BGR
   cv::cvtColor(colours, colours, cv::COLOR_BGR2RGB);

@@ -24,8 +24,8 @@ std::string downscale_hint(const std::filesystem::path& path) {
   std::filesystem::path small = path;
   small.replace_filename(path.stem().string() + "-small" + path.extension().string());
   // ImageMagick's -resize fits the picture inside 4096x4096, keeping its proportions.
-  return "downscale it first in any image editor, e.g. `convert " + shell_word(path.string()) +
-         " -resize 4096x4096 " + shell_word(small.string()) + "`";
+  return "downscale it first in any image editor, e.g. `convert " + shell_word(path.string()) + " -resize 4096x4096 " +
+         shell_word(small.string()) + "`";
 }
 
 void check_image_size(int64_t width, int64_t height, const std::filesystem::path& path) {

@@ -106,8 +106,8 @@ TextChunks text_of(png_structp png, png_infop info) {
     const png_text& chunk = text[i];
     const bool utf8 = chunk.compression == PNG_ITXT_COMPRESSION_NONE || chunk.compression == PNG_ITXT_COMPRESSION_zTXt;
     const std::string key = latin1_to_utf8(chunk.key, std::strlen(chunk.key));
-    std::string value = utf8 ? std::string(chunk.text, chunk.itxt_length)
-                             : latin1_to_utf8(chunk.text, chunk.text_length);
+    std::string value =
+        utf8 ? std::string(chunk.text, chunk.itxt_length) : latin1_to_utf8(chunk.text, chunk.text_length);
     chunks.emplace(key, std::move(value));  // a repeated key keeps its first value
   }
   return chunks;

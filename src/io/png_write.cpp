@@ -75,8 +75,7 @@ void flush_output(png_structp) {}
 
 // Runs libpng's writer; false when it failed (the message is in the PngError).
 // A libpng error longjmps back here, so this function must own no object with a destructor.
-bool encode(png_structp png, png_infop info, const Image& image, png_text* text, int text_count,
-            png_bytepp rows) {
+bool encode(png_structp png, png_infop info, const Image& image, png_text* text, int text_count, png_bytepp rows) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_set_IHDR(png, info, static_cast<png_uint_32>(image.width), static_cast<png_uint_32>(image.height), 8,
                color_type_of(image), PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);

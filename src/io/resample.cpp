@@ -131,7 +131,8 @@ Image crop_to_fill(const Image& image, int width, int height, Filter filter, Cro
   const size_t c = static_cast<size_t>(image.channels);
   cropped.pixels.reserve(static_cast<size_t>(crop_width) * crop_height * c);
   for (int y = top; y < top + crop_height; ++y) {
-    const auto row = image.pixels.begin() + static_cast<std::ptrdiff_t>((static_cast<size_t>(y) * image.width + left) * c);
+    const auto row =
+        image.pixels.begin() + static_cast<std::ptrdiff_t>((static_cast<size_t>(y) * image.width + left) * c);
     cropped.pixels.insert(cropped.pixels.end(), row, row + static_cast<std::ptrdiff_t>(crop_width * c));
   }
   return resize(cropped, width, height, filter);

@@ -8,6 +8,7 @@
 
 #include "vsp/config/parse_json.hpp"
 #include "vsp/config/paths.hpp"
+#include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
 #include "vsp/values.hpp"
 
@@ -77,7 +78,8 @@ class Fields {
     return get(key);
   }
   [[noreturn]] void fail(const std::string& key, const std::string& what) const {
-    throw Error(path_.string() + ": field '" + prefix_ + key + "' " + what + "; re-export the model with scripts/export.py");
+    throw Error(path_.string() + ": field '" + prefix_ + key + "' " + what +
+                "; re-export the model with scripts/export.py");
   }
 
  private:
@@ -93,12 +95,12 @@ constexpr int64_t kMaxDimension = 1 << 16;
 }  // namespace
 
 Manifest Manifest::load(const std::filesystem::path& folder) {
-  if (!is_folder(folder))
-    throw Error("model folder '" + folder.string() + "' not found; " + export_hint(folder));
+  if (!is_folder(folder)) throw Error("model folder '" + folder.string() + "' not found; " + export_hint(folder));
   const auto path = folder / "manifest.json";
   std::ifstream in(path, std::ios::binary);
   if (!in)
-    throw Error("'" + folder.string() + "' has no manifest.json, so it is not a vsp model folder; " + export_hint(folder));
+    throw Error("'" + folder.string() + "' has no manifest.json, so it is not a vsp model folder; " +
+                export_hint(folder));
   std::stringstream bytes;
   bytes << in.rdbuf();
   nlohmann::json json;
@@ -136,7 +138,8 @@ Manifest Manifest::load(const std::filesystem::path& folder) {
   if (m.default_size % m.size_multiple != 0) top.fail("default_size", "must be a multiple of size_multiple");
   m.force_zeros_for_empty_prompt = top.flag("force_zeros_for_empty_prompt");
   m.scheduler = top.object("scheduler");
-  m.train_timesteps = static_cast<int>(Fields(m.scheduler, "scheduler.", path).integer_or("num_train_timesteps", 1000, 2, 100000));
+  m.train_timesteps =
+      static_cast<int>(Fields(m.scheduler, "scheduler.", path).integer_or("num_train_timesteps", 1000, 2, 100000));
   for (const auto& e : top.list("text_encoders")) {
     const Fields encoder(e, "text_encoders[].", path);
     TextEncoderInfo info;
@@ -165,8 +168,7 @@ Manifest Manifest::load(const std::filesystem::path& folder) {
   if (m.added_conditioning) inputs.insert(inputs.end(), {"text_embeds", "time_ids"});
   inputs.insert(inputs.end(), {"down_residuals", "mid_residual"});
   if (m.unet_inputs != inputs) {
-    std::string list;
-    for (const auto& name : inputs) list += (list.empty() ? "" : ", ") + name;
+    const std::string list = join(inputs);
     unet.fail("inputs", "must be (" + list + ") for a UNet " + (m.added_conditioning ? "with" : "without") +
                             " added conditioning");
   }
@@ -220,7 +222,8 @@ Manifest Manifest::load(const std::filesystem::path& folder) {
     info.height = static_cast<int>(depth.integer("height", 1, kMaxDimension));
     info.width = static_cast<int>(depth.integer("width", 1, kMaxDimension));
     info.resample = depth.text("resample");
-    if (info.resample != "bilinear" && info.resample != "bicubic") depth.fail("resample", "must be bilinear or bicubic");
+    if (info.resample != "bilinear" && info.resample != "bicubic")
+      depth.fail("resample", "must be bilinear or bicubic");
     info.rescale = depth.number("rescale", 1e-6, 1.0);
     for (const char* key : {"mean", "std"}) {
       const auto& values = depth.list(key);
@@ -239,15 +242,17 @@ Manifest Manifest::load(const std::filesystem::path& folder) {
   for (const auto& encoder : m.text_encoders) files.push_back(encoder.file);
   for (const auto& file : files) {
     if (!std::filesystem::is_regular_file(folder / file))
-      throw Error("model folder '" + folder.string() + "' lacks " + file + "; re-export the model with scripts/export.py");
+      throw Error("model folder '" + folder.string() + "' lacks " + file +
+                  "; re-export the model with scripts/export.py");
   }
   return m;
 }
 
 std::string no_depth_estimator_message(const std::filesystem::path& folder) {
-  return "model folder '" + folder.string() + "' has no depth estimator for --control depth; export one with "
-         "scripts/export.py --model ... --out " + folder.string() +
-         " --depth-model Intel/dpt-hybrid-midas, or give a ready depth map with --control depth-map";
+  return "model folder '" + folder.string() +
+         "' has no depth estimator for --control depth; export one with "
+         "scripts/export.py --model ... --out " +
+         folder.string() + " --depth-model Intel/dpt-hybrid-midas, or give a ready depth map with --control depth-map";
 }
 
 void Manifest::check_size(int width, int height) const {
@@ -261,7 +266,8 @@ void Manifest::check_size(int width, int height) const {
   }
   if (width > kMaxImageSide || height > kMaxImageSide)
     throw UsageError("size " + std::to_string(width) + "x" + std::to_string(height) + " is larger than vsp renders (" +
-                     std::to_string(kMaxImageSide) + " pixels a side); choose a smaller --width/--height and upscale after");
+                     std::to_string(kMaxImageSide) +
+                     " pixels a side); choose a smaller --width/--height and upscale after");
 }
 
 void Manifest::check_steps(int steps) const {

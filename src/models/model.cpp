@@ -1,7 +1,7 @@
 #include "vsp/models/model.hpp"
 
-#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/cuda.h>
 
 #include <future>
@@ -24,7 +24,8 @@ torch::jit::Module load_module(const std::filesystem::path& path, const Manifest
     module.eval();
     return module;
   } catch (const c10::Error& e) {
-    const std::string exported = manifest.exporter_torch.empty() ? "" : " (it was exported with PyTorch " + manifest.exporter_torch + ")";
+    const std::string exported =
+        manifest.exporter_torch.empty() ? "" : " (it was exported with PyTorch " + manifest.exporter_torch + ")";
     throw Error("cannot load " + path.string() + " (" + first_line(e.what_without_backtrace()) +
                 "); the file is corrupt or from a newer PyTorch than this vsp's LibTorch" + exported +
                 ": re-export the model with scripts/export.py");
@@ -38,8 +39,8 @@ void check_inputs(const torch::jit::Module& module, const std::filesystem::path&
   const auto method = module.find_method("forward");
   const size_t given = method ? method->function().getSchema().arguments().size() - 1 : 0;  // minus self
   if (given != inputs)
-    throw Error(path.string() + " is not " + what + " (its forward takes " + std::to_string(given) +
-                " inputs, not " + std::to_string(inputs) + "); re-export the model with scripts/export.py");
+    throw Error(path.string() + " is not " + what + " (its forward takes " + std::to_string(given) + " inputs, not " +
+                std::to_string(inputs) + "); re-export the model with scripts/export.py");
 }
 
 c10::Device resolve_device(const std::string& request, const Manifest& manifest) {
@@ -51,7 +52,8 @@ c10::Device resolve_device(const std::string& request, const Manifest& manifest)
     throw Error("unknown device '" + name + "'; use cpu, cuda or cuda:N");
   }
   if (device.is_cuda() && !torch::cuda::is_available())
-    throw Error("--device " + name + " but no CUDA device is available (or this LibTorch has no CUDA); use --device cpu with a CPU export");
+    throw Error("--device " + name +
+                " but no CUDA device is available (or this LibTorch has no CUDA); use --device cpu with a CPU export");
   // Tracing bakes the device into factory ops: a CPU export cannot run on CUDA, nor the reverse.
   if (device.type() != c10::Device(manifest.device).type())
     throw Error("model '" + manifest.folder.string() + "' was exported for " + manifest.device + ", not " + name +
@@ -176,13 +178,15 @@ std::vector<c10::IValue> Model::unet_arguments(const UNetInputs& inputs) const {
   // no bit and costs no memory.
   const auto zeros = [&](const std::pair<int, int>& shape) {
     const auto& x = inputs.sample;
-    return at::zeros({}, x.options()).expand({x.size(0), shape.first, x.size(2) >> shape.second, x.size(3) >> shape.second});
+    return at::zeros({}, x.options())
+        .expand({x.size(0), shape.first, x.size(2) >> shape.second, x.size(3) >> shape.second});
   };
   for (const auto& name : manifest.unet_inputs) {
     if (name == "down_residuals") {
       std::vector<c10::IValue> residuals;
       for (size_t i = 0; i < manifest.down_residuals.size(); ++i)
-        residuals.emplace_back(inputs.down_residuals.empty() ? zeros(manifest.down_residuals[i]) : inputs.down_residuals.at(i));
+        residuals.emplace_back(inputs.down_residuals.empty() ? zeros(manifest.down_residuals[i])
+                                                             : inputs.down_residuals.at(i));
       arguments.emplace_back(c10::ivalue::Tuple::create(std::move(residuals)));
       continue;
     }
@@ -196,7 +200,8 @@ std::vector<c10::IValue> Model::unet_arguments(const UNetInputs& inputs) const {
                               : name == "text_embeds"           ? &inputs.text_embeds
                               : name == "time_ids"              ? &inputs.time_ids
                                                                 : nullptr;
-    if (!input) throw Error("the UNet asks for an input named '" + name + "' that this vsp cannot give; re-export the model");
+    if (!input)
+      throw Error("the UNet asks for an input named '" + name + "' that this vsp cannot give; re-export the model");
     if (!input->defined()) throw std::logic_error("UNet input '" + name + "' was not given");
     arguments.emplace_back(*input);
   }
@@ -209,9 +214,10 @@ torch::jit::Module& Model::controlnet(const std::string& kind) const {
   if (loaded != controlnets_.end()) return loaded->second;
   const auto file = manifest.controlnets.find(kind);
   if (file == manifest.controlnets.end())
-    throw Error("model folder '" + folder_.string() + "' has no " + kind + " ControlNet; export one with scripts/export.py "
-                "--model ... --out " + folder_.string() + " --controlnet " + kind + "=diffusers/controlnet-" + kind +
-                "-sdxl-1.0");
+    throw Error("model folder '" + folder_.string() + "' has no " + kind +
+                " ControlNet; export one with scripts/export.py "
+                "--model ... --out " +
+                folder_.string() + " --controlnet " + kind + "=diffusers/controlnet-" + kind + "-sdxl-1.0");
   auto module = load_module(folder_ / file->second, manifest, device);
   check_inputs(module, folder_ / file->second, 6, "a ControlNet export");
   return controlnets_.emplace(kind, std::move(module)).first->second;
@@ -220,8 +226,7 @@ torch::jit::Module& Model::controlnet(const std::string& kind) const {
 torch::jit::Module& Model::depth_estimator() const {
   std::lock_guard lock(controlnets_mutex_);
   if (depth_estimator_) return *depth_estimator_;
-  if (!manifest.depth_estimator)
-    throw Error(no_depth_estimator_message(folder_));
+  if (!manifest.depth_estimator) throw Error(no_depth_estimator_message(folder_));
   const auto path = folder_ / manifest.depth_estimator->file;
   auto module = load_module(path, manifest, device);
   check_inputs(module, path, 1, "a depth estimator export");

@@ -17,7 +17,8 @@ ControlSettings plan_control_map(const std::string& control, const io::Image& pi
     settings.depth_source = picture;
     return settings;
   }
-  const auto resized = picture.width == width && picture.height == height ? picture : io::resize(picture, width, height);
+  const auto resized =
+      picture.width == width && picture.height == height ? picture : io::resize(picture, width, height);
   if (control == "canny")
     settings.map = io::canny_edges(resized, canny_low, canny_high);
   else
@@ -54,24 +55,26 @@ io::Image estimate_depth(const models::Model& model, const io::Image& image, int
   const auto std = torch::tensor({info.std[0], info.std[1], info.std[2]}, torch::kFloat).view({1, 3, 1, 1});
   const auto input = ((resized * info.rescale - mean) / std).to(model.device, model.dtype);
   const auto depth = estimator.forward({input}).toTensor().to(torch::kCPU, torch::kFloat);  // [1, h, w]
-  const auto full = F::interpolate(depth.unsqueeze(1), F::InterpolateFuncOptions()
-                                                           .size(std::vector<int64_t>{height, width})
-                                                           .mode(torch::kBicubic)
-                                                           .align_corners(false));
+  const auto full = F::interpolate(
+      depth.unsqueeze(1),
+      F::InterpolateFuncOptions().size(std::vector<int64_t>{height, width}).mode(torch::kBicubic).align_corners(false));
   const auto low = full.min(), range = full.max() - low;
   const auto normalised = range.item<float>() > 0 ? (full - low) / range : torch::zeros_like(full);
   // Truncated, not rounded: the paper's script casts with numpy's astype(uint8).
   const auto bytes = (normalised * 255.0).clamp(0, 255).to(torch::kUInt8)[0][0];
   const auto rgb_map = bytes.unsqueeze(-1).expand({height, width, 3}).contiguous();
-  return {width, height, 3, std::vector<uint8_t>(rgb_map.data_ptr<uint8_t>(), rgb_map.data_ptr<uint8_t>() + rgb_map.numel())};
+  return {width, height, 3,
+          std::vector<uint8_t>(rgb_map.data_ptr<uint8_t>(), rgb_map.data_ptr<uint8_t>() + rgb_map.numel())};
 }
 
 ControlSettings with_depth_map(ControlSettings settings, const models::Model& model, int width, int height) {
-  if (!settings.map && settings.depth_source) settings.map = estimate_depth(model, *settings.depth_source, width, height);
+  if (!settings.map && settings.depth_source)
+    settings.map = estimate_depth(model, *settings.depth_source, width, height);
   return settings;
 }
 
-ControlInput control_input(const ControlSettings& settings, const std::vector<bool>& steered, const c10::Device& device) {
+ControlInput control_input(const ControlSettings& settings, const std::vector<bool>& steered,
+                           const c10::Device& device) {
   ControlInput input;
   if (!settings.active()) return input;
   if (!settings.map) throw std::logic_error("control_input: the control map was not made (with_depth_map)");

@@ -10,7 +10,7 @@
 namespace vsp::pipeline {
 
 at::Tensor denoise(const models::Model& model, sampling::Scheduler& scheduler, at::Tensor latents,
-                   const text::Conditioning& uncond, const text::Conditioning& cond, const DenoiseOptions& options) {
+                   const Conditioning& uncond, const Conditioning& cond, const DenoiseOptions& options) {
   PhaseClock clock("denoise", model.device);
   const auto& timesteps = scheduler.timesteps();
   const int steps = static_cast<int>(timesteps.size());

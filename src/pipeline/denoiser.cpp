@@ -8,7 +8,10 @@ namespace vsp::pipeline {
 
 Denoiser::Denoiser(const models::Model& model, BranchLayout layout, int64_t rows, bool guided,
                    attention::AttentionController* controller)
-    : model_(model), layout_(std::move(layout)), guided_(guided), controller_(controller),
+    : model_(model),
+      layout_(std::move(layout)),
+      guided_(guided),
+      controller_(controller),
       scope_(model.manifest.attention_layers, controller) {
   std::vector<std::pair<int64_t, int64_t>> spans;
   if (layout_.reference_rows > 0) spans.emplace_back(0, layout_.reference_rows);
@@ -29,15 +32,16 @@ double ControlInput::scale_at(int step, int steps) const {
   return kind.empty() || from < start || to > end ? 0.0 : scale;
 }
 
-at::Tensor Denoiser::unet(const at::Tensor& rows, const at::Tensor& timestep, const text::Conditioning& c,
-                          const at::Tensor& control_images, double control_scale, const std::string& control_kind) const {
+at::Tensor Denoiser::unet(const at::Tensor& rows, const at::Tensor& timestep, const Conditioning& c,
+                          const at::Tensor& control_images, double control_scale,
+                          const std::string& control_kind) const {
   models::UNetInputs inputs{rows.to(model_.dtype), timestep, c.prompt_embeds, c.pooled, c.time_ids};
   if (control_scale != 0.0) {
     // The ControlNet sees the UNet's inputs and the control image; its residuals, scaled, join the UNet.
-    const auto out = model_.controlnet(control_kind)
-                         .forward({inputs.sample, timestep, c.prompt_embeds, c.pooled, c.time_ids,
-                                   control_images.to(model_.dtype)})
-                         .toTuple();
+    const auto out =
+        model_.controlnet(control_kind)
+            .forward({inputs.sample, timestep, c.prompt_embeds, c.pooled, c.time_ids, control_images.to(model_.dtype)})
+            .toTuple();
     for (const auto& residual : out->elements()[0].toTupleRef().elements())
       inputs.down_residuals.push_back(residual.toTensor() * control_scale);
     inputs.mid_residual = out->elements()[1].toTensor() * control_scale;
@@ -59,12 +63,12 @@ at::Tensor Denoiser::predict(const at::Tensor& model_input, const DenoiserStep& 
     }
     scope_.set_step(context);
     const auto selected = inputs.cond.select(index);
-    const auto c = guided_ ? text::Conditioning::cat({inputs.uncond.select(index), selected}) : selected;
+    const auto c = guided_ ? Conditioning::cat({inputs.uncond.select(index), selected}) : selected;
     auto rows = model_input.slice(0, group.begin, group.end);
     if (guided_) rows = torch::cat({rows, rows});
     const auto& control = inputs.control;
-    const bool controlled = !control.kind.empty() && group.begin < static_cast<int64_t>(control.rows.size()) &&
-                            control.rows[group.begin];
+    const bool controlled =
+        !control.kind.empty() && group.begin < static_cast<int64_t>(control.rows.size()) && control.rows[group.begin];
     const double control_scale = controlled ? control.scale_at(step.index, step.count) : 0.0;
     at::Tensor images;
     if (control_scale != 0.0) {

@@ -30,7 +30,7 @@ attention::PromptEdit coefficients(const EditAlignment& a, int steps, double sel
     const auto alpha = floats(a.alpha[e], {steps + 1, t}).narrow(0, 0, steps);  // [steps, T]
     const auto c = w * alpha;
     mapper.push_back(m.unsqueeze(0) * c.unsqueeze(1));  // [steps, T, T]
-    own.push_back(b * c + (1 - alpha));                  // [steps, T]
+    own.push_back(b * c + (1 - alpha));                 // [steps, T]
   }
   attention::PromptEdit edit;
   edit.mapper = torch::stack(mapper, 1);
@@ -58,14 +58,12 @@ at::Tensor blend(const at::Tensor& latents, const attention::PromptEditControlle
   const auto maps = controller.summed_maps(kCoarseLevel);
   const auto rows = latents.size(0);
   const auto [gh, gw] = level_grid(latents.size(2), latents.size(3), kCoarseLevel);
-  if (!maps.defined() || maps.size(1) != gh * gw)
-    throw std::logic_error("local blend: no maps at the blend level");
+  if (!maps.defined() || maps.size(1) != gh * gw) throw std::logic_error("local blend: no maps at the blend level");
   auto words = (maps * indicators.to(maps.device()).unsqueeze(1)).sum(-1) / controller.heads_per_step(kCoarseLevel);
   auto mask = torch::max_pool2d(words.view({rows, 1, gh, gw}), {3, 3}, {1, 1}, {1, 1});
-  mask = torch::nn::functional::interpolate(
-      mask, torch::nn::functional::InterpolateFuncOptions()
-                .size(std::vector<int64_t>{latents.size(2), latents.size(3)})
-                .mode(torch::kNearest));
+  mask = torch::nn::functional::interpolate(mask, torch::nn::functional::InterpolateFuncOptions()
+                                                      .size(std::vector<int64_t>{latents.size(2), latents.size(3)})
+                                                      .mode(torch::kNearest));
   mask = mask / mask.amax({2, 3}, true);
   const auto above = mask.gt(threshold);
   const auto edit_mask = above.narrow(0, 1, rows - 1).logical_or(above.narrow(0, 0, 1)).to(latents.scalar_type());
@@ -92,13 +90,13 @@ EditResult prompt_edit(const models::Model& model, const EditRequest& r, const E
     if (progress) progress(done, before + r.steps);
   };
 
-  text::Conditioning cond, uncond;
+  Conditioning cond, uncond;
   at::Tensor start;
   std::vector<at::Tensor> path;
   {
     torch::InferenceMode guard;
-    cond = text::encode_prompts(model, prompts, r.width, r.height);
-    uncond = text::encode_negative(model, r.negative, rows, r.width, r.height);
+    cond = encode_prompts(model, prompts, r.width, r.height);
+    uncond = encode_negative(model, r.negative, rows, r.width, r.height);
     model.text_encoding_done();
     if (r.image) {
       if (r.sampler != "ddim") throw UsageError("--image edits through DDIM inversion: use --sampler ddim");
@@ -121,14 +119,14 @@ EditResult prompt_edit(const models::Model& model, const EditRequest& r, const E
     // Outside InferenceMode, on ordinary tensors autograd may keep.
     std::vector<at::Tensor> trajectory;
     for (const auto& latent : path) trajectory.push_back(latent.clone());
-    const auto copy = [](const text::Conditioning& c) {
-      return text::Conditioning{c.prompt_embeds.clone(), c.pooled.defined() ? c.pooled.clone() : c.pooled,
-                                c.time_ids.defined() ? c.time_ids.clone() : c.time_ids};
+    const auto copy = [](const Conditioning& c) {
+      return Conditioning{c.prompt_embeds.clone(), c.pooled.defined() ? c.pooled.clone() : c.pooled,
+                          c.time_ids.defined() ? c.time_ids.clone() : c.time_ids};
     };
     PhaseClock clock("null-text", model.device);
-    const auto optimised = optimise_null_text(model, *scheduler, trajectory, copy(cond.select({0})),
-                                              copy(uncond.select({0})), r.cfg, r.null_text_iterations,
-                                              [&](int done, int) { report(done, 0); });
+    const auto optimised =
+        optimise_null_text(model, *scheduler, trajectory, copy(cond.select({0})), copy(uncond.select({0})), r.cfg,
+                           r.null_text_iterations, [&](int done, int) { report(done, 0); });
     null_embeds = optimised.uncond_embeds;
     result.null_text_losses = optimised.losses;
     result.null_text_iterations = optimised.iterations;
@@ -151,7 +149,8 @@ EditResult prompt_edit(const models::Model& model, const EditRequest& r, const E
     for (const auto& layer : m.attention_layers) found = found || (!layer.self && layer.level == level);
     if (!found)
       throw UsageError("the model has no cross-attention at level " + std::to_string(level) + " (latent / " +
-                       std::to_string(1 << level) + ") for " + (level == kCoarseLevel && blending ? "--blend" : "the maps"));
+                       std::to_string(1 << level) + ") for " +
+                       (level == kCoarseLevel && blending ? "--blend" : "the maps"));
   }
   attention::PromptEditController controller(std::move(edit), m.attention_layers);
 

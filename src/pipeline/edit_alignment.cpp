@@ -129,9 +129,10 @@ EditAlignment align_edit(const std::vector<text::ClipTokenizer>& tokenizers, con
   const auto first = align_one(tokenizers.front(), request, max_length);
   for (size_t i = 1; i < tokenizers.size(); ++i) {
     if (!(align_one(tokenizers[i], request, max_length) == first))
-      throw UsageError("the prompts' words fall on different tokens in the model's tokenizer " + std::to_string(i + 1) +
-                       " than in its first (runs of \"!\" tokenise differently in SDXL's second), so the edit cannot be "
-                       "applied faithfully; rephrase the prompts");
+      throw UsageError(
+          "the prompts' words fall on different tokens in the model's tokenizer " + std::to_string(i + 1) +
+          " than in its first (runs of \"!\" tokenise differently in SDXL's second), so the edit cannot be "
+          "applied faithfully; rephrase the prompts");
   }
   return first;
 }

@@ -20,13 +20,14 @@ at::Tensor encode_image(const models::Model& model, const io::Image& image, int 
                     .mul(2)
                     .sub(1);
   auto outputs = model.vae_encoder()
-                     .forward({pixels.to(model.device, model.vae_dtype).contiguous(at::MemoryFormat::ChannelsLast)}).toTuple();
+                     .forward({pixels.to(model.device, model.vae_dtype).contiguous(at::MemoryFormat::ChannelsLast)})
+                     .toTuple();
   const auto mean = outputs->elements()[0].toTensor().to(torch::kFloat);
   return mean * model.manifest.scaling_factor;
 }
 
 std::vector<at::Tensor> ddim_inversion_path(const models::Model& model, const sampling::ScheduleConfig& config,
-                                            const at::Tensor& z0, const text::Conditioning& cond, int steps,
+                                            const at::Tensor& z0, const Conditioning& cond, int steps,
                                             const BranchLayout& layout, attention::AttentionController* controller,
                                             sampling::InversionForm form) {
   torch::InferenceMode guard;
@@ -36,15 +37,15 @@ std::vector<at::Tensor> ddim_inversion_path(const models::Model& model, const sa
   const RowInputs inputs{cond, cond};
   std::vector<at::Tensor> path{z0};
   for (int i = 0; i < steps; ++i) {
-    const auto eps = denoiser.predict(path.back(), {i, steps, inversion.timesteps()[i], 1.0,
-                                                    attention::Phase::inversion}, inputs);
+    const auto eps =
+        denoiser.predict(path.back(), {i, steps, inversion.timesteps()[i], 1.0, attention::Phase::inversion}, inputs);
     path.push_back(inversion.step(eps, i, path.back()).prev_sample);
   }
   return path;
 }
 
 std::vector<at::Tensor> ddim_inversion_trajectory(const models::Model& model, const sampling::ScheduleConfig& config,
-                                                  const at::Tensor& z0, const text::Conditioning& cond, int steps) {
+                                                  const at::Tensor& z0, const Conditioning& cond, int steps) {
   // The image's row runs alone in its own call (as a reference does).
   BranchLayout layout;
   layout.reference_rows = 1;

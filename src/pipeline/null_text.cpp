@@ -9,8 +9,8 @@
 namespace vsp::pipeline {
 
 NullTextResult optimise_null_text(const models::Model& model, sampling::Scheduler& scheduler,
-                                  const std::vector<at::Tensor>& path, const text::Conditioning& cond,
-                                  const text::Conditioning& uncond, double guidance, int max_iterations,
+                                  const std::vector<at::Tensor>& path, const Conditioning& cond,
+                                  const Conditioning& uncond, double guidance, int max_iterations,
                                   const ProgressFn& progress) {
   const int steps = static_cast<int>(scheduler.timesteps().size());
   if (static_cast<int>(path.size()) != steps + 1) throw std::logic_error("null-text: the path and steps differ");
@@ -19,7 +19,7 @@ NullTextResult optimise_null_text(const models::Model& model, sampling::Schedule
   for (auto parameter : model.unet.parameters()) parameter.set_requires_grad(false);
   // One row, unguided: the conditional and unconditional predictions are separate calls, as the original.
   Denoiser denoiser(model, BranchLayout{}, 1, false, nullptr);
-  const auto predict = [&](const at::Tensor& latent, int i, const text::Conditioning& c) {
+  const auto predict = [&](const at::Tensor& latent, int i, const Conditioning& c) {
     return denoiser.predict(scheduler.scale_model_input(latent, i), {i, steps, scheduler.timesteps()[i], 1.0},
                             RowInputs{c, c, {}});
   };

@@ -13,9 +13,6 @@
 #include "vsp/sampling/scheduler.hpp"
 
 namespace vsp::pipeline {
-namespace {
-
-}  // namespace
 
 void check_style_request(const models::Manifest& manifest, const StyleRequest& r) {
   manifest.check_size(r.width, r.height);
@@ -25,8 +22,8 @@ void check_style_request(const models::Manifest& manifest, const StyleRequest& r
                      std::to_string(r.target_seeds.size()) + " seeds; give one seed per target (--seeds)");
   if (r.steps < 1) throw UsageError("--steps must be at least 1");
   if (r.warmup_steps < 0 || r.warmup_steps > r.steps)
-    throw UsageError("--warmup-steps " + std::to_string(r.warmup_steps) + " is more than the " + std::to_string(r.steps) +
-                     " steps; lower --warmup-steps");
+    throw UsageError("--warmup-steps " + std::to_string(r.warmup_steps) + " is more than the " +
+                     std::to_string(r.steps) + " steps; lower --warmup-steps");
   if (r.batch_size < 0) throw UsageError("--batch-size must be 0 (all targets at once) or more");
   // Zero negative embeddings are SDXL's policy (force_zeros_for_empty_prompt); an SD 1.x/2.x UNet
   // was never conditioned on zeros.
@@ -54,8 +51,8 @@ attention::AttentionMapRequest attention_map_request(const models::Manifest& man
   const auto swap_steps = attention::select_steps(r.swap_steps, r.steps);
   a.step = r.attention_step < 0 ? r.steps / 2 : r.attention_step;
   if (a.step >= r.steps)
-    throw UsageError("--attention-step " + std::to_string(a.step) + " is past the last step (" + std::to_string(r.steps - 1) +
-                     "); steps count from 0");
+    throw UsageError("--attention-step " + std::to_string(a.step) + " is past the last step (" +
+                     std::to_string(r.steps - 1) + "); steps count from 0");
   if (!swap_steps[a.step])
     throw UsageError("--attention-step " + std::to_string(a.step) + " does not swap (--swap-steps " + r.swap_steps +
                      "): targets attend to the reference only at swapping steps; choose one of them");
@@ -86,7 +83,7 @@ attention::AttentionMapRequest attention_map_request(const models::Manifest& man
 
 namespace {
 
-// Colour calibration (methods.md 1.7): inside the timestep window, renormalise every row's
+// Colour calibration (docs/methods.md, 1.5): inside the timestep window, renormalise every row's
 // predicted x0 per channel to the reference row's statistics and finish the DDIM step from it,
 // keeping the model's eps: x_prev' = sqrt(abar_prev) x0' + sqrt(1 - abar_prev) eps
 //                                  = x_prev + sqrt(abar_prev) (x0' - x0).
@@ -113,14 +110,14 @@ StyleResult visual_style_prompting(const models::Model& model, const StyleReques
 
   std::vector<std::string> prompts{r.reference_prompt};
   prompts.insert(prompts.end(), r.target_prompts.begin(), r.target_prompts.end());
-  const auto cond = text::encode_prompts(model, prompts, r.width, r.height);
-  text::Conditioning uncond;
+  const auto cond = encode_prompts(model, prompts, r.width, r.height);
+  Conditioning uncond;
   if (r.style_image || !r.negative) {
-    uncond = text::zero_conditioning(model, rows, r.width, r.height);
+    uncond = zero_conditioning(model, rows, r.width, r.height);
   } else {
-    uncond = text::encode_prompts(model, std::vector<std::string>(rows, *r.negative), r.width, r.height);
+    uncond = encode_prompts(model, std::vector<std::string>(rows, *r.negative), r.width, r.height);
     if (r.zero_target_negatives)
-      uncond = text::Conditioning::cat({uncond.select({0}), text::zero_conditioning(model, targets, r.width, r.height)});
+      uncond = Conditioning::cat({uncond.select({0}), zero_conditioning(model, targets, r.width, r.height)});
   }
 
   model.text_encoding_done();
@@ -134,7 +131,8 @@ StyleResult visual_style_prompting(const models::Model& model, const StyleReques
   auto steps = attention::select_steps(r.swap_steps, r.steps);
   std::unique_ptr<attention::AttentionController> controller;
   if (r.shared_attention)
-    controller = std::make_unique<attention::SharedAttentionController>(std::move(layers), std::move(steps), r.shared_adain);
+    controller =
+        std::make_unique<attention::SharedAttentionController>(std::move(layers), std::move(steps), r.shared_adain);
   else
     controller = std::make_unique<attention::StyleSwapController>(std::move(layers), std::move(steps));
   DenoiseOptions options;
@@ -170,7 +168,9 @@ StyleResult visual_style_prompting(const models::Model& model, const StyleReques
         trajectory.push_back(scheduler->add_noise(z0, eps, i));
       }
     }
-    options.before_unet = [trajectory](int step, at::Tensor& x, RowInputs&) { x.slice(0, 0, 1).copy_(trajectory[step]); };
+    options.before_unet = [trajectory](int step, at::Tensor& x, RowInputs&) {
+      x.slice(0, 0, 1).copy_(trajectory[step]);
+    };
     if (r.color_calibration) {
       const auto& timesteps = scheduler->timesteps();
       const auto& sigmas = scheduler->sigmas();

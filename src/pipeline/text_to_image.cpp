@@ -17,8 +17,9 @@ void check_shared(const TextToImageRequest& a, const TextToImageRequest& b) {
 
 }  // namespace
 
-std::vector<TextToImageResult> text_to_image(const models::Model& model, const std::vector<TextToImageRequest>& requests,
-                                             int64_t batch_size, const ProgressFn& progress) {
+std::vector<TextToImageResult> text_to_image(const models::Model& model,
+                                             const std::vector<TextToImageRequest>& requests, int64_t batch_size,
+                                             const ProgressFn& progress) {
   if (requests.empty()) return {};
   const auto& first = requests.front();
   const auto& m = model.manifest;
@@ -27,13 +28,13 @@ std::vector<TextToImageResult> text_to_image(const models::Model& model, const s
   torch::InferenceMode guard;
 
   const int64_t h = first.height / m.vae_scale_factor, w = first.width / m.vae_scale_factor;
-  std::vector<text::Conditioning> conds, unconds;
+  std::vector<Conditioning> conds, unconds;
   std::vector<at::Tensor> noise;
   for (const auto& r : requests) {
     check_shared(first, r);
     if (r.num < 1) throw UsageError("--num must be at least 1");
-    conds.push_back(text::encode_prompts(model, std::vector<std::string>(r.num, r.prompt), r.width, r.height));
-    unconds.push_back(text::encode_negative(model, r.negative, r.num, r.width, r.height));
+    conds.push_back(encode_prompts(model, std::vector<std::string>(r.num, r.prompt), r.width, r.height));
+    unconds.push_back(encode_negative(model, r.negative, r.num, r.width, r.height));
     noise.push_back(initial_noise(r.seed, {r.num, m.latent_channels, h, w}, model.device));
   }
   model.text_encoding_done();
@@ -48,12 +49,13 @@ std::vector<TextToImageResult> text_to_image(const models::Model& model, const s
     options.control = control_input(first.control, std::vector<bool>(first.num, true), model.device);
   }
   const auto latents = denoise(model, *scheduler, torch::cat(noise) * scheduler->init_noise_sigma(),
-                               text::Conditioning::cat(unconds), text::Conditioning::cat(conds), options);
+                               Conditioning::cat(unconds), Conditioning::cat(conds), options);
   const auto cpu_latents = latents.to(torch::kCPU);
   std::vector<TextToImageResult> results;
   int64_t row = 0;
   for (const auto& r : requests) {
-    results.push_back({cpu_latents.narrow(0, row, r.num), decode_latents(model, latents.narrow(0, row, r.num), r.vae_tiling)});
+    results.push_back(
+        {cpu_latents.narrow(0, row, r.num), decode_latents(model, latents.narrow(0, row, r.num), r.vae_tiling)});
     row += r.num;
   }
   return results;

@@ -32,7 +32,8 @@ void check_transfer_request(const TransferRequest& r) {
   if (!(r.gamma >= 0 && r.gamma <= 1)) throw UsageError("--gamma " + std::to_string(r.gamma) + " must be from 0 to 1");
   if (!(r.tau > 0)) throw UsageError("--tau " + std::to_string(r.tau) + " must be above 0");
   if (r.start_step < 0 || r.start_step >= r.steps)
-    throw UsageError("--start-step " + std::to_string(r.start_step) + " must be below --steps " + std::to_string(r.steps));
+    throw UsageError("--start-step " + std::to_string(r.start_step) + " must be below --steps " +
+                     std::to_string(r.steps));
   if (r.contents.empty() || r.styles.empty() || r.pairs.empty())
     throw UsageError("a transfer needs at least one content and one style picture");
 }
@@ -51,7 +52,7 @@ TransferResult style_injection(const models::Model& model, const TransferRequest
   for (const auto& image : r.styles) clean.push_back(encode_image(model, image, r.width, r.height));
   const auto rows = r.injection && !r.cache_features ? images + pairs : pairs;
   // The empty prompt, unguided, for every row.
-  const auto empty = text::encode_prompts(model, {""}, r.width, r.height);
+  const auto empty = encode_prompts(model, {""}, r.width, r.height);
   model.text_encoding_done();
 
   std::vector<attention::StyleInjectionController::Pair> pair_rows;

@@ -64,9 +64,12 @@ VaeTiling parse_vae_tiling(const std::string& name) {
 bool decodes_in_tiles(const models::Manifest& manifest, VaeTiling tiling, int64_t width, int64_t height) {
   const int64_t tile = manifest.vae_tile_size;
   switch (tiling) {
-    case VaeTiling::off: return false;
-    case VaeTiling::on: return width > tile || height > tile;
-    case VaeTiling::automatic: return width * height > 4 * tile * tile;
+    case VaeTiling::off:
+      return false;
+    case VaeTiling::on:
+      return width > tile || height > tile;
+    case VaeTiling::automatic:
+      return width * height > 4 * tile * tile;
   }
   return false;
 }

@@ -105,7 +105,7 @@ class DpmppTwoM final : public Scheduler {
 
   ScheduleConfig config_;
   at::Tensor training_sigmas_;
-  at::Tensor sigma_table_;  // float32, one per step plus the final 0
+  at::Tensor sigma_table_;                    // float32, one per step plus the final 0
   std::vector<at::Tensor> data_predictions_;  // the previous and the current x0, oldest first
   int next_step_ = 0;
 };

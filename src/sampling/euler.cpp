@@ -28,7 +28,7 @@ class EulerDiscrete final : public Scheduler {
     // initial noise to the variance of x at the first step instead.
     const auto max_sigma = sigma_table_.max();
     init_noise_sigma_ = config_.timestep_spacing == "leading" ? (max_sigma.pow(2) + 1).pow(0.5).item<double>()
-                                                               : max_sigma.item<double>();
+                                                              : max_sigma.item<double>();
   }
 
   double init_noise_sigma() const override { return init_noise_sigma_; }

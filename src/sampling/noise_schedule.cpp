@@ -18,7 +18,8 @@ std::vector<double> np_arange(double start, double stop, double step) {
   values.push_back(start);
   if (length > 1) values.push_back(start + step);
   const double fill_step = length > 1 ? values[1] - start : 0.0;
-  for (int64_t i = 2; i < static_cast<int64_t>(length); ++i) values.push_back(start + static_cast<double>(i) * fill_step);
+  for (int64_t i = 2; i < static_cast<int64_t>(length); ++i)
+    values.push_back(start + static_cast<double>(i) * fill_step);
   return values;
 }
 
@@ -30,9 +31,12 @@ std::vector<double> np_linspace(double start, double stop, int count) {
   const double step = div > 0 ? delta / div : 0.0;
   for (int i = 0; i < count; ++i) {
     double y = static_cast<double>(i);
-    if (div <= 0) y = y * delta;
-    else if (step == 0) y = y / div * delta;
-    else y = y * step;
+    if (div <= 0)
+      y = y * delta;
+    else if (step == 0)
+      y = y / div * delta;
+    else
+      y = y * step;
     values[i] = y + start;
   }
   if (count > 1) values.back() = stop;
@@ -51,7 +55,8 @@ at::Tensor alphas_cumprod(const ScheduleConfig& config) {
     betas = torch::linspace(config.beta_start, config.beta_end, config.num_train_timesteps, f32);
   else
     betas = torch::linspace(std::pow(config.beta_start, 0.5), std::pow(config.beta_end, 0.5),
-                            config.num_train_timesteps, f32).pow(2);
+                            config.num_train_timesteps, f32)
+                .pow(2);
   return torch::cumprod(1.0 - betas, 0);
 }
 
@@ -66,7 +71,8 @@ std::vector<double> timestep_grid(const ScheduleConfig& config, int count, bool 
     const int ratio = train_steps / count;
     for (int i = count - 1; i >= 0; --i) grid.push_back(static_cast<double>(i) * ratio + config.steps_offset);
   } else if (config.timestep_spacing == "trailing") {
-    for (double t : np_arange(train_steps, 0, -static_cast<double>(train_steps) / count)) grid.push_back(np_round(t) - 1);
+    for (double t : np_arange(train_steps, 0, -static_cast<double>(train_steps) / count))
+      grid.push_back(np_round(t) - 1);
   } else {
     const auto ascending = np_linspace(0, train_steps - 1, count);
     for (auto t = ascending.rbegin(); t != ascending.rend(); ++t) grid.push_back(round_linspace ? np_round(*t) : *t);
@@ -80,8 +86,10 @@ std::vector<double> interpolate_sigmas(const std::vector<double>& timesteps, con
   std::vector<double> sigmas;
   for (double t : timesteps) {
     // numpy's interp on the grid xp = 0, 1, ..., last.
-    if (t <= 0) sigmas.push_back(table.front());
-    else if (t >= static_cast<double>(last)) sigmas.push_back(table.back());
+    if (t <= 0)
+      sigmas.push_back(table.front());
+    else if (t >= static_cast<double>(last))
+      sigmas.push_back(table.back());
     else {
       const auto j = static_cast<int64_t>(std::floor(t));
       const double slope = table[j + 1] - table[j];  // the xp spacing is 1

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
 #include "vsp/sampling/scheduler.hpp"
 
@@ -17,7 +18,8 @@ T read(const nlohmann::json& config, const char* key, T fallback) {
   try {
     return config.at(key).get<T>();
   } catch (const nlohmann::json::exception&) {
-    throw Error(std::string("scheduler config: '") + key + "' has the wrong type (" + config.at(key).dump() + ")" + kFix);
+    throw Error(std::string("scheduler config: '") + key + "' has the wrong type (" + config.at(key).dump() + ")" +
+                kFix);
   }
 }
 
@@ -25,10 +27,9 @@ std::string read_choice(const nlohmann::json& config, const char* key, std::stri
                         const std::vector<std::string>& choices) {
   auto value = read<std::string>(config, key, std::move(fallback));
   if (std::find(choices.begin(), choices.end(), value) == choices.end()) {
-    std::string list;
-    for (const auto& choice : choices) list += (list.empty() ? "" : ", ") + choice;
-    throw Error(std::string("scheduler config: ") + key + " '" + value + "' is not supported (use one of: " + list + ")" +
-                kFix);
+    const std::string list = join(choices);
+    throw Error(std::string("scheduler config: ") + key + " '" + value + "' is not supported (use one of: " + list +
+                ")" + kFix);
   }
   return value;
 }
@@ -37,12 +38,15 @@ std::string read_choice(const nlohmann::json& config, const char* key, std::stri
 // (null counts as unset).
 const std::vector<std::pair<const char*, nlohmann::json>>& fixed_options() {
   static const std::vector<std::pair<const char*, nlohmann::json>> options = {
-      {"trained_betas", nullptr},       {"use_karras_sigmas", false},      {"use_exponential_sigmas", false},
-      {"use_beta_sigmas", false},       {"use_lu_lambdas", false},         {"use_flow_sigmas", false},
-      {"thresholding", false},          {"rescale_betas_zero_snr", false}, {"interpolation_type", "linear"},
-      {"timestep_type", "discrete"},    {"final_sigmas_type", "zero"},     {"clip_sample_range", 1.0},
-      {"algorithm_type", "dpmsolver++"}, {"solver_order", 2},              {"solver_type", "midpoint"},
-      {"lower_order_final", true},      {"euler_at_final", false},         {"variance_type", nullptr}};
+      {"trained_betas", nullptr},        {"use_karras_sigmas", false},
+      {"use_exponential_sigmas", false}, {"use_beta_sigmas", false},
+      {"use_lu_lambdas", false},         {"use_flow_sigmas", false},
+      {"thresholding", false},           {"rescale_betas_zero_snr", false},
+      {"interpolation_type", "linear"},  {"timestep_type", "discrete"},
+      {"final_sigmas_type", "zero"},     {"clip_sample_range", 1.0},
+      {"algorithm_type", "dpmsolver++"}, {"solver_order", 2},
+      {"solver_type", "midpoint"},       {"lower_order_final", true},
+      {"euler_at_final", false},         {"variance_type", nullptr}};
   return options;
 }
 

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "samplers.hpp"
+#include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
 
 namespace vsp::sampling {
@@ -23,8 +24,7 @@ std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const Schedul
   const auto& names = scheduler_names();
   const auto found = std::find(names.begin(), names.end(), name);
   if (found != names.end()) return factories().at(static_cast<size_t>(found - names.begin()))(config);
-  std::string list;
-  for (const auto& known : names) list += (list.empty() ? "" : ", ") + known;
+  const std::string list = join(names);
   throw Error("unknown sampler '" + name + "'; choose one of: " + list);
 }
 

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
-#include <queue>
 #include <nlohmann/json.hpp>
+#include <queue>
 
 #include "vsp/error.hpp"
 #include "vsp/text/unicode.hpp"
@@ -128,8 +128,8 @@ ClipTokenizer ClipTokenizer::from_files(const std::filesystem::path& vocab_json,
   try {
     vocab = nlohmann::json::parse(read_file(vocab_json)).get<std::unordered_map<std::string, int64_t>>();
   } catch (const nlohmann::json::exception& e) {
-    throw Error("tokenizer file " + vocab_json.string() + " is not a JSON token -> id map (" +
-                e.what() + "): re-export the model folder");
+    throw Error("tokenizer file " + vocab_json.string() + " is not a JSON token -> id map (" + e.what() +
+                "): re-export the model folder");
   }
   ClipTokenizer tokenizer;
   std::array<char32_t, 256> chars = byte_characters();
@@ -139,7 +139,8 @@ ClipTokenizer ClipTokenizer::from_files(const std::filesystem::path& vocab_json,
     tokenizer.byte_end_ids_[byte] = vocab_id(vocab, token + std::string(kEndOfWord), vocab_json);
   }
   for (const auto& [token, id] : vocab) {
-    if (id < 0 || id > INT32_MAX) throw Error("tokenizer file " + vocab_json.string() + " has a bad id " + std::to_string(id));
+    if (id < 0 || id > INT32_MAX)
+      throw Error("tokenizer file " + vocab_json.string() + " has a bad id " + std::to_string(id));
     if (static_cast<size_t>(id) >= tokenizer.token_strings_.size()) tokenizer.token_strings_.resize(id + 1);
     tokenizer.token_strings_[id] = token;
   }
@@ -283,9 +284,7 @@ void ClipTokenizer::bpe(const std::string& word, std::vector<int64_t>& ids) cons
     int32_t rank;
     uint32_t left;  // position of the left symbol
     int32_t left_symbol, right_symbol, merged;
-    bool operator>(const Candidate& other) const {
-      return rank != other.rank ? rank > other.rank : left > other.left;
-    }
+    bool operator>(const Candidate& other) const { return rank != other.rank ? rank > other.rank : left > other.left; }
   };
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> queue;
   const auto add_pair = [&](uint32_t left) {

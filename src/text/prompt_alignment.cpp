@@ -57,8 +57,10 @@ std::vector<int> word_positions(const ClipTokenizer& tokenizer, const std::strin
   for (size_t i = 1; i + 1 < ids.size(); ++i) {
     if (word >= word_lengths.size())
       throw UsageError(
-          "cannot place the words of \"" + text + "\" on its tokens: the tokenizer splits some of its characters "
-          "into several tokens (common for Chinese, Japanese and Korean) or changes them, and prompt-to-prompt's word lookup, which "
+          "cannot place the words of \"" + text +
+          "\" on its tokens: the tokenizer splits some of its characters "
+          "into several tokens (common for Chinese, Japanese and Korean) or changes them, and prompt-to-prompt's word "
+          "lookup, which "
           "vsp follows, counts each part as a character (the reference code fails here too); use --mode refine, "
           "which aligns tokens, not words, or words the tokenizer keeps whole");
     length += token_length(tokenizer, ids[i]);

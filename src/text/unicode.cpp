@@ -82,9 +82,7 @@ void decompose(char32_t code_point, std::u32string& out) {
   if (d->second != 0) decompose(d->second, out);
 }
 
-uint64_t pair_key(char32_t first, char32_t second) {
-  return (static_cast<uint64_t>(first) << 32) | second;
-}
+uint64_t pair_key(char32_t first, char32_t second) { return (static_cast<uint64_t>(first) << 32) | second; }
 
 // The primary composite of (first, second), or 0 when the pair does not compose.
 char32_t compose(char32_t first, char32_t second) {
@@ -92,9 +90,8 @@ char32_t compose(char32_t first, char32_t second) {
       second < kVowelBase + kVowelCount) {
     return kHangulBase + ((first - kLeadBase) * kVowelCount + (second - kVowelBase)) * kTrailCount;
   }
-  if (first >= kHangulBase && first < kHangulBase + kSyllableCount &&
-      (first - kHangulBase) % kTrailCount == 0 && second > kTrailBase &&
-      second < kTrailBase + kTrailCount) {
+  if (first >= kHangulBase && first < kHangulBase + kSyllableCount && (first - kHangulBase) % kTrailCount == 0 &&
+      second > kTrailBase && second < kTrailBase + kTrailCount) {
     return first + (second - kTrailBase);
   }
   static const std::unordered_map<uint64_t, char32_t> compositions = [] {

@@ -20,7 +20,10 @@ inline const std::filesystem::path& scratch() {
     std::string pattern = parent ? parent : std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp";
     pattern += "/vsp-fuzz-XXXXXX";
     if (!::mkdtemp(pattern.data())) ::abort();
-    std::atexit([] { std::error_code ignored; std::filesystem::remove_all(scratch(), ignored); });
+    std::atexit([] {
+      std::error_code ignored;
+      std::filesystem::remove_all(scratch(), ignored);
+    });
     return std::filesystem::path(pattern);
   }();
   return folder;

@@ -1,8 +1,8 @@
 // A model folder's manifest.json; the folder also holds empty module files with the names the
 // seeds use, so a valid manifest loads all the way.
+#include "vsp/models/manifest.hpp"
 #include "fuzz_support.hpp"
 #include "vsp/error.hpp"
-#include "vsp/models/manifest.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const auto folder = [] {

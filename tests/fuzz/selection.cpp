@@ -43,8 +43,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int steps = 1 + data[0];
   std::vector<std::string> lines(1);
   for (size_t i = 1; i < size; ++i) {
-    if (data[i] == '\n') lines.emplace_back();
-    else lines.back() += static_cast<char>(data[i]);
+    if (data[i] == '\n')
+      lines.emplace_back();
+    else
+      lines.back() += static_cast<char>(data[i]);
   }
   try {
     const auto mask = vsp::attention::select_steps(lines[0], steps);

@@ -100,7 +100,7 @@ def test_reference_does_not_depend_on_the_number_of_targets(run_vsp, tiny_model,
     assert not changed.any(), (
         f"reference.png changed between --num 1 and --num 3 ({changed.sum()} values, up to "
         f"{np.abs(one - three).max() * 255:.0f}/255): the reference must not depend on the number of targets "
-        "(suspect: text::encode_prompts encodes all rows in one batch, so the pooled embedding of row 0 "
+        "(suspect: pipeline::encode_prompts encodes all rows in one batch, so the pooled embedding of row 0 "
         "changes in the last bits with the batch size)")
 
 

@@ -27,11 +27,11 @@ std::optional<Shard> shard_from_environment(const std::function<const char*(cons
 // One job of a jobs file, defaults merged and fields checked.
 struct BatchJob {
   size_t index = 0;
-  std::string name;                 // "name", or job-<index>: the prefix of its output files
+  std::string name;  // "name", or job-<index>: the prefix of its output files
   std::string mode;
-  std::filesystem::path model;      // "model" (relative to the jobs file), or --model
-  nlohmann::json job;               // the whole job, as written to the image metadata
-  std::string where() const;        // "jobs[3] ("cat"): " for messages
+  std::filesystem::path model;  // "model" (relative to the jobs file), or --model
+  nlohmann::json job;           // the whole job, as written to the image metadata
+  std::string where() const;    // "jobs[3] ("cat"): " for messages
 };
 
 struct BatchFile {

@@ -15,8 +15,8 @@ struct CheckOptions {
   std::filesystem::path golden;
   std::filesystem::path actual;
   std::filesystem::path report = "check-report";  // junit.xml and diffs/ go here
-  int64_t max_diff = 3;                            // largest tolerated per-channel difference, 0-255
-  double min_psnr = 40;                            // dB
+  int64_t max_diff = 3;                           // largest tolerated per-channel difference, 0-255
+  double min_psnr = 40;                           // dB
 };
 
 enum class CheckStatus { pass, fail, missing, extra };

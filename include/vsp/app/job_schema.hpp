@@ -1,7 +1,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
-#include <cstdint>
 #include <climits>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>

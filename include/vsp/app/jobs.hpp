@@ -69,17 +69,16 @@ io::Image to_image(const at::Tensor& pixels);
 // What a job is planned against.
 struct PlanContext {
   const models::Manifest& manifest;
-  std::string name;                  // prefix of the output files ("" on the command line)
+  std::string name;                   // prefix of the output files ("" on the command line)
   std::filesystem::path base_folder;  // relative paths in the job are taken from here
-  int64_t batch_size = 0;            // rows per UNet call when the job does not say (0: all)
-  bool deterministic = false;        // --deterministic: one image per UNet call, whatever the job says
+  int64_t batch_size = 0;             // rows per UNet call when the job does not say (0: all)
+  bool deterministic = false;         // --deterministic: one image per UNet call, whatever the job says
 };
 
 // A job's ControlNet fields (control, control_image, control_scale, control_start/end, canny_low/
 // high): the control map made at width x height, checked against the model's ControlNets. No
 // "control": no map. Relative paths are taken from context.base_folder. Throws vsp::Error.
-pipeline::ControlSettings plan_control(const nlohmann::json& job, const PlanContext& context, int width,
-                                       int height);
+pipeline::ControlSettings plan_control(const nlohmann::json& job, const PlanContext& context, int width, int height);
 // What the images' metadata says of their control: the map's source and kind, scale and window.
 nlohmann::json control_metadata(const nlohmann::json& job, const pipeline::ControlSettings& settings);
 
@@ -132,8 +131,7 @@ void check_run_files(const PlannedJob& job, const std::filesystem::path& folder,
 
 // Writes each output's image under folder with its metadata; returns the paths written.
 std::vector<std::filesystem::path> write_outputs(const PlannedJob& job, const JobResult& result,
-                                                 const std::filesystem::path& folder,
-                                                 const models::Manifest& manifest);
+                                                 const std::filesystem::path& folder, const models::Manifest& manifest);
 // True when every output already exists under folder with exactly the metadata it would get.
 bool outputs_up_to_date(const PlannedJob& job, const std::filesystem::path& folder, const models::Manifest& manifest);
 

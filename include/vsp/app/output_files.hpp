@@ -14,6 +14,9 @@ namespace vsp::app {
 // inside the output folder. Throws vsp::UsageError when it is empty, absolute or climbs out with "..".
 std::filesystem::path inside_output_folder(const std::string& given, const std::string& what);
 
+// Whether path's extension is `lower` (".png") in any case.
+bool has_extension(const std::filesystem::path& path, const std::string& lower);
+
 // The files of one run or batch, each claimed by its writer ("the images", "--save-latents",
 // "jobs[3]"). A second claim on a path, or a file where another claim needs a folder (or the
 // reverse), throws vsp::UsageError naming both writers and `fix`.

@@ -12,10 +12,10 @@ namespace vsp::attention {
 struct AttentionMapRequest {
   std::vector<std::pair<int, int>> pixels;  // (x, y) in output pixels
   int step = 0;
-  std::vector<bool> layers;                 // over layer ids
-  int level = 0;                            // the layers' resolution level (token grid = latent / 2^level)
+  std::vector<bool> layers;  // over layer ids
+  int level = 0;             // the layers' resolution level (token grid = latent / 2^level)
   int latent_width = 0, latent_height = 0;
-  int width = 0, height = 0;                // output pixels
+  int width = 0, height = 0;  // output pixels
 };
 
 // The attention probabilities of some query tokens, averaged over heads: q [B, H, N, d] and the
@@ -40,9 +40,9 @@ class AttentionMapRecorder : public AttentionController {
   AttentionMapRequest request_;
   int64_t targets_;
   int grid_w_, grid_h_;
-  std::vector<int64_t> tokens_;      // the pixels' token indices on the layers' grid
-  at::Tensor reference_keys_;        // [H, M, d] of the current layer's reference (conditional half)
-  at::Tensor sums_;                  // [targets, pixels, M]
+  std::vector<int64_t> tokens_;  // the pixels' token indices on the layers' grid
+  at::Tensor reference_keys_;    // [H, M, d] of the current layer's reference (conditional half)
+  at::Tensor sums_;              // [targets, pixels, M]
   int layers_recorded_ = 0;
 };
 

@@ -20,7 +20,7 @@ struct StepContext {
   int num_steps = 0;
   double timestep = 0;
   Phase phase = Phase::sampling;
-  int cfg_halves = 1;   // 2 when the UNet batch is [uncond rows..., cond rows...]
+  int cfg_halves = 1;  // 2 when the UNet batch is [uncond rows..., cond rows...]
   // The run's rows [first_row, first_row + roles.size()) are in this call, in each CFG half, each
   // with the role the pipeline declared: "image", "reference", "target", "content", "style", ...
   int64_t first_row = 0;

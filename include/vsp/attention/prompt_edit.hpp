@@ -12,7 +12,7 @@ inline const std::string kSourceRole = "source";
 inline const std::string kEditRole = "edit";
 
 // What prompt-to-prompt does to the attention of each edited row, step by step (the pipeline
-// builds it from the token alignment; methods.md section 3).
+// builds it from the token alignment; docs/methods.md, section 3).
 struct PromptEdit {
   // Cross-attention, per step s and edited row e: P_e' = P_source · mapper[s][e] + P_e · diag(own[s][e]).
   // Replace, refine, reweight and the cross-replace schedule all reduce to this form.

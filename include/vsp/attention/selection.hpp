@@ -19,10 +19,10 @@ namespace vsp::attention {
 std::vector<bool> select_self_layers(const std::vector<models::AttentionLayer>& layers,
                                      const std::vector<std::string>& specs);
 
-// Steps chosen by a spec: "all", "none" (no step: a baseline without the swap), or comma-separated ranges of step indices "0-9,20-29"
-// (inclusive; "5" alone is one step), or of fractions of the run "0.0-0.5" (steps i with
-// from <= i/num_steps < to). Throws vsp::Error on a malformed spec, a step past the last one, a
-// backwards range, or a range that selects no step at this step count.
+// Steps chosen by a spec: "all", "none" (no step: a baseline without the swap), or comma-separated ranges of step
+// indices "0-9,20-29" (inclusive; "5" alone is one step), or of fractions of the run "0.0-0.5" (steps i with from <=
+// i/num_steps < to). Throws vsp::Error on a malformed spec, a step past the last one, a backwards range, or a range
+// that selects no step at this step count.
 std::vector<bool> select_steps(const std::string& spec, int num_steps);
 
 }  // namespace vsp::attention

@@ -24,7 +24,7 @@ class SharedAttentionController : public AttentionController {
 
  private:
   struct Reference {
-    at::Tensor k, v;                         // [halves, H, M, d]
+    at::Tensor k, v;                          // [halves, H, M, d]
     at::Tensor q_mean, q_std, k_mean, k_std;  // [halves, H, 1, d]
   };
   std::vector<bool> layers_;

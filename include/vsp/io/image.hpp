@@ -46,7 +46,6 @@ TextChunks read_png_text(const std::filesystem::path& path);
 // vsp::Error when the folder cannot be read or has none.
 std::vector<std::filesystem::path> list_images(const std::filesystem::path& folder);
 
-
 // Deletes the named temporaries and write probes (".<name>.tmp-<host>-<pid>-<n>", ".probe-")
 // that processes of this host killed mid-write left in folder. Those of running processes stay,
 // and so do other hosts' (their pids cannot be checked here). Returns how many were removed.

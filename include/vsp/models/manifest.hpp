@@ -19,7 +19,7 @@ struct TextEncoderInfo {
   int hidden_size = 0;
   // Which of the module's hidden-state outputs conditions the UNet (kHiddenStates).
   int hidden_state_output = 0;
-  int pooled_size = 0;    // 0 when this encoder's pooled output is unused
+  int pooled_size = 0;  // 0 when this encoder's pooled output is unused
   int64_t pad_id = 0;
   int max_length = 77;
 };
@@ -53,10 +53,10 @@ struct Manifest {
   static constexpr int kFormatVersion = 2;
 
   std::filesystem::path folder;
-  std::string family;     // one of kFamilies
+  std::string family;  // one of kFamilies
   std::string source;
-  std::string device;     // the device the modules were traced on
-  std::string dtype;      // fp32 | fp16 | bf16
+  std::string device;  // the device the modules were traced on
+  std::string dtype;   // fp32 | fp16 | bf16
   std::string vae_dtype;
   int latent_channels = 4;
   int vae_scale_factor = 8;
@@ -87,7 +87,7 @@ struct Manifest {
   std::vector<AttentionLayer> attention_layers;
   int train_timesteps = 1000;  // the scheduler's num_train_timesteps: the most steps a run can take
   std::string exporter_torch;  // the PyTorch that traced the modules, for load errors
-  std::string hash;       // FNV-1a of manifest.json's bytes, to tie outputs to an export
+  std::string hash;            // FNV-1a of manifest.json's bytes, to tie outputs to an export
 
   // Throws vsp::Error naming the problem and the fix (missing folder, other format version,
   // missing field or file).

@@ -28,7 +28,7 @@ struct Model {
   mutable torch::jit::Module unet;
   mutable torch::jit::Module vae_decoder;
   c10::Device device = c10::kCPU;
-  c10::ScalarType dtype = c10::kFloat;      // UNet and text encoders
+  c10::ScalarType dtype = c10::kFloat;  // UNet and text encoders
   c10::ScalarType vae_dtype = c10::kFloat;
 
   // device: "auto" (the export's device) or "cpu" / "cuda" / "cuda:N". Throws vsp::Error.

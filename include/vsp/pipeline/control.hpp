@@ -45,6 +45,7 @@ ControlSettings with_depth_map(ControlSettings settings, const models::Model& mo
 
 // The denoiser's input for `rows` rows, each steered where `steered` says, from the settings
 // (their map made).
-ControlInput control_input(const ControlSettings& settings, const std::vector<bool>& steered, const c10::Device& device);
+ControlInput control_input(const ControlSettings& settings, const std::vector<bool>& steered,
+                           const c10::Device& device);
 
 }  // namespace vsp::pipeline

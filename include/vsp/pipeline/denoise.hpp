@@ -5,8 +5,8 @@
 #include <functional>
 #include <vector>
 
+#include "vsp/pipeline/conditioning.hpp"
 #include "vsp/pipeline/denoiser.hpp"
-#include "vsp/text/conditioning.hpp"
 
 namespace vsp::models {
 struct Manifest;
@@ -15,7 +15,7 @@ struct Model;
 namespace vsp::sampling {
 class Scheduler;
 struct StepOutput;
-}
+}  // namespace vsp::sampling
 namespace vsp::attention {
 class AttentionController;
 }
@@ -26,13 +26,13 @@ namespace vsp::pipeline {
 using ProgressFn = std::function<void(int, int)>;
 
 struct DenoiseOptions {
-  double guidance = 5.0;        // classifier-free guidance scale; <= 1 runs the conditional rows alone
-  int warmup_steps = 0;         // the first warmup_steps steps use warmup_guidance instead
-  int first_step = 0;           // steps before it are skipped (StyleID starts at its second step)
+  double guidance = 5.0;  // classifier-free guidance scale; <= 1 runs the conditional rows alone
+  int warmup_steps = 0;   // the first warmup_steps steps use warmup_guidance instead
+  int first_step = 0;     // steps before it are skipped (StyleID starts at its second step)
   double warmup_guidance = 0;
   BranchLayout layout;
   attention::AttentionController* controller = nullptr;  // nullptr: plain SDPA everywhere
-  ControlInput control;                                   // a ControlNet steering some rows (kind empty: none)
+  ControlInput control;                                  // a ControlNet steering some rows (kind empty: none)
   // Before each step's UNet calls: may overwrite rows of the latents (e.g. a reference that
   // follows a noised real image) and replace the rows' inputs for this and later steps.
   std::function<void(int step, at::Tensor& latents, RowInputs& inputs)> before_unet;
@@ -47,7 +47,7 @@ struct DenoiseOptions {
 // model's device, already scaled by the scheduler's init_noise_sigma; with guidance each UNet
 // call's batch is [uncond rows..., cond rows...] of its chunk. Returns the final latents (float32).
 at::Tensor denoise(const models::Model& model, sampling::Scheduler& scheduler, at::Tensor latents,
-                   const text::Conditioning& uncond, const text::Conditioning& cond, const DenoiseOptions& options);
+                   const Conditioning& uncond, const Conditioning& cond, const DenoiseOptions& options);
 
 // Initial noise drawn on the CPU from torch's CPU generator seeded with `seed` (the numbers of
 // torch.Generator("cpu").manual_seed(seed) in Python), then moved to `device`: one seed gives the

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "vsp/attention/controller.hpp"
-#include "vsp/text/conditioning.hpp"
+#include "vsp/pipeline/conditioning.hpp"
 
 namespace vsp::models {
 struct Model;
@@ -45,8 +45,8 @@ struct ControlInput {
 // The UNet's per-row inputs, as named parts: the conditioning of each CFG half (uncond is read
 // only when the run is guided) and an optional ControlNet.
 struct RowInputs {
-  text::Conditioning uncond;
-  text::Conditioning cond;
+  Conditioning uncond;
+  Conditioning cond;
   ControlInput control;
 };
 
@@ -78,7 +78,7 @@ class Denoiser {
     bool reference;
     at::Tensor unguided;  // bool [rows, 1, 1, 1]: take the conditional prediction alone
   };
-  at::Tensor unet(const at::Tensor& rows, const at::Tensor& timestep, const text::Conditioning& c,
+  at::Tensor unet(const at::Tensor& rows, const at::Tensor& timestep, const Conditioning& c,
                   const at::Tensor& control_images, double control_scale, const std::string& control_kind) const;
 
   const models::Model& model_;

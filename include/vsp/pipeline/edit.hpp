@@ -14,7 +14,7 @@
 
 namespace vsp::pipeline {
 
-// Prompt-to-prompt editing (methods.md section 3): the source prompt and each edited prompt are
+// Prompt-to-prompt editing (docs/methods.md, section 3): the source prompt and each edited prompt are
 // denoised together from one initial noise, the edited rows' attention steered by the source's.
 struct EditRequest {
   std::string source;
@@ -22,7 +22,7 @@ struct EditRequest {
   std::optional<std::string> negative;  // absent: each family's default (SDXL zeros, SD 1.x "")
   std::string mode = "auto";            // auto (per edit: replace when the word counts match), replace, refine
   std::vector<std::pair<std::string, double>> reweights;  // word -> weight, in the edited prompts
-  std::vector<std::vector<std::string>> blend;  // local blend: words per prompt, source first (empty: none)
+  std::vector<std::vector<std::string>> blend;            // local blend: words per prompt, source first (empty: none)
   double blend_threshold = 0.3;
   // Fraction of the steps in which cross-attention is replaced: "default", then per word.
   std::vector<std::pair<std::string, double>> cross_replace = {{"default", 0.8}};
@@ -70,13 +70,13 @@ EditAlignment align_edit(const std::vector<text::ClipTokenizer>& tokenizers, con
                          int max_length);
 
 struct EditResult {
-  at::Tensor latents;  // float32 [1 + edits, C, h, w] on the CPU: source first
-  at::Tensor images;   // uint8 [1 + edits, H, W, 3]
-  std::vector<double> null_text_losses;  // with a null-text inversion: each step's last loss
+  at::Tensor latents;                     // float32 [1 + edits, C, h, w] on the CPU: source first
+  at::Tensor images;                      // uint8 [1 + edits, H, W, 3]
+  std::vector<double> null_text_losses;   // with a null-text inversion: each step's last loss
   std::vector<int> null_text_iterations;  // and its Adam iterations
   at::Tensor null_text_embeds;            // and the optimised embeddings, float [steps, 77, C]
-  at::Tensor maps;     // with attention_level: float [1 + edits, h_l, w_l, tokens], averaged over steps,
-                       // heads and layers (the attention store)
+  at::Tensor maps;  // with attention_level: float [1 + edits, h_l, w_l, tokens], averaged over steps,
+                    // heads and layers (the attention store)
 };
 
 EditResult prompt_edit(const models::Model& model, const EditRequest& request, const EditAlignment& alignment,

@@ -4,9 +4,9 @@
 #include <vector>
 
 #include "vsp/io/image.hpp"
+#include "vsp/pipeline/conditioning.hpp"
 #include "vsp/pipeline/denoiser.hpp"
 #include "vsp/sampling/ddim_inversion.hpp"
-#include "vsp/text/conditioning.hpp"
 
 namespace vsp::models {
 struct Model;
@@ -23,12 +23,12 @@ at::Tensor encode_image(const models::Model& model, const io::Image& image, int 
 // x_0 .. x_N: element i is the UNet's input at inversion step i (timestep timesteps()[i], ascending),
 // the last the fully inverted latent.
 std::vector<at::Tensor> ddim_inversion_path(const models::Model& model, const sampling::ScheduleConfig& config,
-                                            const at::Tensor& z0, const text::Conditioning& cond, int steps,
+                                            const at::Tensor& z0, const Conditioning& cond, int steps,
                                             const BranchLayout& layout, attention::AttentionController* controller,
                                             sampling::InversionForm form = sampling::InversionForm::previous_level);
 // DDIM inversion of one image's z0 with no controller. Element i is the latent at the i-th sampling
 // timestep (descending order, as the sampler visits them).
 std::vector<at::Tensor> ddim_inversion_trajectory(const models::Model& model, const sampling::ScheduleConfig& config,
-                                                  const at::Tensor& z0, const text::Conditioning& cond, int steps);
+                                                  const at::Tensor& z0, const Conditioning& cond, int steps);
 
 }  // namespace vsp::pipeline

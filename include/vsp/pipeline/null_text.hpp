@@ -3,8 +3,8 @@
 
 #include <vector>
 
+#include "vsp/pipeline/conditioning.hpp"
 #include "vsp/pipeline/denoise.hpp"
-#include "vsp/text/conditioning.hpp"
 
 namespace vsp::sampling {
 class Scheduler;
@@ -28,8 +28,8 @@ struct NullTextResult {
 // embedding and time ids stay as they are). Gradients flow through the traced UNet and
 // vsp::attention: the caller must not hold an InferenceMode guard.
 NullTextResult optimise_null_text(const models::Model& model, sampling::Scheduler& scheduler,
-                                  const std::vector<at::Tensor>& path, const text::Conditioning& cond,
-                                  const text::Conditioning& uncond, double guidance, int max_iterations,
+                                  const std::vector<at::Tensor>& path, const Conditioning& cond,
+                                  const Conditioning& uncond, double guidance, int max_iterations,
                                   const ProgressFn& progress);
 
 }  // namespace vsp::pipeline

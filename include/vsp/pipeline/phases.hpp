@@ -11,8 +11,8 @@ namespace vsp::pipeline {
 struct PhaseFigures {
   std::string name;
   double seconds = 0;
-  double peak_rss_mib = 0;     // the process's peak resident memory (VmHWM) when the phase last ended
-  double rss_mib = 0;          // its resident memory then
+  double peak_rss_mib = 0;      // the process's peak resident memory (VmHWM) when the phase last ended
+  double rss_mib = 0;           // its resident memory then
   double peak_device_mib = -1;  // the accelerator allocator's peak while it ran; -1 on the CPU
 };
 

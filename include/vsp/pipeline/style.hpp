@@ -14,16 +14,16 @@
 
 namespace vsp::pipeline {
 
-// Visual style prompting (docs: methods.md, section 1): one reference row, denoised with the
+// Visual style prompting (docs/methods.md, section 1): one reference row, denoised with the
 // targets at every step, whose self-attention keys and values the targets take in the chosen
 // late layers.
 struct StyleRequest {
   std::string reference_prompt;
   uint64_t reference_seed = 0;
   std::vector<std::string> target_prompts;
-  std::vector<uint64_t> target_seeds;       // one per target
-  std::optional<std::string> negative;      // encoded for every row (even ""); absent: zeros
-  bool zero_target_negatives = false;       // targets get zero negatives instead
+  std::vector<uint64_t> target_seeds;   // one per target
+  std::optional<std::string> negative;  // encoded for every row (even ""); absent: zeros
+  bool zero_target_negatives = false;   // targets get zero negatives instead
   int steps = 50;
   double cfg = 7.0;
   int warmup_steps = 0;
@@ -32,8 +32,8 @@ struct StyleRequest {
   int width = 1024;
   int height = 1024;
   std::vector<std::string> layers = {"default"};  // see attention::select_self_layers
-  std::string swap_steps = "all";                     // see attention::select_steps
-  int64_t batch_size = 0;                             // targets per UNet call; 0: all
+  std::string swap_steps = "all";                 // see attention::select_steps
+  int64_t batch_size = 0;                         // targets per UNet call; 0: all
   // Instead of the swap, shared attention (attention::SharedAttentionController) in the same
   // layers and steps, with AdaIN of the targets' queries and keys unless shared_adain is off.
   bool shared_attention = false;
@@ -51,8 +51,8 @@ struct StyleRequest {
   // step's timestep ("noise", seeded by reference_seed) or its DDIM inversion ("inversion").
   std::optional<io::Image> style_image;
   std::string reference_trajectory = "noise";
-  bool color_calibration = true;            // real-image path, DDIM only
-  double calibration_t_min = 100;           // exclusive window on the 1000-step scale
+  bool color_calibration = true;   // real-image path, DDIM only
+  double calibration_t_min = 100;  // exclusive window on the 1000-step scale
   double calibration_t_max = 150;
 };
 

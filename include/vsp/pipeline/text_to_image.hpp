@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "vsp/pipeline/denoise.hpp"
 #include "vsp/pipeline/control.hpp"
+#include "vsp/pipeline/denoise.hpp"
 #include "vsp/pipeline/vae_decode.hpp"
 
 namespace vsp::pipeline {
@@ -38,7 +38,8 @@ TextToImageResult text_to_image(const models::Model& model, const TextToImageReq
 // rows per UNet call (0: all). Every request gets the numbers it would get alone: its own noise
 // and prompts, and the runtime's rows do not depend on their neighbours. Throws vsp::Error when
 // the requests cannot share a batch (a request with a ControlNet runs alone).
-std::vector<TextToImageResult> text_to_image(const models::Model& model, const std::vector<TextToImageRequest>& requests,
-                                             int64_t batch_size, const ProgressFn& progress = {});
+std::vector<TextToImageResult> text_to_image(const models::Model& model,
+                                             const std::vector<TextToImageRequest>& requests, int64_t batch_size,
+                                             const ProgressFn& progress = {});
 
 }  // namespace vsp::pipeline

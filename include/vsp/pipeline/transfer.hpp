@@ -12,24 +12,24 @@
 
 namespace vsp::pipeline {
 
-// Style injection, StyleID (docs: methods.md, section 2): every content and style picture is
+// Style injection, StyleID (docs/methods.md, section 2): every content and style picture is
 // DDIM-inverted once (empty prompt, no guidance); each pair's stylised row starts from the AdaIN
 // of the inverted content latent to the inverted style latent and is sampled with DDIM, its
 // late self-attention taking the style's keys and values and a blend of the content's queries.
 struct TransferRequest {
-  std::vector<io::Image> contents;  // at width x height
-  std::vector<io::Image> styles;    // at width x height
+  std::vector<io::Image> contents;                 // at width x height
+  std::vector<io::Image> styles;                   // at width x height
   std::vector<std::pair<int64_t, int64_t>> pairs;  // (content, style) per output
   int width = 1024, height = 1024;
   int steps = 50;
-  int start_step = 1;     // the official code skips the first sampling step
-  double gamma = 0.75;    // query preservation
-  double tau = 1.5;       // attention temperature
-  bool adain = true;      // the initial latent: AdaIN of content to style, or the content's
-  bool injection = true;  // off: plain DDIM sampling from the initial latent (a baseline)
+  int start_step = 1;                             // the official code skips the first sampling step
+  double gamma = 0.75;                            // query preservation
+  double tau = 1.5;                               // attention temperature
+  bool adain = true;                              // the initial latent: AdaIN of content to style, or the content's
+  bool injection = true;                          // off: plain DDIM sampling from the initial latent (a baseline)
   std::vector<std::string> layers = {"default"};  // see transfer_layer_specs
-  bool cache_features = false;  // record during the inversion instead of recomputing each step
-  int64_t batch_size = 0;       // stylised rows per UNet call; 0: all
+  bool cache_features = false;                    // record during the inversion instead of recomputing each step
+  int64_t batch_size = 0;                         // stylised rows per UNet call; 0: all
   VaeTiling vae_tiling = VaeTiling::automatic;
 };
 

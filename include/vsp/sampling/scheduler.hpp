@@ -19,9 +19,9 @@ struct ScheduleConfig {
   std::string beta_schedule = "scaled_linear";  // or "linear"
   std::string timestep_spacing = "leading";     // "leading", "trailing" or "linspace"
   int steps_offset = 1;
-  std::string prediction_type = "epsilon";      // or "v_prediction"
-  bool set_alpha_to_one = false;                // DDIM's final alpha
-  bool clip_sample = false;                     // DDIM clamps its x0 prediction to [-1, 1]
+  std::string prediction_type = "epsilon";  // or "v_prediction"
+  bool set_alpha_to_one = false;            // DDIM's final alpha
+  bool clip_sample = false;                 // DDIM clamps its x0 prediction to [-1, 1]
 
   // Reads a diffusers scheduler config dict (the SDXL one is EulerDiscreteScheduler's). Unknown keys
   // are ignored. A missing key takes diffusers' constructor default, which is the same for all three

@@ -17,8 +17,8 @@ class ClipTokenizer {
  public:
   // vocab.json and merges.txt of a CLIP tokenizer folder (scripts/export.py writes both); pad_id is the
   // tokenizer's own pad token id (49407 for SDXL's first tokenizer, 0 "!" for the second).
-  static ClipTokenizer from_files(const std::filesystem::path& vocab_json,
-                                  const std::filesystem::path& merges_txt, int64_t pad_id);
+  static ClipTokenizer from_files(const std::filesystem::path& vocab_json, const std::filesystem::path& merges_txt,
+                                  int64_t pad_id);
 
   // BOS, tokens (truncated so that BOS + tokens + EOS fit), EOS, then pad_id up to max_length.
   // Invalid UTF-8 is read as U+FFFD, like Python's errors="replace"; max_length < 2 throws.
@@ -49,9 +49,9 @@ class ClipTokenizer {
   // One pre-token's UTF-8 bytes -> BPE ids, in O(n log n) for n bytes.
   void bpe(const std::string& word, std::vector<int64_t>& ids) const;
 
-  std::vector<std::string> token_strings_;   // vocab entries by id (byte-level characters)
-  std::array<int32_t, 256> byte_ids_{};      // each byte's character
-  std::array<int32_t, 256> byte_end_ids_{};  // the same with "</w>", ending a word
+  std::vector<std::string> token_strings_;      // vocab entries by id (byte-level characters)
+  std::array<int32_t, 256> byte_ids_{};         // each byte's character
+  std::array<int32_t, 256> byte_end_ids_{};     // the same with "</w>", ending a word
   std::unordered_map<uint64_t, Merge> merges_;  // (left id << 32 | right id) -> merge
   // Matched in the raw text, before normalisation, like transformers' added special tokens.
   std::vector<std::pair<std::u32string, int64_t>> special_tokens_;

@@ -5,8 +5,8 @@
 
 #include "vsp/text/clip_tokenizer.hpp"
 
-// Where the words of two prompts sit among their tokens, for prompt-to-prompt editing (methods.md
-// section 3), computed exactly as the original code (google/prompt-to-prompt, seq_aligner.py and
+// Where the words of two prompts sit among their tokens, for prompt-to-prompt editing
+// (docs/methods.md, 3.7), computed exactly as the original code (google/prompt-to-prompt, seq_aligner.py and
 // ptp_utils.get_word_inds) does for one tokenizer. Positions count BOS as 0. Torch-free.
 namespace vsp::text {
 

@@ -1,8 +1,8 @@
 // vsp check on small folders of PNGs: statuses, exit codes, junit.xml, difference images, errors.
 #include <gtest/gtest.h>
 
-#include "app_test_support.hpp"
 #include <unistd.h>
+#include "app_test_support.hpp"
 
 #include <fstream>
 #include <iterator>

@@ -39,8 +39,7 @@ TEST(FailureText, AModelThatFailsNamesOnlyTheCause) {
 }
 
 TEST(FailureText, FileSystemErrorsNameThePathNotTheLibrary) {
-  const std::filesystem::filesystem_error error("filesystem error: status",
-                                                std::filesystem::path("/data/loop"),
+  const std::filesystem::filesystem_error error("filesystem error: status", std::filesystem::path("/data/loop"),
                                                 std::make_error_code(std::errc::too_many_symbolic_link_levels));
   const auto line = failure_text(error, "lower --num");
   EXPECT_TRUE(contains(line, "cannot use /data/loop")) << line;

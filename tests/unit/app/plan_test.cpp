@@ -70,7 +70,10 @@ TEST_F(PlanTest, GenerateRejectsSizeTheModelCannotMake) {
 }
 
 TEST_F(PlanTest, StyleJobWritesAFolder) {
-  const json job = {{"mode", "style"}, {"style", "flames"}, {"object", {"a cat"}}, {"seeds", {3}},
+  const json job = {{"mode", "style"},
+                    {"style", "flames"},
+                    {"object", {"a cat"}},
+                    {"seeds", {3}},
                     {"styles", VSP_SOURCE_DIR "/configs/styles"}};
   const auto planned = style_mode().plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
   const auto names = files(*planned);
@@ -89,7 +92,10 @@ TEST_F(PlanTest, StyleJobWritesAFolder) {
 
 // --template: a shipped template on both sides, with its negative, for any object.
 TEST_F(PlanTest, NamedTemplateAppliesToBothSidesWithItsNegative) {
-  const json job = {{"mode", "style"}, {"style", "flames"}, {"template", "low-poly"}, {"object", {"a frog"}},
+  const json job = {{"mode", "style"},
+                    {"style", "flames"},
+                    {"template", "low-poly"},
+                    {"object", {"a frog"}},
                     {"styles", VSP_SOURCE_DIR "/configs/styles"}};
   const auto planned = style_mode().plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
   const json& reference = planned->outputs[0].metadata;
@@ -97,8 +103,8 @@ TEST_F(PlanTest, NamedTemplateAppliesToBothSidesWithItsNegative) {
   EXPECT_EQ(reference["prompt"], "low-poly style of a horse" + tail);  // flames' reference object
   EXPECT_EQ(planned->outputs[1].metadata["prompt"], "low-poly style of a frog" + tail);
   EXPECT_EQ(reference["negative"], "noisy, sloppy, messy, grainy, highly detailed, ultra textured, photo");
-  const json unknown = {{"mode", "style"}, {"style", "flames"}, {"template", "van-goh"},
-                        {"styles", VSP_SOURCE_DIR "/configs/styles"}};
+  const json unknown = {
+      {"mode", "style"}, {"style", "flames"}, {"template", "van-goh"}, {"styles", VSP_SOURCE_DIR "/configs/styles"}};
   try {
     style_mode().plan(unknown, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
     FAIL() << "an unknown template must be refused";
@@ -112,9 +118,13 @@ TEST_F(PlanTest, NamedTemplateAppliesToBothSidesWithItsNegative) {
 TEST_F(PlanTest, StyleFilesMayTemplateEachSideApart) {
   const auto folder = fs::path(testing::TempDir()) / "vsp-side-templates";
   fs::create_directories(folder);
-  std::ofstream(folder / "sides.json") << json{{"name", "sides"}, {"description", "d"}, {"template", "klimt"},
-                                               {"target_template", "{object}"}, {"reference_object", "the kiss"},
-                                               {"targets", {"a frog"}}}.dump();
+  std::ofstream(folder / "sides.json") << json{
+      {"name", "sides"},
+      {"description", "d"},
+      {"template", "klimt"},
+      {"target_template", "{object}"},
+      {"reference_object", "the kiss"},
+      {"targets", {"a frog"}}}.dump();
   const json job = {{"mode", "style"}, {"style", "sides"}, {"styles", folder.string()}};
   const auto planned = style_mode().plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
   EXPECT_EQ(planned->outputs[0].metadata["prompt"], "the kiss in style of Gustav Klimt");

@@ -52,13 +52,15 @@ TEST(AttentionMaps, RecorderReadsTheSwapWithoutChangingIt) {
   request.latent_width = request.latent_height = 8;
   request.width = request.height = 64;
   vsp::attention::AttentionMapRecorder recorder(swap, request, 3);
-  const auto ref_q = torch::randn({2, 2, 16, 4}), ref_k = torch::randn({2, 2, 16, 4}), ref_v = torch::randn({2, 2, 16, 4});
+  const auto ref_q = torch::randn({2, 2, 16, 4}), ref_k = torch::randn({2, 2, 16, 4}),
+             ref_v = torch::randn({2, 2, 16, 4});
   const auto q = torch::randn({6, 2, 16, 4}), k = torch::randn({6, 2, 16, 4}), v = torch::randn({6, 2, 16, 4});
   EXPECT_TRUE(torch::equal(recorder.attend(layer, call("reference", 0, 1), ref_q, ref_k, ref_v),
                            plain.attend(layer, call("reference", 0, 1), ref_q, ref_k, ref_v)));
   // Targets 0-1 in one call, target 2 in the next (chunks of two), as the denoiser runs them.
   const auto first = q.index_select(0, torch::tensor({0, 1, 3, 4})), last = q.index_select(0, torch::tensor({2, 5}));
-  const auto first_kv = k.index_select(0, torch::tensor({0, 1, 3, 4})), last_kv = k.index_select(0, torch::tensor({2, 5}));
+  const auto first_kv = k.index_select(0, torch::tensor({0, 1, 3, 4})),
+             last_kv = k.index_select(0, torch::tensor({2, 5}));
   EXPECT_TRUE(torch::equal(recorder.attend(layer, call("target", 1, 2), first, first_kv, first_kv),
                            plain.attend(layer, call("target", 1, 2), first, first_kv, first_kv)));
   recorder.attend(layer, call("target", 3, 1), last, last_kv, last_kv);

@@ -41,9 +41,7 @@ struct Images {
   at::Tensor q, k, v;  // [2 contents + 2 styles, H, N, d]
 };
 
-Images images() {
-  return {torch::randn({4, 2, 6, 4}), torch::randn({4, 2, 6, 4}), torch::randn({4, 2, 6, 4})};
-}
+Images images() { return {torch::randn({4, 2, 6, 4}), torch::randn({4, 2, 6, 4}), torch::randn({4, 2, 6, 4})}; }
 
 const std::vector<std::string> kImageRoles = {"content", "content", "style", "style"};
 
@@ -53,8 +51,8 @@ TEST(StyleInjection, StylisedRowsBlendQueriesAndTakeTheirStylesKeysAndValues) {
   // Pairs (content, style): (1, 0), (0, 1), (1, 1), after the 4 image rows.
   StyleInjectionController controller({true, false}, gamma, tau, 2, {{1, 0}, {0, 1}, {1, 1}}, 4, false);
   const auto pictures = images();
-  const auto image_out = controller.attend(layer(0, true), call(Phase::sampling, 981, 0, kImageRoles), pictures.q,
-                                           pictures.k, pictures.v);
+  const auto image_out =
+      controller.attend(layer(0, true), call(Phase::sampling, 981, 0, kImageRoles), pictures.q, pictures.k, pictures.v);
   EXPECT_TRUE(torch::allclose(image_out, by_hand(pictures.q, pictures.k, pictures.v, 1.0), 1e-5, 1e-6));
 
   // A chunk of the last two stylised rows (global rows 5 and 6: pairs 1 and 2).

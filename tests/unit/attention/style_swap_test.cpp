@@ -98,8 +98,8 @@ TEST(StyleSwap, TargetsBeforeTheirReferenceIsAnError) {
 std::vector<AttentionLayer> table() {
   std::vector<AttentionLayer> layers;
   int id = 0;
-  for (const std::string attention : {"down_blocks.1.attentions.0", "up_blocks.0.attentions.2", "up_blocks.1.attentions.0",
-                                      "up_blocks.1.attentions.1"}) {
+  for (const std::string attention : {"down_blocks.1.attentions.0", "up_blocks.0.attentions.2",
+                                      "up_blocks.1.attentions.0", "up_blocks.1.attentions.1"}) {
     layers.push_back(layer(id++, true, attention + ".transformer_blocks.0.attn1"));
     layers.push_back(layer(id++, false, attention + ".transformer_blocks.0.attn2"));
   }
@@ -132,15 +132,18 @@ TEST(Selection, PresetsFitEveryFamily) {
   const std::filesystem::path data(VSP_TEST_DATA);
   const auto sdxl = vsp::models::Manifest::load(data / "tiny").attention_layers;
   EXPECT_EQ(select_self_layers(sdxl, {"default"}), select_self_layers(sdxl, {"up_blocks.1"}));
-  EXPECT_EQ(select_self_layers(sdxl, {"strong"}), select_self_layers(sdxl, {"up_blocks.0.attentions.2", "up_blocks.1"}));
+  EXPECT_EQ(select_self_layers(sdxl, {"strong"}),
+            select_self_layers(sdxl, {"up_blocks.0.attentions.2", "up_blocks.1"}));
   for (const char* sd : {"sd1-tiny", "sd2-tiny"}) {
     const auto layers = vsp::models::Manifest::load(data / sd).attention_layers;
     EXPECT_EQ(select_self_layers(layers, {"default"}), select_self_layers(layers, {"up_blocks.3"})) << sd;
-    EXPECT_EQ(select_self_layers(layers, {"strong"}), select_self_layers(layers, {"up_blocks.2.attentions.2", "up_blocks.3"}))
+    EXPECT_EQ(select_self_layers(layers, {"strong"}),
+              select_self_layers(layers, {"up_blocks.2.attentions.2", "up_blocks.3"}))
         << sd;
   }
   // The synthetic table: its last decoder block is up_blocks.1.
-  EXPECT_EQ(select_self_layers(table(), {"strong"}), select_self_layers(table(), {"up_blocks.0.attentions.2", "up_blocks.1"}));
+  EXPECT_EQ(select_self_layers(table(), {"strong"}),
+            select_self_layers(table(), {"up_blocks.0.attentions.2", "up_blocks.1"}));
 }
 
 TEST(Selection, StepsByIndexFractionAndAll) {
@@ -209,9 +212,11 @@ TEST_P(SharedAttention, TargetsAttendToTheirOwnAndTheReferenceKeysAndValues) {
   const auto q = torch::randn({2 * targets, heads, tokens, dim}), k = torch::randn({2 * targets, heads, tokens, dim}),
              v = torch::randn({2 * targets, heads, tokens, dim});
   vsp::attention::SharedAttentionController shared({true}, {true}, with_adain);
-  const auto ref_out = shared.attend(layer(0, true, "up_blocks.1.attentions.0.transformer_blocks.0.attn1"), call(0, 1, "reference", 1), ref_q, ref_k, ref_v);
+  const auto ref_out = shared.attend(layer(0, true, "up_blocks.1.attentions.0.transformer_blocks.0.attn1"),
+                                     call(0, 1, "reference", 1), ref_q, ref_k, ref_v);
   EXPECT_TRUE(torch::allclose(ref_out, by_hand(ref_q, ref_k, ref_v), 1e-5, 1e-6)) << "the reference is untouched";
-  const auto out = shared.attend(layer(0, true, "up_blocks.1.attentions.0.transformer_blocks.0.attn1"), call(0, 1, "target", targets), q, k, v);
+  const auto out = shared.attend(layer(0, true, "up_blocks.1.attentions.0.transformer_blocks.0.attn1"),
+                                 call(0, 1, "target", targets), q, k, v);
   for (int64_t row = 0; row < 2 * targets; ++row) {
     const int64_t half = row / targets;
     const auto query = with_adain ? adain(q[row], ref_q[half]) : q[row];

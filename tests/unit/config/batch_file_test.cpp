@@ -2,8 +2,8 @@
 // their jobs).
 #include <gtest/gtest.h>
 
-#include "../app/app_test_support.hpp"
 #include <unistd.h>
+#include "../app/app_test_support.hpp"
 
 #include <fstream>
 
@@ -20,7 +20,6 @@ using testing::contains;
 
 class BatchFileTest : public testing::ScratchTest {
  protected:
-
   // Writes `text` as root/jobs.json and loads it with the default model "/models/default".
   BatchFile load_text(const std::string& text) {
     std::ofstream(root / "jobs.json") << text;
@@ -38,7 +37,6 @@ class BatchFileTest : public testing::ScratchTest {
     return "";
   }
   std::string error_of(const json& file) { return text_error(file.dump(2)); }
-
 };
 
 TEST_F(BatchFileTest, DefaultsMergeAndJobValuesWin) {
@@ -66,9 +64,8 @@ TEST_F(BatchFileTest, DefaultsApplyPerMode) {
 }
 
 TEST_F(BatchFileTest, NamesDefaultToTheJobIndex) {
-  const auto batch = load(json{{"jobs", {{{"mode", "generate"}},
-                                         {{"mode", "generate"}, {"name", "cat.v2_final-1"}},
-                                         {{"mode", "generate"}}}}});
+  const auto batch = load(json{
+      {"jobs", {{{"mode", "generate"}}, {{"mode", "generate"}, {"name", "cat.v2_final-1"}}, {{"mode", "generate"}}}}});
   ASSERT_EQ(batch.jobs.size(), 3u);
   EXPECT_EQ(batch.jobs[0].name, "job-000");
   EXPECT_EQ(batch.jobs[1].name, "cat.v2_final-1");
@@ -118,8 +115,8 @@ TEST_F(BatchFileTest, UnknownTopLevelField) {
 }
 
 TEST_F(BatchFileTest, JobsMissingOrEmpty) {
-  for (const json& file : {json{{"defaults", json::object()}}, json{{"jobs", json::array()}}, json{{"jobs", 1}},
-                           json::object()}) {
+  for (const json& file :
+       {json{{"defaults", json::object()}}, json{{"jobs", json::array()}}, json{{"jobs", 1}}, json::object()}) {
     const std::string message = error_of(file);
     EXPECT_TRUE(contains(message, "\"jobs\" must be a non-empty list")) << file.dump() << ": " << message;
   }
@@ -151,7 +148,8 @@ TEST_F(BatchFileTest, BadNames) {
   const std::string slash = error_of(json{{"jobs", {{{"mode", "generate"}, {"name", "a/b"}}}}});
   EXPECT_TRUE(contains(slash, "\"name\" must be 1 to 200 letters, digits")) << slash;
   EXPECT_TRUE(contains(slash, "(\"a/b\")")) << slash;
-  for (const std::string& bad : std::vector<std::string>{"", ".hidden", "a b", "-x", "..", "a\\b", std::string(201, 'a')})
+  for (const std::string& bad :
+       std::vector<std::string>{"", ".hidden", "a b", "-x", "..", "a\\b", std::string(201, 'a')})
     EXPECT_THROW(load(json{{"jobs", {{{"mode", "generate"}, {"name", bad}}}}}), Error) << bad;
   EXPECT_TRUE(contains(error_of(json{{"jobs", {{{"mode", "generate"}, {"name", 5}}}}}), "\"name\" must be a string"));
 }

@@ -70,11 +70,17 @@ TEST(CheckJobFields, WrongTypeNamesFieldAsFlag) {
 TEST(CheckJobFields, WrongTypesSayWhatTheFieldMustBe) {
   EXPECT_TRUE(contains(error_of([] { check_generate({{"prompt", 5}}); }), "\"prompt\" must be a string, got 5"));
   EXPECT_TRUE(contains(error_of([] { check_generate({{"cfg", "high"}}); }), "\"cfg\" must be a number"));
-  EXPECT_TRUE(contains(error_of([] { check_style({{"color_calibration", 1}}); }),
+  EXPECT_TRUE(contains(error_of([] {
+                         check_style({{"color_calibration", 1}});
+                       }),
                        "\"color_calibration\" must be true or false, got 1"));
-  EXPECT_TRUE(contains(error_of([] { check_style({{"object", {"a", 2}}}); }),
+  EXPECT_TRUE(contains(error_of([] {
+                         check_style({{"object", {"a", 2}}});
+                       }),
                        "\"object\" must be a string or a list of strings, got [\"a\",2]"));
-  EXPECT_TRUE(contains(error_of([] { check_style({{"seeds", "1,2"}}); }),
+  EXPECT_TRUE(contains(error_of([] {
+                         check_style({{"seeds", "1,2"}});
+                       }),
                        "\"seeds\" must be a seed (0 to 4294967295) or a list of them"));
   EXPECT_TRUE(contains(error_of([] { check_generate({{"steps", true}}); }), "\"steps\" must be an integer"));
 }
@@ -184,7 +190,7 @@ json parse_flags(const std::vector<OptionSpec>& options, std::vector<std::string
 
 TEST(AddJobOptions, StyleFlagsFillTheJob) {
   const json job = parse_flags(style_schema().options, {"x", "--steps", "7", "--seeds", "1,2", "--object", "a, b",
-                                                      "--object", "c", "--no-color-calibration"});
+                                                        "--object", "c", "--no-color-calibration"});
   const json want = {{"steps", 7}, {"seeds", {1, 2}}, {"object", {"a, b", "c"}}, {"color_calibration", false}};
   EXPECT_EQ(job, want) << job.dump();
   // Flags not given are absent.
@@ -197,7 +203,7 @@ TEST(AddJobOptions, StyleFlagsFillTheJob) {
 
 TEST(AddJobOptions, PositiveFlagAndListDelimiter) {
   const json job = parse_flags(style_schema().options, {"x", "--color-calibration", "--layers",
-                                                      "up_blocks.1,up_blocks.0", "--swap-steps", "0-9"});
+                                                        "up_blocks.1,up_blocks.0", "--swap-steps", "0-9"});
   EXPECT_EQ(job["color_calibration"], true);
   EXPECT_EQ(job["layers"], json::array({"up_blocks.1", "up_blocks.0"}));
   EXPECT_EQ(job["swap_steps"], "0-9");
@@ -206,7 +212,7 @@ TEST(AddJobOptions, PositiveFlagAndListDelimiter) {
 
 TEST(AddJobOptions, GenerateFlags) {
   const json job = parse_flags(generate_schema().options, {"x", "-p", "a cat", "-n", "", "-s", "42", "--cfg", "6.5",
-                                                         "-W", "96", "--sampler", "ddim"});
+                                                           "-W", "96", "--sampler", "ddim"});
   EXPECT_EQ(job["prompt"], "a cat");
   EXPECT_EQ(job["negative"], "");
   EXPECT_EQ(job["seed"], 42);

@@ -137,7 +137,8 @@ TEST(InJobsTerms, FlagsBecomeTheFieldsAsWritten) {
   const auto& edit = edit_schema().options;
   EXPECT_EQ(in_jobs_terms("--save-null-text needs --image with null-text inversion", edit),
             "\"save_null_text\" needs \"image\" with null-text inversion");
-  EXPECT_EQ(in_jobs_terms("--mode must be auto, replace or refine", edit), "\"edit_mode\" must be auto, replace or refine");
+  EXPECT_EQ(in_jobs_terms("--mode must be auto, replace or refine", edit),
+            "\"edit_mode\" must be auto, replace or refine");
   const auto& style = style_schema().options;
   EXPECT_EQ(in_jobs_terms("--no-shared-adain needs --shared-attention", style),
             "\"shared_adain\": false needs \"shared_attention\"");

@@ -87,10 +87,9 @@ TEST(ShardFromEnvironment, NothingSetIsNoShard) {
 }
 
 TEST(ShardFromEnvironment, SlurmArrayCountsFromItsFirstTask) {
-  const auto shard = FakeEnvironment{{{"SLURM_ARRAY_TASK_ID", "5"},
-                                      {"SLURM_ARRAY_TASK_MIN", "4"},
-                                      {"SLURM_ARRAY_TASK_COUNT", "3"}}}
-                         .shard();
+  const auto shard =
+      FakeEnvironment{{{"SLURM_ARRAY_TASK_ID", "5"}, {"SLURM_ARRAY_TASK_MIN", "4"}, {"SLURM_ARRAY_TASK_COUNT", "3"}}}
+          .shard();
   ASSERT_TRUE(shard.has_value());
   EXPECT_EQ(shard->index, 1);
   EXPECT_EQ(shard->count, 3);
@@ -99,20 +98,20 @@ TEST(ShardFromEnvironment, SlurmArrayCountsFromItsFirstTask) {
 TEST(ShardFromEnvironment, SlurmArrayWithAStepNumbersItsTasksInOrder) {
   // --array=0-6:2 runs tasks 0, 2, 4, 6: shards 0..3 of 4.
   for (int task = 0; task <= 6; task += 2) {
-    const auto shard = FakeEnvironment{{{"SLURM_ARRAY_TASK_ID", std::to_string(task)},
-                                        {"SLURM_ARRAY_TASK_MIN", "0"},
-                                        {"SLURM_ARRAY_TASK_STEP", "2"},
-                                        {"SLURM_ARRAY_TASK_COUNT", "4"}}}
-                           .shard();
+    const auto shard = FakeEnvironment{
+        {{"SLURM_ARRAY_TASK_ID", std::to_string(task)},
+         {"SLURM_ARRAY_TASK_MIN", "0"},
+         {"SLURM_ARRAY_TASK_STEP", "2"},
+         {"SLURM_ARRAY_TASK_COUNT",
+          "4"}}}.shard();
     ASSERT_TRUE(shard.has_value());
     EXPECT_EQ(shard->index, task / 2);
     EXPECT_EQ(shard->count, 4);
   }
-  EXPECT_THROW((FakeEnvironment{{{"SLURM_ARRAY_TASK_ID", "3"},
-                                 {"SLURM_ARRAY_TASK_STEP", "2"},
-                                 {"SLURM_ARRAY_TASK_COUNT", "4"}}}
-                    .shard()),
-               Error);
+  EXPECT_THROW(
+      (FakeEnvironment{{{"SLURM_ARRAY_TASK_ID", "3"}, {"SLURM_ARRAY_TASK_STEP", "2"}, {"SLURM_ARRAY_TASK_COUNT", "4"}}}
+           .shard()),
+      Error);
 }
 
 TEST(ShardFromEnvironment, SlurmWithoutMinimumStartsAtZero) {
@@ -123,8 +122,9 @@ TEST(ShardFromEnvironment, SlurmWithoutMinimumStartsAtZero) {
 }
 
 TEST(ShardFromEnvironment, SlurmWithoutCountThrows) {
-  const std::string message =
-      error_of([] { FakeEnvironment{{{"SLURM_ARRAY_TASK_ID", "1"}, {"SLURM_ARRAY_TASK_MIN", "0"}}}.shard(); });
+  const std::string message = error_of([] {
+    FakeEnvironment{{{"SLURM_ARRAY_TASK_ID", "1"}, {"SLURM_ARRAY_TASK_MIN", "0"}}}.shard();
+  });
   EXPECT_TRUE(contains(message, "SLURM_ARRAY_TASK_COUNT")) << message;
   EXPECT_TRUE(contains(message, "--shard")) << message;
 }
@@ -132,13 +132,13 @@ TEST(ShardFromEnvironment, SlurmWithoutCountThrows) {
 TEST(ShardFromEnvironment, SlurmInconsistentValuesThrow) {
   // The task id past the count, below the first task, or not a number.
   EXPECT_THROW((FakeEnvironment{{{"SLURM_ARRAY_TASK_ID", "3"}, {"SLURM_ARRAY_TASK_COUNT", "3"}}}.shard()), Error);
-  EXPECT_THROW((FakeEnvironment{{{"SLURM_ARRAY_TASK_ID", "1"},
-                                 {"SLURM_ARRAY_TASK_MIN", "2"},
-                                 {"SLURM_ARRAY_TASK_COUNT", "3"}}}
-                    .shard()),
-               Error);
-  const std::string message =
-      error_of([] { FakeEnvironment{{{"SLURM_ARRAY_TASK_ID", "x"}, {"SLURM_ARRAY_TASK_COUNT", "3"}}}.shard(); });
+  EXPECT_THROW(
+      (FakeEnvironment{{{"SLURM_ARRAY_TASK_ID", "1"}, {"SLURM_ARRAY_TASK_MIN", "2"}, {"SLURM_ARRAY_TASK_COUNT", "3"}}}
+           .shard()),
+      Error);
+  const std::string message = error_of([] {
+    FakeEnvironment{{{"SLURM_ARRAY_TASK_ID", "x"}, {"SLURM_ARRAY_TASK_COUNT", "3"}}}.shard();
+  });
   EXPECT_TRUE(contains(message, "SLURM_ARRAY_TASK_ID")) << message;
 }
 
@@ -158,19 +158,19 @@ TEST(ShardFromEnvironment, IndexAtOrPastCountThrows) {
   EXPECT_THROW((FakeEnvironment{{{"JOB_COMPLETION_INDEX", "3"}, {"VSP_SHARD_COUNT", "3"}}}.shard()), Error);
   EXPECT_THROW((FakeEnvironment{{{"JOB_COMPLETION_INDEX", "7"}, {"VSP_SHARD_COUNT", "3"}}}.shard()), Error);
   EXPECT_THROW((FakeEnvironment{{{"JOB_COMPLETION_INDEX", "0"}, {"VSP_SHARD_COUNT", "0"}}}.shard()), Error);
-  EXPECT_THROW((FakeEnvironment{{{"SLURM_ARRAY_TASK_ID", "9"},
-                                 {"SLURM_ARRAY_TASK_MIN", "4"},
-                                 {"SLURM_ARRAY_TASK_COUNT", "3"}}}
-                    .shard()),
-               Error);
+  EXPECT_THROW(
+      (FakeEnvironment{{{"SLURM_ARRAY_TASK_ID", "9"}, {"SLURM_ARRAY_TASK_MIN", "4"}, {"SLURM_ARRAY_TASK_COUNT", "3"}}}
+           .shard()),
+      Error);
 }
 
 TEST(ShardFromEnvironment, SlurmTakesPrecedenceOverKubernetes) {
-  const auto shard = FakeEnvironment{{{"SLURM_ARRAY_TASK_ID", "1"},
-                                      {"SLURM_ARRAY_TASK_COUNT", "2"},
-                                      {"JOB_COMPLETION_INDEX", "0"},
-                                      {"VSP_SHARD_COUNT", "5"}}}
-                         .shard();
+  const auto shard = FakeEnvironment{
+      {{"SLURM_ARRAY_TASK_ID", "1"},
+       {"SLURM_ARRAY_TASK_COUNT", "2"},
+       {"JOB_COMPLETION_INDEX", "0"},
+       {"VSP_SHARD_COUNT",
+        "5"}}}.shard();
   ASSERT_TRUE(shard.has_value());
   EXPECT_EQ(shard->label(), "1/2");
 }

@@ -20,8 +20,8 @@ TEST(Values, DecimalIntegersOnly) {
   EXPECT_EQ(parse_decimal_integer("-3", -5, 5), -3);
   EXPECT_EQ(parse_decimal_integer("+7", 0, 9), 7);
   EXPECT_EQ(parse_decimal_integer("4294967295", 0, kMaxSeed), kMaxSeed);
-  for (const char* bad : {"0x10", "1e3", "2.5", "", "-", "12a", " 1", "4294967296", "18446744073709551616",
-                          "99999999999999999999999"})
+  for (const char* bad :
+       {"0x10", "1e3", "2.5", "", "-", "12a", " 1", "4294967296", "18446744073709551616", "99999999999999999999999"})
     EXPECT_FALSE(parse_decimal_integer(bad, 0, kMaxSeed)) << bad;
   EXPECT_FALSE(parse_decimal_integer("-1", 0, 10));
 }
@@ -50,11 +50,11 @@ TEST(Values, JsonIntegersAreNeverRoundedOrWrapped) {
 
 TEST(Values, Utf8) {
   EXPECT_TRUE(valid_utf8("caf\xc3\xa9 \xf0\x9f\x8e\xa8"));
-  EXPECT_FALSE(valid_utf8("caf\xe9"));            // Latin-1
-  EXPECT_FALSE(valid_utf8("\xc0\xaf"));           // overlong
-  EXPECT_FALSE(valid_utf8("\xed\xa0\x80"));       // surrogate
-  EXPECT_FALSE(valid_utf8("\xf4\x90\x80\x80"));   // past U+10FFFF
-  EXPECT_FALSE(valid_utf8("\xe2\x82"));           // cut short
+  EXPECT_FALSE(valid_utf8("caf\xe9"));           // Latin-1
+  EXPECT_FALSE(valid_utf8("\xc0\xaf"));          // overlong
+  EXPECT_FALSE(valid_utf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(valid_utf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+  EXPECT_FALSE(valid_utf8("\xe2\x82"));          // cut short
   const json job = {{"prompt", "ok"}, {"object", {"fine", std::string("bad\xff")}}};
   EXPECT_EQ(find_non_utf8(job), "/object/1");
   EXPECT_FALSE(find_non_utf8(json{{"a", "b"}}));
@@ -62,7 +62,8 @@ TEST(Values, Utf8) {
 
 TEST(Values, OutputNames) {
   EXPECT_TRUE(valid_output_name("cat-1_v2.final"));
-  for (const std::string& bad : std::vector<std::string>{"", "../escape", ".hidden", "a/b", "-x", std::string(201, 'a'), "caf\xc3\xa9"})
+  for (const std::string& bad :
+       std::vector<std::string>{"", "../escape", ".hidden", "a/b", "-x", std::string(201, 'a'), "caf\xc3\xa9"})
     EXPECT_FALSE(valid_output_name(bad)) << bad;
   EXPECT_TRUE(valid_output_name(std::string(200, 'a')));
 }

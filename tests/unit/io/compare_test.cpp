@@ -69,10 +69,16 @@ TEST(CompareImages, IsSymmetric) {
 }
 
 TEST(CompareImages, RejectsOtherSizesNamingBoth) {
-  expect_error([] { compare_images(solid_image(64, 32, {0, 0, 0}), solid_image(32, 32, {0, 0, 0})); },
-               {"64x32", "32x32"});
-  expect_error([] { compare_images(solid_image(8, 8, {0, 0, 0}), solid_image(8, 8, {0, 0, 0, 0})); },
-               {"3 channels", "4 channels"});
+  expect_error(
+      [] {
+        compare_images(solid_image(64, 32, {0, 0, 0}), solid_image(32, 32, {0, 0, 0}));
+      },
+      {"64x32", "32x32"});
+  expect_error(
+      [] {
+        compare_images(solid_image(8, 8, {0, 0, 0}), solid_image(8, 8, {0, 0, 0, 0}));
+      },
+      {"3 channels", "4 channels"});
   expect_error([] { difference_image(solid_image(8, 8, {0}), solid_image(8, 9, {0})); }, {"8x8", "8x9"});
   expect_error([] { compare_images(Image{2, 2, 3, {1, 2, 3}}, Image{2, 2, 3, {1, 2, 3}}); }, {"not a valid"});
 }

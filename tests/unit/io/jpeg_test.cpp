@@ -1,7 +1,7 @@
 // read_image on JPEGs written here with libjpeg: colour and gray, found by content, damage refused,
 // and hostile headers or scan counts refused within a memory budget.
-#include <cstdio>  // jpeglib.h needs FILE and size_t declared first
 #include <algorithm>
+#include <cstdio>  // jpeglib.h needs FILE and size_t declared first
 #include <cstdlib>
 // clang-format off
 #include <jpeglib.h>

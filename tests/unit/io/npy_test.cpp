@@ -52,10 +52,9 @@ TEST_F(Npy, NumpyLoadsIt) {
   std::vector<float> values(2 * 3 * 4);
   for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i) * 0.5f - 3.0f;
   write_npy(folder / "latents.npy", {2, 3, 4}, values.data());
-  const std::string check =
-      "import numpy; a = numpy.load('" + (folder / "latents.npy").string() +
-      "'); assert a.dtype == numpy.float32 and a.shape == (2, 3, 4), a; "
-      "assert (a == (numpy.arange(24, dtype=numpy.float32) * 0.5 - 3).reshape(2, 3, 4)).all(), a";
+  const std::string check = "import numpy; a = numpy.load('" + (folder / "latents.npy").string() +
+                            "'); assert a.dtype == numpy.float32 and a.shape == (2, 3, 4), a; "
+                            "assert (a == (numpy.arange(24, dtype=numpy.float32) * 0.5 - 3).reshape(2, 3, 4)).all(), a";
   const std::string command = "'" + python.string() + "' -c \"" + check + "\"";
   EXPECT_EQ(std::system(command.c_str()), 0) << command;
 }

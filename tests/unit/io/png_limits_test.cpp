@@ -36,7 +36,8 @@ std::string deflate(const std::string& data) {
 // pixel_data false: one empty IDAT, for headers that must be refused before any pixel is read.
 std::string gray_png(uint32_t width, uint32_t height, int bit_depth, const std::string& extra = "",
                      bool pixel_data = true) {
-  const std::string header = big_endian(width) + big_endian(height) + static_cast<char>(bit_depth) + std::string(4, '\0');
+  const std::string header =
+      big_endian(width) + big_endian(height) + static_cast<char>(bit_depth) + std::string(4, '\0');
   const size_t row = 1 + (static_cast<size_t>(width) * bit_depth + 7) / 8;  // filter byte, packed pixels
   const std::string pixels = pixel_data ? deflate(std::string(row * height, '\0')) : "";
   return "\x89PNG\r\n\x1a\n" + chunk("IHDR", header) + extra + chunk("IDAT", pixels) + chunk("IEND", "");

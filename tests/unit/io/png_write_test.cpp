@@ -64,7 +64,8 @@ TEST_F(PngWrite, LongTextIsCompressedAndRoundTrips) {
   EXPECT_NE(bytes.find(std::string("iTXtvsp\0\1\0\0\0", 11)), std::string::npos);
   EXPECT_EQ(read_png_text(folder / "long.png"), text);
 
-  write_png(folder / "edge.png", pattern_image(2, 2, 3), {{"a", std::string(1024, 'x')}, {"b", std::string(1025, 'x')}});
+  write_png(folder / "edge.png", pattern_image(2, 2, 3),
+            {{"a", std::string(1024, 'x')}, {"b", std::string(1025, 'x')}});
   const std::string edge = read_bytes(folder / "edge.png");
   EXPECT_NE(edge.find("tEXta"), std::string::npos);
   EXPECT_NE(edge.find("zTXtb"), std::string::npos);

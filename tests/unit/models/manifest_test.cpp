@@ -73,8 +73,8 @@ TEST(Manifest, SizeMustBeAMultiple) {
 TEST(Manifest, EveryNumberIsRangeChecked) {
   ASSERT_TRUE(fs::exists(kTiny / "manifest.json"));
   const std::vector<std::pair<std::string, nlohmann::json>> cases = {
-      {"size_multiple", 0},      {"vae_scale_factor", 0},   {"latent_channels", -1}, {"size_multiple", 1.5},
-      {"default_size", 1e12},    {"scaling_factor", "x"},   {"scaling_factor", 0},   {"latent_channels", 4294967300ll},
+      {"size_multiple", 0},   {"vae_scale_factor", 0}, {"latent_channels", -1}, {"size_multiple", 1.5},
+      {"default_size", 1e12}, {"scaling_factor", "x"}, {"scaling_factor", 0},   {"latent_channels", 4294967300ll},
       {"size_multiple", 12},  // not a multiple of vae_scale_factor (8)
   };
   for (const auto& [field, value] : cases) {
@@ -107,13 +107,16 @@ TEST(Manifest, UnknownFamiliesAndUNetInputsAreRefused) {
   const auto message = error_of([&] { vsp::models::Manifest::load(family); });
   EXPECT_NE(message.find("field 'family'"), std::string::npos) << message;
   EXPECT_NE(message.find("kandinsky"), std::string::npos) << message;
-  const auto inputs = edited_model("inputs", [](auto& j) { j["unet"]["inputs"] = {"sample", "timestep", "controlnet"}; });
+  const auto inputs = edited_model("inputs", [](auto& j) {
+    j["unet"]["inputs"] = {"sample", "timestep", "controlnet"};
+  });
   EXPECT_NE(error_of([&] { vsp::models::Manifest::load(inputs); }).find("'unet.inputs'"), std::string::npos);
   // SDXL's inputs on a manifest that says the UNet takes no added conditioning.
   const auto added = edited_model("added", [](auto& j) { j["unet"]["added_conditioning"] = false; });
   EXPECT_NE(error_of([&] { vsp::models::Manifest::load(added); }).find("'unet.inputs'"), std::string::npos);
   const auto width = edited_model("width", [](auto& j) { j["unet"]["cross_attention_dim"] = 65; });
-  EXPECT_NE(error_of([&] { vsp::models::Manifest::load(width); }).find("'unet.cross_attention_dim'"), std::string::npos);
+  EXPECT_NE(error_of([&] { vsp::models::Manifest::load(width); }).find("'unet.cross_attention_dim'"),
+            std::string::npos);
   const auto state = edited_model("state", [](auto& j) { j["text_encoders"][0]["hidden_state"] = "pooled"; });
   EXPECT_NE(error_of([&] { vsp::models::Manifest::load(state); }).find("'text_encoders[].hidden_state'"),
             std::string::npos);
@@ -143,7 +146,7 @@ TEST(Manifest, SD1ExportsHaveOneEncoderAndNoAddedConditioning) {
   EXPECT_FALSE(m.added_conditioning);
   EXPECT_FALSE(m.force_zeros_for_empty_prompt);
   EXPECT_EQ(m.unet_inputs, (std::vector<std::string>{"sample", "timestep", "encoder_hidden_states", "down_residuals",
-                                                      "mid_residual"}));
+                                                     "mid_residual"}));
   EXPECT_EQ(m.down_residuals.size(), 12u);  // conv_in, then 4 levels of 2 layers and 3 downsamplers
   EXPECT_TRUE(m.controlnets.empty());
   EXPECT_EQ(m.default_size, 64);

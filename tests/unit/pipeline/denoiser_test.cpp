@@ -9,9 +9,9 @@
 #include <sstream>
 
 #include "vsp/models/model.hpp"
+#include "vsp/pipeline/conditioning.hpp"
 #include "vsp/pipeline/denoise.hpp"
 #include "vsp/sampling/scheduler.hpp"
-#include "vsp/text/conditioning.hpp"
 
 namespace {
 
@@ -28,7 +28,8 @@ class CallRecorder : public vsp::attention::AttentionController {
       line << "step " << step.step_index << "/" << step.num_steps << " rows " << step.first_row << "+"
            << step.roles.size() << " ";
       for (size_t i = 0; i < step.roles.size(); ++i) line << (i ? "," : "") << step.roles[i];
-      line << " halves " << step.cfg_halves << (step.phase == vsp::attention::Phase::sampling ? " sampling" : " inversion");
+      line << " halves " << step.cfg_halves
+           << (step.phase == vsp::attention::Phase::sampling ? " sampling" : " inversion");
       calls.push_back(line.str());
       // The lone-row rule: one unguided row outside the reference call runs as a batch of two.
       const bool lone = step.roles.size() == 1 && step.cfg_halves == 1 && step.roles[0] != "reference";
@@ -57,11 +58,11 @@ std::vector<std::string> run(const std::string& name, const vsp::pipeline::Branc
                              double guidance) {
   const auto model = load(name);
   torch::InferenceMode guard;
-  auto scheduler = vsp::sampling::make_scheduler(
-      "euler", vsp::sampling::ScheduleConfig::from_json(model->manifest.scheduler));
+  auto scheduler =
+      vsp::sampling::make_scheduler("euler", vsp::sampling::ScheduleConfig::from_json(model->manifest.scheduler));
   scheduler->set_timesteps(2);
-  const auto cond = vsp::text::encode_prompts(*model, std::vector<std::string>(rows, "a cat"), 64, 64);
-  const auto uncond = vsp::text::zero_conditioning(*model, rows, 64, 64);
+  const auto cond = vsp::pipeline::encode_prompts(*model, std::vector<std::string>(rows, "a cat"), 64, 64);
+  const auto uncond = vsp::pipeline::zero_conditioning(*model, rows, 64, 64);
   CallRecorder recorder;
   vsp::pipeline::DenoiseOptions options;
   options.guidance = guidance;
@@ -83,10 +84,9 @@ TEST_P(Denoiser, GenerateChunksRowsAndGuidesEveryCall) {
 TEST_P(Denoiser, UnguidedRunsCarryTheConditionalRowsAlone) {
   vsp::pipeline::BranchLayout layout;
   layout.batch_size = 1;
-  const std::vector<std::string> expected = {"step 0/2 rows 0+1 image halves 1 sampling",
-                                             "step 0/2 rows 1+1 image halves 1 sampling", "end 0",
-                                             "step 1/2 rows 0+1 image halves 1 sampling",
-                                             "step 1/2 rows 1+1 image halves 1 sampling", "end 1"};
+  const std::vector<std::string> expected = {
+      "step 0/2 rows 0+1 image halves 1 sampling", "step 0/2 rows 1+1 image halves 1 sampling", "end 0",
+      "step 1/2 rows 0+1 image halves 1 sampling", "step 1/2 rows 1+1 image halves 1 sampling", "end 1"};
   EXPECT_EQ(run(GetParam(), layout, 2, 1.0), expected);
 }
 
@@ -107,13 +107,13 @@ TEST_P(Denoiser, StyleRunsTheReferenceFirstThenTargetChunksWithTheirRoles) {
 TEST_P(Denoiser, StepHooksReplaceTheConditioningOfLaterSteps) {
   const auto model = load(GetParam());
   torch::InferenceMode guard;
-  const auto cat = vsp::text::encode_prompts(*model, {"a cat"}, 64, 64);
-  const auto dog = vsp::text::encode_prompts(*model, {"a dog"}, 64, 64);
-  const auto uncond = vsp::text::zero_conditioning(*model, 1, 64, 64);
+  const auto cat = vsp::pipeline::encode_prompts(*model, {"a cat"}, 64, 64);
+  const auto dog = vsp::pipeline::encode_prompts(*model, {"a dog"}, 64, 64);
+  const auto uncond = vsp::pipeline::zero_conditioning(*model, 1, 64, 64);
   const auto noise = torch::randn({1, 4, 8, 8});
-  const auto final_latents = [&](const vsp::text::Conditioning& from_step_2) {
-    auto scheduler = vsp::sampling::make_scheduler(
-        "euler", vsp::sampling::ScheduleConfig::from_json(model->manifest.scheduler));
+  const auto final_latents = [&](const vsp::pipeline::Conditioning& from_step_2) {
+    auto scheduler =
+        vsp::sampling::make_scheduler("euler", vsp::sampling::ScheduleConfig::from_json(model->manifest.scheduler));
     scheduler->set_timesteps(4);
     vsp::pipeline::DenoiseOptions options;
     options.before_unet = [&](int step, at::Tensor&, vsp::pipeline::RowInputs& inputs) {
@@ -126,7 +126,8 @@ TEST_P(Denoiser, StepHooksReplaceTheConditioningOfLaterSteps) {
   EXPECT_FALSE(torch::equal(unchanged, final_latents(dog)));
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, Denoiser, testing::Values("tiny", "sd1-tiny"),
-                         [](const auto& info) { return info.param == "tiny" ? std::string("sdxl") : std::string("sd1"); });
+INSTANTIATE_TEST_SUITE_P(Families, Denoiser, testing::Values("tiny", "sd1-tiny"), [](const auto& info) {
+  return info.param == "tiny" ? std::string("sdxl") : std::string("sd1");
+});
 
 }  // namespace

@@ -57,7 +57,8 @@ TEST_P(DenoiserGradients, FlowThroughTheTracedUNetAndMatchAutograd) {
   EXPECT_LE((guided.detach() - read("guided")).abs().max().item<double>(), 1e-4);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, DenoiserGradients, testing::Values("tiny", "sd1-tiny"),
-                         [](const auto& info) { return info.param == "tiny" ? std::string("sdxl") : std::string("sd1"); });
+INSTANTIATE_TEST_SUITE_P(Families, DenoiserGradients, testing::Values("tiny", "sd1-tiny"), [](const auto& info) {
+  return info.param == "tiny" ? std::string("sdxl") : std::string("sd1");
+});
 
 }  // namespace

@@ -44,7 +44,8 @@ TEST(ScheduleConfig, ParsesTheSdxlConfig) {
 }
 
 TEST(ScheduleConfig, MissingKeysTakeDiffusersDefaults) {
-  const auto config = ScheduleConfig::from_json({{"timestep_spacing", "trailing"}, {"prediction_type", "v_prediction"}});
+  const auto config =
+      ScheduleConfig::from_json({{"timestep_spacing", "trailing"}, {"prediction_type", "v_prediction"}});
   EXPECT_DOUBLE_EQ(config.beta_start, 0.0001);
   EXPECT_DOUBLE_EQ(config.beta_end, 0.02);
   EXPECT_EQ(config.beta_schedule, "linear");
@@ -125,7 +126,8 @@ TEST(DdimInversion, OwnLevelFormEndsAtTheLastTrainingTimestep) {
   DdimInversion inversion(config, InversionForm::own_level);
   inversion.set_timesteps(steps);
   const auto betas = torch::linspace(std::sqrt(config.beta_start), std::sqrt(config.beta_end),
-                                     config.num_train_timesteps, torch::kFloat64).pow(2);
+                                     config.num_train_timesteps, torch::kFloat64)
+                         .pow(2);
   const auto alphas_cumprod = (1 - betas).cumprod(0);
   const auto on_line = [&](const at::Tensor& x0, const at::Tensor& eps, int64_t t) {
     return alphas_cumprod[t].sqrt() * x0 + (1 - alphas_cumprod[t]).sqrt() * eps;

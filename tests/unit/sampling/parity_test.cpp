@@ -63,9 +63,8 @@ INSTANTIATE_TEST_SUITE_P(Cases, SamplerParity,
                          ::testing::Values("euler_4", "euler_25", "euler_50", "euler_v_prediction_25",
                                            "euler_trailing_25", "euler_linspace_25", "ddim_4", "ddim_25", "ddim_50",
                                            "ddim_v_prediction_25", "ddim_trailing_25", "ddim_linspace_25",
-                                           "ddim_alpha_one_25", "ddim_clip_25", "dpmpp2m_4", "dpmpp2m_25",
-                                           "dpmpp2m_50", "dpmpp2m_v_prediction_25", "dpmpp2m_trailing_25",
-                                           "dpmpp2m_linspace_25"),
+                                           "ddim_alpha_one_25", "ddim_clip_25", "dpmpp2m_4", "dpmpp2m_25", "dpmpp2m_50",
+                                           "dpmpp2m_v_prediction_25", "dpmpp2m_trailing_25", "dpmpp2m_linspace_25"),
                          [](const auto& info) { return info.param; });
 
 class InversionParity : public SamplerParity {};

@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <unordered_map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "vsp/error.hpp"
@@ -169,8 +169,9 @@ TEST_F(ClipTokenizerTest, RejectsAMaxLengthWithoutRoomForBosAndEos) {
 }
 
 TEST_F(ClipTokenizerTest, AThousandPromptsTakeWellUnderASecond) {
-  const std::vector<std::string> parts{"a photo of", "an astronaut", "riding a horse,", "it's", "8k!!", "Café",
-                                       "日本の猫", "🐱🚀", "ΟΔΟΣ", "Москва", "e\u0301", "<|endoftext|>", "\t"};
+  const std::vector<std::string> parts{
+      "a photo of", "an astronaut", "riding a horse,", "it's",    "8k!!",          "Café", "日本の猫",
+      "🐱🚀",         "ΟΔΟΣ",         "Москва",          "e\u0301", "<|endoftext|>", "\t"};
   std::vector<std::string> prompts(1000);
   for (size_t i = 0; i < prompts.size(); ++i) {
     for (size_t j = 0; j < 5 + i % 40; ++j) prompts[i] += parts[(i * 7 + j * 3) % parts.size()] + " ";
@@ -270,7 +271,8 @@ TEST_F(ClipTokenizerTest, FastBpeMergesExactlyAsTheReferenceOnLongWords) {
 // return to quadratic time, not a slow machine.
 TEST_F(ClipTokenizerTest, MegabyteInputsTakeWellUnderTenSeconds) {
   std::string prompt;
-  for (int i = 0; prompt.size() < (1 << 20); ++i) prompt += "a photo of an astronaut on a horse " + std::to_string(i) + ", ";
+  for (int i = 0; prompt.size() < (1 << 20); ++i)
+    prompt += "a photo of an astronaut on a horse " + std::to_string(i) + ", ";
   const std::string word = random_word(1 << 20);
   first();  // loading is not part of the timing
   const auto start = std::chrono::steady_clock::now();

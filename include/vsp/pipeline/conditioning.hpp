@@ -9,7 +9,7 @@ namespace vsp::models {
 struct Model;
 }
 
-namespace vsp::text {
+namespace vsp::pipeline {
 
 // The UNet's text conditioning for a batch of rows. pooled and time_ids exist only for a model
 // whose UNet takes added conditioning (SDXL); elsewhere they are undefined tensors.
@@ -34,4 +34,4 @@ Conditioning zero_conditioning(const models::Model& model, int64_t rows, int wid
 Conditioning encode_negative(const models::Model& model, const std::optional<std::string>& negative, int64_t rows,
                              int width, int height);
 
-}  // namespace vsp::text
+}  // namespace vsp::pipeline

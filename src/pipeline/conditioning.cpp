@@ -1,4 +1,4 @@
-#include "vsp/text/conditioning.hpp"
+#include "vsp/pipeline/conditioning.hpp"
 
 #include <torch/torch.h>
 
@@ -8,7 +8,7 @@
 #include "vsp/models/model.hpp"
 #include "vsp/pipeline/phases.hpp"
 
-namespace vsp::text {
+namespace vsp::pipeline {
 namespace {
 
 at::Tensor time_ids(const models::Model& model, int64_t rows, int width, int height) {
@@ -19,7 +19,8 @@ at::Tensor time_ids(const models::Model& model, int64_t rows, int width, int hei
   return ids.unsqueeze(0).repeat({rows, 1}).to(model.device);
 }
 
-at::Tensor tokens(const ClipTokenizer& tokenizer, const std::string& prompt, size_t max_length, const c10::Device& device) {
+at::Tensor tokens(const text::ClipTokenizer& tokenizer, const std::string& prompt, size_t max_length,
+                  const c10::Device& device) {
   const auto ids = tokenizer.encode(prompt, max_length);
   return torch::tensor(ids, torch::kLong).view({1, static_cast<int64_t>(ids.size())}).to(device);
 }
@@ -43,8 +44,8 @@ std::pair<at::Tensor, at::Tensor> encode_one(const models::Model& model, const s
         model.text_encoder(i).forward({tokens(model.tokenizers[i], prompt, info.max_length, model.device)}).toTuple();
     const auto& elements = outputs->elements();
     if (elements.size() != models::kHiddenStates.size() + 1)
-      throw Error(info.file + " is not a text encoder export of this vsp (it returns " + std::to_string(elements.size()) +
-                  " outputs); re-export the model with scripts/export.py");
+      throw Error(info.file + " is not a text encoder export of this vsp (it returns " +
+                  std::to_string(elements.size()) + " outputs); re-export the model with scripts/export.py");
     states.push_back(elements[info.hidden_state_output].toTensor());
     check_width(states.back(), info.hidden_size, info.file);
     if (info.pooled_size > 0) {
@@ -88,7 +89,8 @@ Conditioning Conditioning::cat(const std::vector<Conditioning>& parts) {
   return {torch::cat(embeds), cat_defined(pooled), cat_defined(ids)};
 }
 
-Conditioning encode_prompts(const models::Model& model, const std::vector<std::string>& prompts, int width, int height) {
+Conditioning encode_prompts(const models::Model& model, const std::vector<std::string>& prompts, int width,
+                            int height) {
   torch::InferenceMode guard;
   pipeline::PhaseClock clock("text", model.device);
   // Each distinct prompt alone: a row's embedding never depends on the other prompts of the run
@@ -101,7 +103,8 @@ Conditioning encode_prompts(const models::Model& model, const std::vector<std::s
     embeds.push_back(found->second.first);
     pooled.push_back(found->second.second);
   }
-  return {torch::cat(embeds), cat_defined(pooled), time_ids(model, static_cast<int64_t>(prompts.size()), width, height)};
+  return {torch::cat(embeds), cat_defined(pooled),
+          time_ids(model, static_cast<int64_t>(prompts.size()), width, height)};
 }
 
 Conditioning zero_conditioning(const models::Model& model, int64_t rows, int width, int height) {
@@ -119,4 +122,4 @@ Conditioning encode_negative(const models::Model& model, const std::optional<std
   return encode_prompts(model, std::vector<std::string>(rows, negative.value_or("")), width, height);
 }
 
-}  // namespace vsp::text
+}  // namespace vsp::pipeline

@@ -1,0 +1,58 @@
+#include "vsp/app/single_job.hpp"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <optional>
+
+#include "vsp/app/output_files.hpp"
+#include "vsp/app/progress.hpp"
+#include "vsp/error.hpp"
+#include "vsp/io/log.hpp"
+#include "vsp/models/model.hpp"
+#include "vsp/pipeline/phases.hpp"
+
+namespace vsp::app {
+
+namespace fs = std::filesystem;
+
+void run_single_job(const SingleJob& run, const CommonOptions& common) {
+  const auto job = check_job_fields(run.job, run.mode.options, {}, FieldNaming::flag, "");
+  fs::path latents_file;  // inside the output folder, as every file of the run
+  if (!run.latents.empty()) {
+    latents_file = inside_output_folder(run.latents, "--save-latents");
+    if (!has_extension(latents_file, ".npy"))
+      throw UsageError("--save-latents must name a .npy file, got '" + run.latents + "'");
+  }
+  const auto manifest = models::Manifest::load(common.model);
+  const auto planned = run.mode.plan(job, {manifest, "", ".", run.images_per_call, common.deterministic});
+  const Placement placement = run.place(*planned);
+  check_outputs(*planned, manifest, true, run.mode.memory_advice);
+  check_run_files(*planned, placement.folder, latents_file);
+  std::optional<OutputFolderLock> lock;  // a run that fails leaves no folder it made behind
+  if (run.lock_folder) lock.emplace(placement.folder);
+
+  const auto load_started = std::chrono::steady_clock::now();
+  const auto model = [&] {
+    pipeline::PhaseClock clock("load", c10::kCPU);
+    return models::Model::load(common.model, common.device);
+  }();
+  model->release_text_encoders_after_use = true;  // one job: its prompts are encoded once
+  Progress progress(placement.label, common.quiet);
+  const auto result = planned->run(*model, [&](int done, int total) { progress.update(done, total); });
+
+  auto written = write_outputs(*planned, result, placement.folder, model->manifest);
+  if (!latents_file.empty()) {
+    const auto path = placement.folder / latents_file;
+    if (!path.parent_path().empty()) fs::create_directories(path.parent_path());
+    const auto latents = result.latents.contiguous();
+    io::write_npy(path, latents.sizes().vec(), latents.data_ptr<float>());
+    written.push_back(path);
+  }
+  const std::string folder = placement.folder.empty() ? "." : placement.folder.string();
+  log::info(written.size() == 1 ? "wrote " + written.front().string()
+                                : "wrote " + std::to_string(written.size()) + " files to " + folder);
+  if (run.timings) print_timings(load_started);
+}
+
+}  // namespace vsp::app
