@@ -96,6 +96,8 @@ class EditJob : public PlannedJob {
   }
 };
 
+}  // namespace
+
 std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& context) {
   const auto& manifest = context.manifest;
   auto planned = std::make_unique<EditJob>();
@@ -216,13 +218,6 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
   planned->image_pixels = static_cast<int64_t>(r.width) * r.height;
   planned->work = static_cast<int64_t>(r.steps) * planned->rows;
   return planned;
-}
-
-}  // namespace
-
-const Mode& edit_mode() {
-  static const Mode mode{edit_schema(), plan_edit};
-  return mode;
 }
 
 }  // namespace vsp::app

@@ -52,6 +52,8 @@ class GenerateJob : public PlannedJob {
   }
 };
 
+}  // namespace
+
 std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& context) {
   auto planned = std::make_unique<GenerateJob>();
   planned->job = job;
@@ -94,13 +96,6 @@ std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& co
   planned->image_pixels = static_cast<int64_t>(r.width) * r.height;
   planned->work = static_cast<int64_t>(r.steps) * r.num;
   return planned;
-}
-
-}  // namespace
-
-const Mode& generate_mode() {
-  static const Mode mode{generate_schema(), over_control_folders(plan_generate)};
-  return mode;
 }
 
 }  // namespace vsp::app

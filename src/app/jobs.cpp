@@ -25,7 +25,14 @@ io::Image to_image(const at::Tensor& pixels) {
 }
 
 const std::vector<const Mode*>& all_modes() {
-  static const std::vector<const Mode*> modes = {&generate_mode(), &style_mode(), &transfer_mode(), &edit_mode()};
+#define VSP_MODE_ENTRY(name) Mode{name##_schema(), over_control_folders(plan_##name)},
+  static const std::vector<Mode> table = {VSP_MODES(VSP_MODE_ENTRY)};
+#undef VSP_MODE_ENTRY
+  static const std::vector<const Mode*> modes = [] {
+    std::vector<const Mode*> pointers;
+    for (const auto& mode : table) pointers.push_back(&mode);
+    return pointers;
+  }();
   return modes;
 }
 

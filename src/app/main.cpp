@@ -6,6 +6,7 @@
 
 #include "vsp/app/commands.hpp"
 #include "vsp/app/error_text.hpp"
+#include "vsp/app/jobs.hpp"
 #include "vsp/app/metadata.hpp"
 #include "vsp/app/modes.hpp"
 #include "vsp/config/suggest.hpp"
@@ -77,11 +78,11 @@ int main(int argc, char** argv) {
   CommonOptions common;
   add_common_options(app, common);
   const Action style_mode = add_style_mode(app, common);
-  std::map<std::string, Action> commands{
-      {"generate", add_generate_command(app, common)}, {"style", add_style_command(app, common)},
-      {"styles", add_styles_command(app, common)},     {"transfer", add_transfer_command(app, common)},
-      {"edit", add_edit_command(app, common)},         {"batch", add_batch_command(app, common)},
-      {"check", add_check_command(app, common)}};
+  std::map<std::string, Action> commands;
+  for (const Mode* mode : all_modes()) commands[mode->name] = add_mode_command(app, common, *mode);
+  commands["styles"] = add_styles_command(app, common);
+  commands["batch"] = add_batch_command(app, common);
+  commands["check"] = add_check_command(app, common);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -70,7 +70,7 @@ std::vector<OptionSpec> with_control_options(std::vector<OptionSpec> options) {
 
 const ModeSchema& generate_schema() {
   static const ModeSchema schema{
-      "generate", "text to image",
+      "generate", "Text to image",
       with_control_options({
           {"prompt", "-p,--prompt", ValueKind::text, "What to draw (an empty prompt is valid)"},
           {"negative", "-n,--negative", ValueKind::optional_text,
@@ -99,13 +99,13 @@ const ModeSchema& generate_schema() {
            kMaxImages},
           vae_tiling_option(),
       }),
-      "lower --num, --width or --height"};
+      "lower --num, --width or --height", CommandKind::named_files};
   return schema;
 }
 
 const ModeSchema& style_schema() {
   static const ModeSchema schema{
-      "style", "visual style prompting",
+      "style", "Visual style prompting (the same as vsp --style ...)",
       with_control_options({
           {"style", "--style", ValueKind::text, "Style name (configs/styles/<name>.json; vsp styles lists them)"},
           {"style_image", "--style-image", ValueKind::text, "Take the style from this picture (PNG or JPEG) instead"},
@@ -179,14 +179,14 @@ const ModeSchema& style_schema() {
           {"styles", "--styles", ValueKind::text, "Style folder (default: configs/styles, or $VSP_STYLES)"},
           vae_tiling_option(),
       }),
-      "lower --num, --batch-size, --width or --height"};
+      "lower --num, --batch-size, --width or --height", CommandKind::style_folder};
   return schema;
 }
 
 const ModeSchema& transfer_schema() {
   static const ModeSchema schema{
       "transfer",
-      "style injection (StyleID): restyle content pictures with style pictures",
+      "Restyle content pictures with style pictures (StyleID style injection)",
       {
           {"content", "--content", ValueKind::text, "Content picture, or a folder of them (PNG or JPEG)"},
           {"style", "--style", ValueKind::text, "Style picture, or a folder of them: every (content, style) pair runs"},
@@ -236,7 +236,7 @@ const ModeSchema& transfer_schema() {
 const ModeSchema& edit_schema() {
   static const ModeSchema schema{
       "edit",
-      "prompt-to-prompt: edit an image by editing its prompt",
+      "Edit an image by editing its prompt (prompt-to-prompt)",
       {
           {"prompt", "-p,--prompt", ValueKind::text, "The source prompt (with --image: what the image shows)"},
           {"image", "--image", ValueKind::text, "Edit this picture (PNG or JPEG) instead of generating the source"},
@@ -307,8 +307,9 @@ const ModeSchema& edit_schema() {
 }
 
 const std::vector<const ModeSchema*>& all_mode_schemas() {
-  static const std::vector<const ModeSchema*> schemas = {&generate_schema(), &style_schema(), &transfer_schema(),
-                                                         &edit_schema()};
+#define VSP_SCHEMA_ENTRY(name) &name##_schema(),
+  static const std::vector<const ModeSchema*> schemas = {VSP_MODES(VSP_SCHEMA_ENTRY)};
+#undef VSP_SCHEMA_ENTRY
   return schemas;
 }
 

@@ -18,8 +18,8 @@ struct StyleOptions {
   std::string out;
 };
 
-void run_style(const StyleOptions& o, const CommonOptions& common) {
-  run_single_job({style_mode(), o.job, "", o.timings, 0, true,
+void run_style(const Mode& mode, const StyleOptions& o, const CommonOptions& common) {
+  run_single_job({mode, o.job, "", o.timings, 0, true,
                   [&](PlannedJob& planned) {
                     const std::string style = planned.outputs.front().metadata["style"];
                     return Placement{
@@ -29,8 +29,8 @@ void run_style(const StyleOptions& o, const CommonOptions& common) {
                  common);
 }
 
-void add_style_options(CLI::App& app, StyleOptions& o) {
-  add_job_options(app, style_mode().options, o.job);
+void add_style_options(CLI::App& app, const Mode& mode, StyleOptions& o) {
+  add_job_options(app, mode.options, o.job);
   app.add_flag("--timings", o.timings, "Print the model load and generation times (for benchmarks)");
   app.add_option("-o,--out", o.out, "Output folder (default: out/<style>)");
 }
@@ -38,21 +38,22 @@ void add_style_options(CLI::App& app, StyleOptions& o) {
 }  // namespace
 
 Action add_style_mode(CLI::App& app, CommonOptions& common) {
+  const Mode& mode = find_mode("style", "");
   auto options = std::make_shared<StyleOptions>();
-  add_style_options(app, *options);
-  return [options, &common] {
-    run_style(*options, common);
+  add_style_options(app, mode, *options);
+  return [&mode, options, &common] {
+    run_style(mode, *options, common);
     return 0;
   };
 }
 
-Action add_style_command(CLI::App& app, CommonOptions& common) {
+Action add_style_command(CLI::App& app, CommonOptions& common, const Mode& mode) {
   auto options = std::make_shared<StyleOptions>();
-  auto* cmd = app.add_subcommand("style", "Visual style prompting (the same as vsp --style ...)");
-  add_style_options(*cmd, *options);
+  auto* cmd = app.add_subcommand(mode.name, mode.description);
+  add_style_options(*cmd, mode, *options);
   add_common_options(*cmd, common);
-  return [options, &common] {
-    run_style(*options, common);
+  return [&mode, options, &common] {
+    run_style(mode, *options, common);
     return 0;
   };
 }

@@ -164,6 +164,8 @@ class StyleJob : public PlannedJob {
   }
 };
 
+}  // namespace
+
 std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& context) {
   const auto style = resolve_style(job, context);
   auto planned = std::make_unique<StyleJob>();
@@ -240,13 +242,6 @@ std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& conte
   planned->work = r.steps * planned->rows;
   planned->image_pixels = static_cast<int64_t>(r.width) * r.height;
   return planned;
-}
-
-}  // namespace
-
-const Mode& style_mode() {
-  static const Mode mode{style_schema(), over_control_folders(plan_style)};
-  return mode;
 }
 
 }  // namespace vsp::app

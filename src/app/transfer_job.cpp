@@ -76,6 +76,8 @@ class TransferJob : public PlannedJob {
   }
 };
 
+}  // namespace
+
 std::unique_ptr<PlannedJob> plan_transfer(const json& job, const PlanContext& context) {
   const auto& manifest = context.manifest;
   auto planned = std::make_unique<TransferJob>();
@@ -133,13 +135,6 @@ std::unique_ptr<PlannedJob> plan_transfer(const json& job, const PlanContext& co
   planned->image_pixels = static_cast<int64_t>(r.width) * r.height;
   planned->work = static_cast<int64_t>(r.steps - r.start_step) * pairs;
   return planned;
-}
-
-}  // namespace
-
-const Mode& transfer_mode() {
-  static const Mode mode{transfer_schema(), plan_transfer};
-  return mode;
 }
 
 }  // namespace vsp::app

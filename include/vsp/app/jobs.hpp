@@ -103,11 +103,13 @@ class ControlFolderJob : public PlannedJob {
 // A planner that plans a ControlFolderJob when the job's control_image is a folder, else `plan`.
 Planner over_control_folders(Planner plan);
 
-const Mode& generate_mode();
-const Mode& style_mode();
-const Mode& transfer_mode();
-const Mode& edit_mode();
-// Every mode a jobs file can name.
+// Each mode's planner, plan_<name> (modes.hpp's VSP_MODES lists the modes).
+#define VSP_DECLARE_PLANNER(name) \
+  std::unique_ptr<PlannedJob> plan_##name(const nlohmann::json& job, const PlanContext& context);
+VSP_MODES(VSP_DECLARE_PLANNER)
+#undef VSP_DECLARE_PLANNER
+
+// Every mode, in VSP_MODES's order; a job whose control_image is a folder plans a ControlFolderJob.
 const std::vector<const Mode*>& all_modes();
 // Throws vsp::Error listing the closest mode names.
 const Mode& find_mode(const std::string& name, const std::string& where);

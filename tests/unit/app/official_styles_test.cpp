@@ -182,7 +182,7 @@ TEST(OfficialStyles, EachPresetPlansTheOfficialConfiguration) {
     const std::string style = preset.config == "default" ? preset.template_name : preset.config;
     SCOPED_TRACE(style);
     const json job = {{"mode", "style"}, {"style", style}, {"styles", VSP_SOURCE_DIR "/configs/styles"}};
-    const auto planned = style_mode().plan(job, PlanContext{manifest, style, fs::path("/tmp"), 0});
+    const auto planned = find_mode("style", "").plan(job, PlanContext{manifest, style, fs::path("/tmp"), 0});
     const size_t targets = preset.last_seed - preset.first_seed + 1;
     ASSERT_EQ(planned->outputs.size(), targets + 2);  // reference, targets, grid
     const json& reference = planned->outputs[0].metadata;

@@ -35,7 +35,7 @@ models::Manifest* PlanTest::manifest = nullptr;
 
 TEST_F(PlanTest, GenerateFilesAreNamedBySeed) {
   const json job = {{"mode", "generate"}, {"prompt", "a cat"}, {"seed", 7}, {"steps", 3}};
-  const auto planned = generate_mode().plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
+  const auto planned = find_mode("generate", "").plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
   EXPECT_EQ(files(*planned), std::vector<std::string>{"name_s7.png"});
   ASSERT_EQ(planned->outputs.size(), 1u);
   const json& metadata = planned->outputs[0].metadata;
@@ -52,7 +52,7 @@ TEST_F(PlanTest, GenerateFilesAreNamedBySeed) {
 
 TEST_F(PlanTest, GenerateNumberedFilesForSeveralImages) {
   const json job = {{"mode", "generate"}, {"seed", 7}, {"num", 2}, {"steps", 5}};
-  const auto planned = generate_mode().plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
+  const auto planned = find_mode("generate", "").plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
   EXPECT_EQ(files(*planned), (std::vector<std::string>{"name_s7_0.png", "name_s7_1.png"}));
   ASSERT_EQ(planned->outputs.size(), 2u);
   EXPECT_EQ(planned->outputs[0].metadata["index"], 0);
@@ -61,12 +61,13 @@ TEST_F(PlanTest, GenerateNumberedFilesForSeveralImages) {
   EXPECT_EQ(planned->rows, 2);
   EXPECT_EQ(planned->work, 10);
   // On the command line there is no name prefix.
-  const auto unnamed = generate_mode().plan({{"seed", 3}}, PlanContext{*manifest, "", fs::path("/tmp"), 0});
+  const auto unnamed = find_mode("generate", "").plan({{"seed", 3}}, PlanContext{*manifest, "", fs::path("/tmp"), 0});
   EXPECT_EQ(files(*unnamed), std::vector<std::string>{"s3.png"});
 }
 
 TEST_F(PlanTest, GenerateRejectsSizeTheModelCannotMake) {
-  EXPECT_THROW(generate_mode().plan({{"width", 65}}, PlanContext{*manifest, "name", fs::path("/tmp"), 0}), Error);
+  EXPECT_THROW(find_mode("generate", "").plan({{"width", 65}}, PlanContext{*manifest, "name", fs::path("/tmp"), 0}),
+               Error);
 }
 
 TEST_F(PlanTest, StyleJobWritesAFolder) {
@@ -75,7 +76,7 @@ TEST_F(PlanTest, StyleJobWritesAFolder) {
                     {"object", {"a cat"}},
                     {"seeds", {3}},
                     {"styles", VSP_SOURCE_DIR "/configs/styles"}};
-  const auto planned = style_mode().plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
+  const auto planned = find_mode("style", "").plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
   const auto names = files(*planned);
   ASSERT_EQ(names.size(), 3u);
   EXPECT_EQ(names[0], "name/reference.png");
@@ -97,7 +98,7 @@ TEST_F(PlanTest, NamedTemplateAppliesToBothSidesWithItsNegative) {
                     {"template", "low-poly"},
                     {"object", {"a frog"}},
                     {"styles", VSP_SOURCE_DIR "/configs/styles"}};
-  const auto planned = style_mode().plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
+  const auto planned = find_mode("style", "").plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
   const json& reference = planned->outputs[0].metadata;
   const std::string tail = " . low-poly game art, polygon mesh, jagged, blocky, wireframe edges, centered composition";
   EXPECT_EQ(reference["prompt"], "low-poly style of a horse" + tail);  // flames' reference object
@@ -106,7 +107,7 @@ TEST_F(PlanTest, NamedTemplateAppliesToBothSidesWithItsNegative) {
   const json unknown = {
       {"mode", "style"}, {"style", "flames"}, {"template", "van-goh"}, {"styles", VSP_SOURCE_DIR "/configs/styles"}};
   try {
-    style_mode().plan(unknown, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
+    find_mode("style", "").plan(unknown, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
     FAIL() << "an unknown template must be refused";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("closest: van-gogh"), std::string::npos) << e.what();
@@ -126,7 +127,7 @@ TEST_F(PlanTest, StyleFilesMayTemplateEachSideApart) {
       {"reference_object", "the kiss"},
       {"targets", {"a frog"}}}.dump();
   const json job = {{"mode", "style"}, {"style", "sides"}, {"styles", folder.string()}};
-  const auto planned = style_mode().plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
+  const auto planned = find_mode("style", "").plan(job, PlanContext{*manifest, "name", fs::path("/tmp"), 0});
   EXPECT_EQ(planned->outputs[0].metadata["prompt"], "the kiss in style of Gustav Klimt");
   EXPECT_EQ(planned->outputs[1].metadata["prompt"], "a frog");
   EXPECT_EQ(planned->outputs[0].metadata["negative"], "");  // klimt's negative, encoded

@@ -1,4 +1,4 @@
-// `vsp generate`: text to image, one job of the generate mode from the command line.
+// The named-files command (`vsp generate`): one job of the mode, its images named by --out.
 #include "vsp/app/commands.hpp"
 #include "vsp/app/output_files.hpp"
 #include "vsp/app/single_job.hpp"
@@ -28,7 +28,7 @@ fs::path output_path(const fs::path& out, size_t index, size_t count) {
   return out.parent_path() / name;
 }
 
-void run_generate(const GenerateOptions& o, const CommonOptions& common) {
+void run_named_files(const Mode& mode, const GenerateOptions& o, const CommonOptions& common) {
   const fs::path out = o.out;
   if (!has_extension(out, ".png") || out.stem().empty())
     throw UsageError("--out must name a .png file, got '" + o.out + "'");
@@ -52,26 +52,26 @@ void run_generate(const GenerateOptions& o, const CommonOptions& common) {
     } else {
       name_run(out.filename(), planned.outputs.size());
     }
-    return Placement{out.parent_path(), "generate"};
+    return Placement{out.parent_path(), mode.name};
   };
-  SingleJob run{generate_mode(), o.job, o.latents_out, o.timings, kImagesPerCall, false, place};
+  SingleJob run{mode, o.job, o.latents_out, o.timings, kImagesPerCall, false, place};
   run_single_job(run, common);
 }
 
 }  // namespace
 
-Action add_generate_command(CLI::App& app, CommonOptions& common) {
+Action add_named_files_command(CLI::App& app, CommonOptions& common, const Mode& mode) {
   auto options = std::make_shared<GenerateOptions>();
-  auto* cmd = app.add_subcommand("generate", "Text to image with SDXL");
-  add_job_options(*cmd, generate_mode().options, options->job);
+  auto* cmd = app.add_subcommand(mode.name, mode.description);
+  add_job_options(*cmd, mode.options, options->job);
   cmd->add_option("-o,--out", options->out, "Output PNG (several images: out-0.png, out-1.png, ...)")
       ->capture_default_str();
   cmd->add_option("--save-latents", options->latents_out,
                   "Also write the final latents as a .npy file in --out's folder");
   cmd->add_flag("--timings", options->timings, "Print the model load and generation times (for benchmarks)");
   add_common_options(*cmd, common);
-  return [options, &common] {
-    run_generate(*options, common);
+  return [&mode, options, &common] {
+    run_named_files(mode, *options, common);
     return 0;
   };
 }

@@ -1,6 +1,7 @@
-// `vsp transfer` (StyleID) and `vsp edit` (prompt-to-prompt) from the command line: one job of the
-// mode, its outputs written to their own folder.
+// A mode's subcommand, by its kind; the folder kind (`vsp transfer`, `vsp edit`): one job of the
+// mode, its outputs written to the --out folder.
 #include "vsp/app/commands.hpp"
+#include "vsp/app/jobs.hpp"
 #include "vsp/app/single_job.hpp"
 #include "vsp/error.hpp"
 
@@ -14,11 +15,12 @@ struct FolderOptions {
   bool timings = false;
 };
 
-// One subcommand running one job of `mode`, whose outputs go into the --out folder.
-Action add_folder_command(CLI::App& app, CommonOptions& common, const Mode& mode, const std::string& description) {
+}  // namespace
+
+Action add_folder_command(CLI::App& app, CommonOptions& common, const Mode& mode) {
   auto options = std::make_shared<FolderOptions>();
   options->out = "out/" + mode.name;
-  auto* cmd = app.add_subcommand(mode.name, description);
+  auto* cmd = app.add_subcommand(mode.name, mode.description);
   add_job_options(*cmd, mode.options, options->job);
   cmd->add_option("-o,--out", options->out, "Output folder")->capture_default_str();
   cmd->add_option("--save-latents", options->latents_out,
@@ -36,15 +38,16 @@ Action add_folder_command(CLI::App& app, CommonOptions& common, const Mode& mode
   };
 }
 
-}  // namespace
-
-Action add_transfer_command(CLI::App& app, CommonOptions& common) {
-  return add_folder_command(app, common, transfer_mode(),
-                            "Restyle content pictures with style pictures (StyleID style injection)");
-}
-
-Action add_edit_command(CLI::App& app, CommonOptions& common) {
-  return add_folder_command(app, common, edit_mode(), "Edit an image by editing its prompt (prompt-to-prompt)");
+Action add_mode_command(CLI::App& app, CommonOptions& common, const Mode& mode) {
+  switch (mode.command) {
+    case CommandKind::named_files:
+      return add_named_files_command(app, common, mode);
+    case CommandKind::style_folder:
+      return add_style_command(app, common, mode);
+    case CommandKind::folder:
+      return add_folder_command(app, common, mode);
+  }
+  throw std::logic_error("mode " + mode.name + " has no command kind");
 }
 
 }  // namespace vsp::app
