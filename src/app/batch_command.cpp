@@ -13,6 +13,7 @@
 #include "vsp/app/check.hpp"
 #include "vsp/app/commands.hpp"
 #include "vsp/app/error_text.hpp"
+#include "vsp/app/job_result.hpp"
 #include "vsp/app/jobs.hpp"
 #include "vsp/app/progress.hpp"
 #include "vsp/config/suggest.hpp"

@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "vsp/app/job_result.hpp"
 #include "vsp/app/jobs.hpp"
 #include "vsp/config/paths.hpp"
 #include "vsp/error.hpp"

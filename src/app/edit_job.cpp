@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "vsp/app/edit_options.hpp"
+#include "vsp/app/job_result.hpp"
 #include "vsp/app/jobs.hpp"
 #include "vsp/error.hpp"
 #include "vsp/io/log.hpp"
@@ -57,14 +58,13 @@ int level_of_side(const models::Manifest& manifest, bool self, int64_t side, int
 
 class EditJob : public PlannedJob {
  public:
-  pipeline::EditRequest request;
-  pipeline::EditAlignment alignment;
+  pipeline::EditPlan plan;
   bool saves_null_text = false;                     // the embeddings are the first array
   std::vector<std::vector<std::u32string>> tokens;  // per prompt: its tokens' text, BOS to EOS
   std::vector<std::string> row_names;               // source, edit_1, ...
 
   JobResult run(const models::Model& model, const pipeline::ProgressFn& progress) const override {
-    const auto made = pipeline::prompt_edit(model, request, alignment, progress);
+    const auto made = pipeline::prompt_edit(model, plan, progress);
     if (!made.null_text_losses.empty()) {
       int iterations = 0;
       for (int n : made.null_text_iterations) iterations += n;
@@ -96,13 +96,10 @@ class EditJob : public PlannedJob {
   }
 };
 
-}  // namespace
-
-std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& context) {
+// The job's request, as given: prepare_edit checks it against the model.
+pipeline::EditRequest read_request(const json& job, const PlanContext& context) {
   const auto& manifest = context.manifest;
-  auto planned = std::make_unique<EditJob>();
-  planned->job = job;
-  auto& r = planned->request;
+  pipeline::EditRequest r;
   if (!job.contains("prompt")) throw UsageError("edit needs --prompt SOURCE_PROMPT");
   r.source = job["prompt"].get<std::string>();
   r.edits = job.value("to", std::vector<std::string>{});
@@ -115,28 +112,47 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
   if (job.contains("cross_replace")) r.cross_replace = parse_cross_replace(job["cross_replace"].get<std::string>());
   r.self_replace = job.value("self_replace", r.self_replace);
   r.steps = job.value("steps", r.steps);
-  manifest.check_steps(r.steps);
   r.cfg = job.value("cfg", r.cfg);
   r.seed = job.value("seed", r.seed);
   r.sampler = job.value("sampler", r.sampler);
   r.width = job.value("width", manifest.default_size);
   r.height = job.value("height", manifest.default_size);
-  manifest.check_size(r.width, r.height);
   if (job.contains("self_replace_res"))
     r.self_level =
         level_of_side(manifest, true, job["self_replace_res"].get<int64_t>(), r.height / manifest.vae_scale_factor,
                       r.width / manifest.vae_scale_factor, "--self-replace-res");
   if (job.contains("image")) {
     const fs::path given = job["image"].get<std::string>();
-    // As the null-text notebook's load_512: a centre crop (offset rounded down; to the output's
-    // aspect ratio, where the notebook's is square), then Pillow's default bicubic.
-    r.image =
-        io::crop_to_fill(io::read_image(given.is_absolute() ? given : context.base_folder / given), r.width, r.height);
-    if (r.sampler != "ddim") throw UsageError("--image edits through DDIM inversion: use --sampler ddim");
+    r.image = given.is_absolute() ? given : context.base_folder / given;
+    io::check_image_file(*r.image);
   } else if (job.contains("inversion")) {
     throw UsageError("--inversion applies to --image");
   }
   r.inversion = job.value("inversion", r.inversion);
+  r.source_pooled = job.value("source_pooled", false);
+  r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
+
+  if (job.contains("save_attention")) {
+    const int64_t h = r.height / manifest.vae_scale_factor, w = r.width / manifest.vae_scale_factor;
+    r.attention_level =
+        job.contains("attention_res")
+            ? level_of_side(manifest, false, job["attention_res"].get<int64_t>(), h, w, "--attention-res")
+            : pipeline::kCoarseLevel;
+  } else if (job.contains("attention_res")) {
+    throw UsageError("--attention-res needs --save-attention DIR");
+  }
+  return r;
+}
+
+}  // namespace
+
+std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& context) {
+  const auto& manifest = context.manifest;
+  auto planned = std::make_unique<EditJob>();
+  planned->job = job;
+  const auto tokenizers = models::load_tokenizers(manifest);
+  planned->plan = pipeline::prepare_edit(manifest, tokenizers, read_request(job, context));
+  const auto& r = planned->plan.request;
   if (job.contains("save_null_text")) {
     if (!r.image || r.inversion != "null-text")
       throw UsageError("--save-null-text needs --image with null-text inversion");
@@ -146,25 +162,16 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
     planned->arrays.push_back({file, "--save-null-text"});
     planned->saves_null_text = true;
   }
-  r.source_pooled = job.value("source_pooled", false);
-  if (r.source_pooled && !manifest.added_conditioning)
-    throw UsageError("--source-pooled needs a model with pooled text embeddings (SDXL)");
-  r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
-  sampling::ScheduleConfig::from_json(manifest.scheduler);  // a bad scheduler config, before compute
-
-  const auto tokenizers = models::load_tokenizers(manifest);
-  const int max_length = manifest.text_encoders.empty() ? 77 : manifest.text_encoders.front().max_length;
-  planned->alignment = pipeline::align_edit(tokenizers, r, max_length);
-
   std::vector<std::string> prompts{r.source};
   prompts.insert(prompts.end(), r.edits.begin(), r.edits.end());
   planned->row_names = {"source"};
   for (size_t e = 1; e <= r.edits.size(); ++e) planned->row_names.push_back("edit_" + std::to_string(e));
 
   json shown_job = job;
-  json shared = {{"mode", "edit"},   {"source", r.source}, {"edits", r.edits}, {"edit_modes", planned->alignment.modes},
-                 {"steps", r.steps}, {"cfg", r.cfg},       {"seed", r.seed},   {"sampler", r.sampler},
-                 {"width", r.width}, {"height", r.height}, {"job", shown_job}};
+  json shared = {
+      {"mode", "edit"},   {"source", r.source}, {"edits", r.edits}, {"edit_modes", planned->plan.alignment.modes},
+      {"steps", r.steps}, {"cfg", r.cfg},       {"seed", r.seed},   {"sampler", r.sampler},
+      {"width", r.width}, {"height", r.height}, {"job", shown_job}};
   if (r.image) {
     shared["image"] = job["image"];
     shared["inversion"] = r.inversion;
@@ -181,11 +188,7 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
   planned->outputs.push_back({folder / "grid.png", grid_metadata});
 
   if (job.contains("save_attention")) {
-    const int64_t h = r.height / manifest.vae_scale_factor, w = r.width / manifest.vae_scale_factor;
-    r.attention_level =
-        job.contains("attention_res")
-            ? level_of_side(manifest, false, job["attention_res"].get<int64_t>(), h, w, "--attention-res")
-            : pipeline::kCoarseLevel;
+    const int max_length = manifest.text_encoders.empty() ? 77 : manifest.text_encoders.front().max_length;
     const fs::path attention_folder =
         folder / inside_output_folder(job["save_attention"].get<std::string>(), "--save-attention");
     const auto& tokenizer = tokenizers.front();
@@ -211,8 +214,6 @@ std::unique_ptr<PlannedJob> plan_edit(const json& job, const PlanContext& contex
       planned->outputs.push_back({attention_folder / (planned->row_names[row] + "_tokens.png"), metadata});
       planned->arrays.push_back({attention_folder / (planned->row_names[row] + ".npy"), "--save-attention"});
     }
-  } else if (job.contains("attention_res")) {
-    throw UsageError("--attention-res needs --save-attention DIR");
   }
   planned->rows = static_cast<int64_t>(prompts.size());
   planned->image_pixels = static_cast<int64_t>(r.width) * r.height;

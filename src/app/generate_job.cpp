@@ -4,6 +4,8 @@
 
 #include <sstream>
 
+#include "vsp/app/control_plan.hpp"
+#include "vsp/app/job_result.hpp"
 #include "vsp/app/jobs.hpp"
 #include "vsp/error.hpp"
 #include "vsp/models/manifest.hpp"

@@ -1,4 +1,6 @@
 #include "vsp/app/jobs.hpp"
+#include "vsp/app/control_plan.hpp"
+#include "vsp/app/job_result.hpp"
 
 #include <ATen/core/Tensor.h>
 #include <unistd.h>

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 
+#include "vsp/app/job_result.hpp"
 #include "vsp/app/output_files.hpp"
 #include "vsp/app/progress.hpp"
 #include "vsp/error.hpp"

@@ -5,6 +5,8 @@
 
 #include <cctype>
 
+#include "vsp/app/control_plan.hpp"
+#include "vsp/app/job_result.hpp"
 #include "vsp/app/jobs.hpp"
 #include "vsp/app/style_config.hpp"
 #include "vsp/app/style_templates.hpp"

@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "vsp/app/job_result.hpp"
 #include "vsp/app/jobs.hpp"
 #include "vsp/attention/selection.hpp"
 #include "vsp/config/paths.hpp"
@@ -19,15 +20,14 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 // A file or a folder's pictures, each with its name (the file name without extension) and its
-// path as the job gives it (for the metadata).
+// path as the job gives it (for the metadata). Listed only: the pipeline reads them when it runs.
 struct Picture {
   std::string name;
   std::string given;
-  io::Image image;
+  fs::path file;
 };
 
-std::vector<Picture> read_pictures(const json& job, const char* key, const PlanContext& context, int width,
-                                   int height) {
+std::vector<Picture> list_pictures(const json& job, const char* key, const PlanContext& context) {
   if (!job.contains(key)) throw UsageError(std::string("transfer needs --") + key + " FILE|DIR");
   const fs::path given = job[key].get<std::string>();
   const auto path = given.is_absolute() ? given : context.base_folder / given;
@@ -41,22 +41,20 @@ std::vector<Picture> read_pictures(const json& job, const char* key, const PlanC
       throw Error("--" + std::string(key) + " folder " + path.string() + " has two pictures named " + name +
                   " (outputs are named after them); rename one");
     const auto relative = is_folder(path) ? given / file.filename() : given;
-    // As the original's load_img: a centre crop (torchvision's rounding; to the output's aspect
-    // ratio, where the original's output is square), then Pillow's Lanczos.
-    pictures.push_back(
-        {name, relative.generic_string(),
-         io::crop_to_fill(io::read_image(file), width, height, io::Filter::lanczos, io::CropRounding::half_to_even)});
+    io::check_image_file(file);
+    pictures.push_back({name, relative.generic_string(), file});
   }
   return pictures;
 }
 
 class TransferJob : public PlannedJob {
  public:
-  pipeline::TransferRequest request;
+  pipeline::TransferPlan plan;
   bool grid = false;
 
   JobResult run(const models::Model& model, const pipeline::ProgressFn& progress) const override {
-    const auto made = pipeline::style_injection(model, request, progress);
+    const auto& request = plan.request;
+    const auto made = pipeline::style_injection(model, plan, progress);
     JobResult result{{}, made.latents};
     for (int64_t row = 0; row < made.images.size(0); ++row) result.images.push_back(to_image(made.images[row]));
     if (grid) {
@@ -64,9 +62,10 @@ class TransferJob : public PlannedJob {
       const io::Image blank{request.width, request.height, 3,
                             std::vector<uint8_t>(static_cast<size_t>(request.width) * request.height * 3, 255)};
       std::vector<io::Image> cells{blank};
-      for (const auto& style : request.styles) cells.push_back(style);
-      for (size_t c = 0; c < request.contents.size(); ++c) {
-        cells.push_back(request.contents[c]);
+      const size_t contents = request.contents.size();
+      cells.insert(cells.end(), made.pictures.begin() + static_cast<std::ptrdiff_t>(contents), made.pictures.end());
+      for (size_t c = 0; c < contents; ++c) {
+        cells.push_back(made.pictures[c]);
         for (size_t s = 0; s < request.styles.size(); ++s)
           cells.push_back(result.images[c * request.styles.size() + s]);
       }
@@ -76,18 +75,14 @@ class TransferJob : public PlannedJob {
   }
 };
 
-}  // namespace
-
-std::unique_ptr<PlannedJob> plan_transfer(const json& job, const PlanContext& context) {
-  const auto& manifest = context.manifest;
-  auto planned = std::make_unique<TransferJob>();
-  planned->job = job;
-  auto& r = planned->request;
-  r.width = job.value("width", manifest.default_size);
-  r.height = job.value("height", manifest.default_size);
-  manifest.check_size(r.width, r.height);
+// The job's request: its knobs as given (prepare_transfer checks them) and every (content,
+// style) pair of the listed pictures.
+pipeline::TransferRequest read_request(const json& job, const PlanContext& context,
+                                       const std::vector<Picture>& contents, const std::vector<Picture>& styles) {
+  pipeline::TransferRequest r;
+  r.width = job.value("width", context.manifest.default_size);
+  r.height = job.value("height", context.manifest.default_size);
   r.steps = job.value("steps", r.steps);
-  manifest.check_steps(r.steps);
   r.start_step = job.value("start_step", r.start_step);
   r.gamma = job.value("gamma", r.gamma);
   r.tau = job.value("tau", r.tau);
@@ -97,18 +92,23 @@ std::unique_ptr<PlannedJob> plan_transfer(const json& job, const PlanContext& co
   r.cache_features = job.value("features", "recompute") == "cache";
   r.batch_size = context.deterministic ? 1 : job.value("batch_size", int64_t{0});
   r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
-  planned->grid = job.value("grid", false);
-  if (!(r.tau > 0)) throw UsageError("--tau must be above 0, got " + job["tau"].dump());
-  if (r.start_step >= r.steps)
-    throw UsageError("--start-step " + std::to_string(r.start_step) + " must be below --steps " +
-                     std::to_string(r.steps));
-  attention::select_self_layers(manifest.attention_layers, pipeline::transfer_layer_specs(r.layers));
-  sampling::ScheduleConfig::from_json(manifest.scheduler);  // a bad scheduler config, before compute
+  for (const auto& picture : contents) r.contents.push_back(picture.file);
+  for (const auto& picture : styles) r.styles.push_back(picture.file);
+  for (size_t c = 0; c < contents.size(); ++c)
+    for (size_t s = 0; s < styles.size(); ++s) r.pairs.emplace_back(c, s);
+  return r;
+}
 
-  const auto contents = read_pictures(job, "content", context, r.width, r.height);
-  const auto styles = read_pictures(job, "style", context, r.width, r.height);
-  for (const auto& picture : contents) r.contents.push_back(picture.image);
-  for (const auto& picture : styles) r.styles.push_back(picture.image);
+}  // namespace
+
+std::unique_ptr<PlannedJob> plan_transfer(const json& job, const PlanContext& context) {
+  auto planned = std::make_unique<TransferJob>();
+  planned->job = job;
+  planned->grid = job.value("grid", false);
+  const auto contents = list_pictures(job, "content", context);
+  const auto styles = list_pictures(job, "style", context);
+  planned->plan = pipeline::prepare_transfer(context.manifest, read_request(job, context, contents, styles));
+  const auto& r = planned->plan.request;
 
   // The images do not depend on how features are kept: --resume keeps them across that choice.
   json shown_job = job;
@@ -120,14 +120,12 @@ std::unique_ptr<PlannedJob> plan_transfer(const json& job, const PlanContext& co
   const fs::path folder = context.name;
   for (size_t c = 0; c < contents.size(); ++c) {
     for (size_t s = 0; s < styles.size(); ++s) {
-      r.pairs.emplace_back(c, s);
       auto metadata = shared;
       metadata["content"] = contents[c].given;
       metadata["style"] = styles[s].given;
       planned->outputs.push_back({folder / (contents[c].name + "_stylized_" + styles[s].name + ".png"), metadata});
     }
   }
-  pipeline::check_transfer_request(r);
   if (planned->grid) planned->outputs.push_back({folder / "grid.png", shared});
   const auto pictures = static_cast<int64_t>(contents.size() + styles.size());
   const auto pairs = static_cast<int64_t>(r.pairs.size());

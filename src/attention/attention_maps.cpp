@@ -41,9 +41,9 @@ at::Tensor AttentionMapRecorder::attend(const models::AttentionLayer& layer, con
   // The call's batch is [half 0 rows..., half 1 rows...]; a lone unguided row runs twice over.
   const int64_t halves = step.cfg_halves, per_half = q.size(0) / halves;
   const auto rows = static_cast<int64_t>(step.roles.size());
-  if (step.all_rows_are(kReferenceRole)) {
+  if (step.all_rows_are(RowRole::reference)) {
     reference_keys_ = k[(halves - 1) * per_half];  // the conditional half's reference
-  } else if (step.all_rows_are(kTargetRole) && reference_keys_.defined()) {
+  } else if (step.all_rows_are(RowRole::target) && reference_keys_.defined()) {
     const auto conditional = q.slice(0, (halves - 1) * per_half, (halves - 1) * per_half + rows);
     const auto probabilities = query_attention(conditional, reference_keys_, tokens_).cpu();
     const int64_t first_target = step.first_row - 1;  // row 0 of the run is the reference

@@ -22,9 +22,11 @@ namespace {
 
 ActiveState g_active;
 std::atomic<long long> g_calls{0};
+UnetCallWatch* g_watch = nullptr;
 
 at::Tensor attention_op(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t layer) {
   g_calls.fetch_add(1, std::memory_order_relaxed);
+  if (g_watch != nullptr && layer == 0) g_watch->calls.push_back({g_active.step, q.size(0)});
   if (g_active.controller == nullptr) return sdpa(q, k, v);
   const auto& layers = *g_active.layers;
   if (layer < 0 || layer >= static_cast<int64_t>(layers.size()))
@@ -39,7 +41,7 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   return at::scaled_dot_product_attention(q, k, v);
 }
 
-bool StepContext::all_rows_are(const std::string& role) const {
+bool StepContext::all_rows_are(RowRole role) const {
   for (const auto& row : roles)
     if (row != role) return false;
   return !roles.empty();
@@ -55,6 +57,13 @@ ActiveScope::~ActiveScope() { g_active = *previous_; }
 void ActiveScope::set_step(const StepContext& step) { g_active.step = step; }
 
 long long attention_call_count() { return g_calls.load(); }
+
+UnetCallWatch::UnetCallWatch() {
+  if (g_watch != nullptr) throw std::logic_error("one UnetCallWatch at a time");
+  g_watch = this;
+}
+
+UnetCallWatch::~UnetCallWatch() { g_watch = nullptr; }
 
 }  // namespace vsp::attention
 

@@ -44,7 +44,7 @@ bool PromptEditController::records(const models::AttentionLayer& layer) const {
 at::Tensor PromptEditController::attend(const models::AttentionLayer& layer, const StepContext& step,
                                         const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   const auto rows = static_cast<int64_t>(step.roles.size());
-  if (step.first_row != 0 || rows < 1 || step.roles.front() != kSourceRole || q.size(0) != rows * step.cfg_halves)
+  if (step.first_row != 0 || rows < 1 || step.roles.front() != RowRole::source || q.size(0) != rows * step.cfg_halves)
     throw std::logic_error("prompt edit: the source and its edits must run in one UNet call, source first");
   if (step.step_index < 0 || step.step_index >= edit_.mapper.size(0))
     throw std::logic_error("prompt edit: step outside the planned schedule");

@@ -22,7 +22,7 @@ at::Tensor SharedAttentionController::attend(const models::AttentionLayer& layer
                       step.step_index >= 0 && step.step_index < static_cast<int>(steps_.size()) &&
                       steps_[step.step_index];
   if (!active) return sdpa(q, k, v);
-  if (step.all_rows_are(kReferenceRole)) {
+  if (step.all_rows_are(RowRole::reference)) {
     if (k.size(0) != step.cfg_halves)
       throw Error("shared attention: the reference call must hold one reference row per CFG half");
     Reference reference{k, v};
@@ -34,7 +34,7 @@ at::Tensor SharedAttentionController::attend(const models::AttentionLayer& layer
     return sdpa(q, k, v);
   }
   const auto found = references_.find(layer.id);
-  if (!step.all_rows_are(kTargetRole) || found == references_.end())
+  if (!step.all_rows_are(RowRole::target) || found == references_.end())
     throw Error("shared attention: the targets ran before their reference at layer " + layer.name);
   const auto& ref = found->second;
   // Each target row takes the reference tensors of its CFG half: rows are [half 0 targets..., half 1 targets...].

@@ -27,7 +27,7 @@ at::Tensor StyleInjectionController::attend(const models::AttentionLayer& layer,
   if (!layer.self || layer.id >= static_cast<int>(layers_.size()) || !layers_[layer.id]) return sdpa(q, k, v);
   if (step.cfg_halves != 1) throw std::logic_error("style injection runs unguided");
   const auto key = std::make_pair(layer.id, static_cast<int64_t>(std::llround(step.timestep)));
-  if (!step.roles.empty() && step.roles.front() != kStylisedRole) {
+  if (!step.roles.empty() && step.roles.front() != RowRole::stylised) {
     // The image rows' call: all of them, contents first.
     if (recording(step)) {
       if (step.first_row != 0 || q.size(0) <= contents_)
@@ -36,7 +36,7 @@ at::Tensor StyleInjectionController::attend(const models::AttentionLayer& layer,
     }
     return sdpa(q, k, v);
   }
-  if (!step.all_rows_are(kStylisedRole))
+  if (!step.all_rows_are(RowRole::stylised))
     throw std::logic_error("style injection: a call mixes stylised and image rows");
   const auto found = features_.find(key);
   if (found == features_.end())

@@ -17,14 +17,14 @@ bool StyleSwapController::active(const models::AttentionLayer& layer, const Step
 at::Tensor StyleSwapController::attend(const models::AttentionLayer& layer, const StepContext& step,
                                        const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   if (!active(layer, step)) return sdpa(q, k, v);
-  if (step.all_rows_are(kReferenceRole)) {
+  if (step.all_rows_are(RowRole::reference)) {
     if (k.size(0) != step.cfg_halves)
       throw Error("style swap: the reference call must hold one reference row per CFG half");
     reference_kv_[layer.id] = {k, v};
     return sdpa(q, k, v);
   }
   const auto found = reference_kv_.find(layer.id);
-  if (!step.all_rows_are(kTargetRole) || found == reference_kv_.end())
+  if (!step.all_rows_are(RowRole::target) || found == reference_kv_.end())
     throw Error("style swap: the targets ran before their reference at layer " + layer.name);
   return shared_kv_attention(q, found->second.first, found->second.second);
 }

@@ -157,12 +157,35 @@ void write_file_atomically(const fs::path& path, const std::string& bytes) {
   sync_folder(folder_of(path));
 }
 
-std::string read_file(const fs::path& path) {
+namespace {
+
+// A file descriptor for reading path; throws vsp::Error for a folder or a file that cannot be opened.
+int open_for_reading(const fs::path& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec))
     throw Error(path.string() + " is a folder, not an image file; name a PNG or JPEG file");
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error("cannot read " + path.string() + ": " + std::strerror(errno) + "; check the path");
+  return fd;
+}
+
+}  // namespace
+
+std::string read_head(const fs::path& path, size_t size) {
+  const int fd = open_for_reading(path);
+  std::string bytes(size, '\0');
+  ssize_t got;
+  while ((got = ::read(fd, bytes.data(), size)) < 0 && errno == EINTR) {
+  }
+  const int error = errno;
+  ::close(fd);
+  if (got < 0) throw Error("cannot read " + path.string() + ": " + std::strerror(error) + "; check the file");
+  bytes.resize(static_cast<size_t>(got));
+  return bytes;
+}
+
+std::string read_file(const fs::path& path) {
+  const int fd = open_for_reading(path);
   // The size is checked before reading, and again while reading for what fstat cannot size (a
   // pipe, /dev/zero) or a file still growing.
   struct stat status {};

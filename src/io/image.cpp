@@ -54,6 +54,12 @@ Image read_image(const std::filesystem::path& path) {
   throw Error(path.string() + " is not a PNG or JPEG image; convert it to PNG or JPEG");
 }
 
+void check_image_file(const std::filesystem::path& path) {
+  const std::string head = detail::read_head(path, 16);
+  if (!detail::has_png_signature(head) && !detail::has_jpeg_signature(head))
+    throw Error(path.string() + " is not a PNG or JPEG image; convert it to PNG or JPEG");
+}
+
 TextChunks read_png_text(const std::filesystem::path& path) {
   const std::string bytes = detail::read_file(path);
   if (!detail::has_png_signature(bytes)) throw Error(path.string() + " is not a PNG file; name a PNG written by vsp");

@@ -13,6 +13,8 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
 // The whole file; throws vsp::Error when it is missing, a folder, unreadable, or larger than
 // kMaxImageFileBytes.
 std::string read_file(const std::filesystem::path& path);
+// The first `size` bytes of a file (fewer if it is shorter), with read_file's errors.
+std::string read_head(const std::filesystem::path& path, size_t size);
 
 // Decoders for in-memory files. `path` only names the file in error messages.
 // decode_png and decode_jpeg give 8-bit RGB of at most kMaxImagePixels (PNG text is skipped);

@@ -22,6 +22,9 @@ torch::jit::Module load_module(const std::filesystem::path& path, const Manifest
   try {
     auto module = torch::jit::load(path.string(), device);
     module.eval();
+    // vsp never trains weights: only null-text's embeddings take gradients, and a backward pass
+    // through the UNet must not accumulate any for its parameters.
+    for (auto parameter : module.parameters()) parameter.set_requires_grad(false);
     return module;
   } catch (const c10::Error& e) {
     const std::string exported =

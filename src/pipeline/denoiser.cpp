@@ -59,7 +59,8 @@ at::Tensor Denoiser::predict(const at::Tensor& model_input, const DenoiserStep& 
     context.roles.clear();
     for (int64_t r = group.begin; r < group.end; ++r) {
       index.push_back(r);
-      context.roles.push_back(r < static_cast<int64_t>(layout_.roles.size()) ? layout_.roles[r] : "image");
+      context.roles.push_back(r < static_cast<int64_t>(layout_.roles.size()) ? layout_.roles[r]
+                                                                             : attention::RowRole::image);
     }
     scope_.set_step(context);
     const auto selected = inputs.cond.select(index);
@@ -88,12 +89,16 @@ at::Tensor Denoiser::predict(const at::Tensor& model_input, const DenoiserStep& 
     eps = eps.to(torch::kFloat);
     if (guided_) {
       auto halves = eps.chunk(2);
-      eps = torch::where(group.unguided, halves[1], halves[0] + step.guidance * (halves[1] - halves[0]));
+      eps = torch::where(group.unguided, halves[1], guided_prediction(halves[0], halves[1], step.guidance));
     }
     parts.push_back(eps);
   }
   if (controller_ != nullptr) controller_->end_step(context);
   return parts.size() == 1 ? parts[0] : torch::cat(parts);
+}
+
+at::Tensor guided_prediction(const at::Tensor& uncond, const at::Tensor& cond, double scale) {
+  return uncond + scale * (cond - uncond);
 }
 
 }  // namespace vsp::pipeline

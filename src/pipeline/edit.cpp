@@ -73,15 +73,42 @@ at::Tensor blend(const at::Tensor& latents, const attention::PromptEditControlle
 
 }  // namespace
 
-EditResult prompt_edit(const models::Model& model, const EditRequest& r, const EditAlignment& alignment,
-                       const ProgressFn& progress) {
-  const auto& m = model.manifest;
+EditPlan prepare_edit(const models::Manifest& m, const std::vector<text::ClipTokenizer>& tokenizers, EditRequest r) {
   m.check_size(r.width, r.height);
   m.check_steps(r.steps);
+  if (r.image && r.sampler != "ddim") throw UsageError("--image edits through DDIM inversion: use --sampler ddim");
+  if (r.image && r.inversion != "null-text" && r.inversion != "negative-prompt" && r.inversion != "ddim")
+    throw UsageError("--inversion must be null-text, negative-prompt or ddim, got \"" + r.inversion + "\"");
+  if (r.source_pooled && !m.added_conditioning)
+    throw UsageError("--source-pooled needs a model with pooled text embeddings (SDXL)");
+  auto schedule = sampling::ScheduleConfig::from_json(m.scheduler);
+  const int max_length = m.text_encoders.empty() ? 77 : m.text_encoders.front().max_length;
+  auto alignment = align_edit(tokenizers, r, max_length);
+  // Local blend reads the maps at the coarse level; --save-attention at its own.
+  std::vector<int> map_levels;
+  const bool blending = !alignment.blend.empty();
+  if (blending) map_levels.push_back(kCoarseLevel);
+  if (r.attention_level >= 0 && !(blending && r.attention_level == kCoarseLevel))
+    map_levels.push_back(r.attention_level);
+  for (int level : map_levels) {
+    bool found = false;
+    for (const auto& layer : m.attention_layers) found = found || (!layer.self && layer.level == level);
+    if (!found)
+      throw UsageError("the model has no cross-attention at level " + std::to_string(level) + " (latent / " +
+                       std::to_string(1 << level) + ") for " +
+                       (level == kCoarseLevel && blending ? "--blend" : "the maps"));
+  }
+  return {std::move(r), std::move(alignment), std::move(map_levels), std::move(schedule)};
+}
+
+EditResult prompt_edit(const models::Model& model, const EditPlan& plan, const ProgressFn& progress) {
+  const EditRequest& r = plan.request;
+  const EditAlignment& alignment = plan.alignment;
+  const auto& m = model.manifest;
   std::vector<std::string> prompts{r.source};
   prompts.insert(prompts.end(), r.edits.begin(), r.edits.end());
   const auto rows = static_cast<int64_t>(prompts.size());
-  const auto config = sampling::ScheduleConfig::from_json(m.scheduler);
+  const auto& config = plan.schedule;
   auto scheduler = sampling::make_scheduler(r.sampler, config);
   scheduler->set_timesteps(r.steps);
   // A real image adds its inversion's steps (and null-text's) before the edit's.
@@ -99,8 +126,10 @@ EditResult prompt_edit(const models::Model& model, const EditRequest& r, const E
     uncond = encode_negative(model, r.negative, rows, r.width, r.height);
     model.text_encoding_done();
     if (r.image) {
-      if (r.sampler != "ddim") throw UsageError("--image edits through DDIM inversion: use --sampler ddim");
-      const auto z0 = encode_image(model, *r.image, r.width, r.height);
+      // As the null-text notebook's load_512: a centre crop (offset rounded down; to the output's
+      // aspect ratio, where the notebook's is square), then Pillow's default bicubic.
+      const auto picture = io::crop_to_fill(io::read_image(*r.image), r.width, r.height);
+      const auto z0 = encode_image(model, picture, r.width, r.height);
       PhaseClock clock("inversion", model.device);
       path = ddim_inversion_path(model, config, z0, cond.select({0}), r.steps, BranchLayout{}, nullptr);
       start = path.back().repeat({rows, 1, 1, 1});
@@ -110,8 +139,6 @@ EditResult prompt_edit(const models::Model& model, const EditRequest& r, const E
               scheduler->init_noise_sigma();
     }
   }
-  if (r.source_pooled && !cond.pooled.defined())
-    throw UsageError("--source-pooled needs a model with pooled text embeddings (SDXL)");
 
   EditResult result;
   std::vector<at::Tensor> null_embeds;
@@ -134,31 +161,19 @@ EditResult prompt_edit(const models::Model& model, const EditRequest& r, const E
   } else if (r.image && r.inversion == "negative-prompt") {
     torch::InferenceMode guard;
     uncond = cond.select({0}).repeat(rows);
-  } else if (r.image && r.inversion != "ddim") {
-    throw UsageError("--inversion must be null-text, negative-prompt or ddim, got \"" + r.inversion + "\"");
   }
 
   torch::InferenceMode guard;
   auto edit = coefficients(alignment, r.steps, r.self_replace, r.self_level);
   const bool blending = !alignment.blend.empty();
-  if (blending) edit.map_levels.push_back(kCoarseLevel);
-  if (r.attention_level >= 0 && !(blending && r.attention_level == kCoarseLevel))
-    edit.map_levels.push_back(r.attention_level);
-  for (int level : edit.map_levels) {
-    bool found = false;
-    for (const auto& layer : m.attention_layers) found = found || (!layer.self && layer.level == level);
-    if (!found)
-      throw UsageError("the model has no cross-attention at level " + std::to_string(level) + " (latent / " +
-                       std::to_string(1 << level) + ") for " +
-                       (level == kCoarseLevel && blending ? "--blend" : "the maps"));
-  }
+  edit.map_levels = plan.map_levels;
   attention::PromptEditController controller(std::move(edit), m.attention_layers);
 
   DenoiseOptions options;
   options.guidance = r.cfg;
   options.controller = &controller;
-  options.layout.roles.assign(rows, attention::kEditRole);
-  options.layout.roles.front() = attention::kSourceRole;
+  options.layout.roles.assign(rows, attention::RowRole::edit);
+  options.layout.roles.front() = attention::RowRole::source;
   options.progress = [&](int done, int) { report(before + done, 0); };
   const auto own_pooled = cond.pooled.defined() ? cond.pooled.clone() : at::Tensor();
   if (r.source_pooled || !null_embeds.empty()) {

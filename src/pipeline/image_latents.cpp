@@ -49,7 +49,7 @@ std::vector<at::Tensor> ddim_inversion_trajectory(const models::Model& model, co
   // The image's row runs alone in its own call (as a reference does).
   BranchLayout layout;
   layout.reference_rows = 1;
-  layout.roles = {"reference"};
+  layout.roles = {attention::RowRole::reference};
   const auto path = ddim_inversion_path(model, config, z0, cond, steps, layout, nullptr);
   return {path.rbegin(), path.rend() - 1};
 }

@@ -15,8 +15,7 @@ NullTextResult optimise_null_text(const models::Model& model, sampling::Schedule
   const int steps = static_cast<int>(scheduler.timesteps().size());
   if (static_cast<int>(path.size()) != steps + 1) throw std::logic_error("null-text: the path and steps differ");
   if (c10::InferenceMode::is_enabled()) throw std::logic_error("null-text: called under InferenceMode");
-  // Gradients are wanted for the embedding alone: vsp never trains the UNet's weights.
-  for (auto parameter : model.unet.parameters()) parameter.set_requires_grad(false);
+  // Gradients flow to the embedding alone: Model::load loads every weight without requires_grad.
   // One row, unguided: the conditional and unconditional predictions are separate calls, as the original.
   Denoiser denoiser(model, BranchLayout{}, 1, false, nullptr);
   const auto predict = [&](const at::Tensor& latent, int i, const Conditioning& c) {
@@ -40,7 +39,7 @@ NullTextResult optimise_null_text(const models::Model& model, sampling::Schedule
     double loss_value = 0;
     for (int j = 0; j < max_iterations; ++j) {
       const auto eps_uncond = predict(latent, i, {embeds, uncond.pooled, uncond.time_ids});
-      const auto eps = eps_uncond + guidance * (eps_cond - eps_uncond);
+      const auto eps = guided_prediction(eps_uncond, eps_cond, guidance);
       const auto loss = torch::mse_loss(scheduler.step(eps, i, latent).prev_sample, target);
       adam.zero_grad();
       loss.backward();
@@ -56,7 +55,7 @@ NullTextResult optimise_null_text(const models::Model& model, sampling::Schedule
     {
       torch::NoGradGuard no_grad;
       const auto eps_uncond = predict(latent, i, {embeds, uncond.pooled, uncond.time_ids});
-      latent = scheduler.step(eps_uncond + guidance * (eps_cond - eps_uncond), i, latent).prev_sample;
+      latent = scheduler.step(guided_prediction(eps_uncond, eps_cond, guidance), i, latent).prev_sample;
     }
     if (progress) progress(i + 1, steps);
   }

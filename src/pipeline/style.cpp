@@ -140,8 +140,8 @@ StyleResult visual_style_prompting(const models::Model& model, const StyleReques
   options.warmup_steps = r.warmup_steps;
   options.warmup_guidance = r.warmup_cfg;
   options.layout.reference_rows = 1;
-  options.layout.roles.assign(rows, attention::kTargetRole);
-  options.layout.roles[0] = attention::kReferenceRole;
+  options.layout.roles.assign(rows, attention::RowRole::target);
+  options.layout.roles[0] = attention::RowRole::reference;
   options.layout.batch_size = r.batch_size;
   options.controller = controller.get();
   std::vector<bool> steered(rows, true);

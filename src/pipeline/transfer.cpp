@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <sstream>
+
 #include "vsp/attention/selection.hpp"
 #include "vsp/attention/style_injection.hpp"
 #include "vsp/error.hpp"
@@ -28,28 +30,52 @@ at::Tensor adain_latent(const at::Tensor& content, const at::Tensor& style) {
   return (content - mean(content)) / std(content) * std(style) + mean(style);
 }
 
-void check_transfer_request(const TransferRequest& r) {
-  if (!(r.gamma >= 0 && r.gamma <= 1)) throw UsageError("--gamma " + std::to_string(r.gamma) + " must be from 0 to 1");
-  if (!(r.tau > 0)) throw UsageError("--tau " + std::to_string(r.tau) + " must be above 0");
+namespace {
+
+std::string number_text(double value) {
+  std::ostringstream text;
+  text << value;
+  return text.str();
+}
+
+}  // namespace
+
+TransferPlan prepare_transfer(const models::Manifest& manifest, TransferRequest r) {
+  manifest.check_size(r.width, r.height);
+  manifest.check_steps(r.steps);
+  if (!(r.gamma >= 0 && r.gamma <= 1)) throw UsageError("--gamma " + number_text(r.gamma) + " must be from 0 to 1");
+  if (!(r.tau > 0)) throw UsageError("--tau must be above 0, got " + number_text(r.tau));
   if (r.start_step < 0 || r.start_step >= r.steps)
     throw UsageError("--start-step " + std::to_string(r.start_step) + " must be below --steps " +
                      std::to_string(r.steps));
   if (r.contents.empty() || r.styles.empty() || r.pairs.empty())
     throw UsageError("a transfer needs at least one content and one style picture");
+  for (const auto& [content, style] : r.pairs)
+    if (content < 0 || content >= static_cast<int64_t>(r.contents.size()) || style < 0 ||
+        style >= static_cast<int64_t>(r.styles.size()))
+      throw std::logic_error("transfer pair out of range");
+  auto layers = attention::select_self_layers(manifest.attention_layers, transfer_layer_specs(r.layers));
+  auto schedule = sampling::ScheduleConfig::from_json(manifest.scheduler);
+  return {std::move(r), std::move(layers), std::move(schedule)};
 }
 
-TransferResult style_injection(const models::Model& model, const TransferRequest& r, const ProgressFn& progress) {
-  check_transfer_request(r);
+io::Image read_transfer_picture(const std::filesystem::path& file, int width, int height) {
+  return io::crop_to_fill(io::read_image(file), width, height, io::Filter::lanczos, io::CropRounding::half_to_even);
+}
+
+TransferResult style_injection(const models::Model& model, const TransferPlan& plan, const ProgressFn& progress) {
+  const TransferRequest& r = plan.request;
   torch::InferenceMode guard;
-  const auto& m = model.manifest;
-  const auto config = sampling::ScheduleConfig::from_json(m.scheduler);
+  const auto& config = plan.schedule;
+  TransferResult result;
+  for (const auto& file : r.contents) result.pictures.push_back(read_transfer_picture(file, r.width, r.height));
+  for (const auto& file : r.styles) result.pictures.push_back(read_transfer_picture(file, r.width, r.height));
   const auto contents = static_cast<int64_t>(r.contents.size());
   const auto images = contents + static_cast<int64_t>(r.styles.size());
   const auto pairs = static_cast<int64_t>(r.pairs.size());
 
   std::vector<at::Tensor> clean;
-  for (const auto& image : r.contents) clean.push_back(encode_image(model, image, r.width, r.height));
-  for (const auto& image : r.styles) clean.push_back(encode_image(model, image, r.width, r.height));
+  for (const auto& picture : result.pictures) clean.push_back(encode_image(model, picture, r.width, r.height));
   const auto rows = r.injection && !r.cache_features ? images + pairs : pairs;
   // The empty prompt, unguided, for every row.
   const auto empty = encode_prompts(model, {""}, r.width, r.height);
@@ -61,16 +87,15 @@ TransferResult style_injection(const models::Model& model, const TransferRequest
   const int64_t first_stylised = rows - pairs;
   std::unique_ptr<attention::StyleInjectionController> controller;
   if (r.injection)
-    controller = std::make_unique<attention::StyleInjectionController>(
-        attention::select_self_layers(m.attention_layers, transfer_layer_specs(r.layers)), r.gamma, r.tau, contents,
-        pair_rows, first_stylised, r.cache_features);
+    controller = std::make_unique<attention::StyleInjectionController>(plan.layers, r.gamma, r.tau, contents, pair_rows,
+                                                                       first_stylised, r.cache_features);
 
   // Every picture inverted once, all in one call per step, contents first; in the official code's
   // form (ldm's encode_ddim), which ends at t = 999.
   BranchLayout image_layout;
   image_layout.reference_rows = images;
-  image_layout.roles.assign(images, attention::kStyleRole);
-  std::fill_n(image_layout.roles.begin(), contents, attention::kContentRole);
+  image_layout.roles.assign(images, attention::RowRole::style);
+  std::fill_n(image_layout.roles.begin(), contents, attention::RowRole::content);
   const auto path = [&] {
     PhaseClock clock("inversion", model.device);
     return ddim_inversion_path(model, config, torch::cat(clean), empty.repeat(images), r.steps, image_layout,
@@ -103,10 +128,12 @@ TransferResult style_injection(const models::Model& model, const TransferRequest
       all.slice(0, 0, images).copy_(path.at(static_cast<size_t>(r.steps - 1 - step)));
     };
   }
-  options.layout.roles.resize(static_cast<size_t>(rows), attention::kStylisedRole);
+  options.layout.roles.resize(static_cast<size_t>(rows), attention::RowRole::stylised);
   const auto cond = empty.repeat(rows);
   const auto final_latents = denoise(model, *scheduler, latents, cond, cond, options).slice(0, first_stylised);
-  return {final_latents.to(torch::kCPU), decode_latents(model, final_latents, r.vae_tiling)};
+  result.latents = final_latents.to(torch::kCPU);
+  result.images = decode_latents(model, final_latents, r.vae_tiling);
+  return result;
 }
 
 }  // namespace vsp::pipeline

@@ -1,6 +1,4 @@
 #pragma once
-#include <ATen/core/Tensor.h>
-
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -10,9 +8,7 @@
 
 #include "vsp/app/modes.hpp"
 #include "vsp/app/output_files.hpp"
-#include "vsp/io/image.hpp"
-#include "vsp/pipeline/control.hpp"
-#include "vsp/pipeline/denoise.hpp"
+#include "vsp/pipeline/progress.hpp"
 
 namespace vsp::models {
 struct Manifest;
@@ -35,12 +31,8 @@ struct OutputArray {
   std::string option;
 };
 
-struct JobResult {
-  std::vector<io::Image> images;  // in the order of PlannedJob::outputs
-  at::Tensor latents;             // the final latents of the generated rows, on the CPU
-  // float32 arrays written as .npy files, relative to the output folder (raw attention maps).
-  std::vector<std::pair<std::filesystem::path, at::Tensor>> arrays;
-};
+// What run() returns (job_result.hpp: it holds tensors, which this header leaves out).
+struct JobResult;
 
 // A job checked against the model's manifest, its outputs known before it runs (for duplicate
 // names, --resume and the progress bar).
@@ -63,9 +55,6 @@ class PlannedJob {
                                            const pipeline::ProgressFn& progress) const;
 };
 
-// uint8 [H, W, 3] pixels on the CPU as an image.
-io::Image to_image(const at::Tensor& pixels);
-
 // What a job is planned against.
 struct PlanContext {
   const models::Manifest& manifest;
@@ -74,13 +63,6 @@ struct PlanContext {
   int64_t batch_size = 0;             // rows per UNet call when the job does not say (0: all)
   bool deterministic = false;         // --deterministic: one image per UNet call, whatever the job says
 };
-
-// A job's ControlNet fields (control, control_image, control_scale, control_start/end, canny_low/
-// high): the control map made at width x height, checked against the model's ControlNets. No
-// "control": no map. Relative paths are taken from context.base_folder. Throws vsp::Error.
-pipeline::ControlSettings plan_control(const nlohmann::json& job, const PlanContext& context, int width, int height);
-// What the images' metadata says of their control: the map's source and kind, scale and window.
-nlohmann::json control_metadata(const nlohmann::json& job, const pipeline::ControlSettings& settings);
 
 // A mode (generate, style, ...): its schema (name, description, options; modes.hpp) and how a job
 // of it is planned. plan throws vsp::Error on a job that cannot run.

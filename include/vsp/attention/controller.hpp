@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "vsp/attention/row_role.hpp"
 #include "vsp/models/attention_layer.hpp"
 
 namespace vsp::attention {
@@ -22,12 +23,12 @@ struct StepContext {
   Phase phase = Phase::sampling;
   int cfg_halves = 1;  // 2 when the UNet batch is [uncond rows..., cond rows...]
   // The run's rows [first_row, first_row + roles.size()) are in this call, in each CFG half, each
-  // with the role the pipeline declared: "image", "reference", "target", "content", "style", ...
+  // with the role the pipeline declared.
   int64_t first_row = 0;
-  std::vector<std::string> roles;
+  std::vector<RowRole> roles;
 
   // Whether every row of the call has this role.
-  bool all_rows_are(const std::string& role) const;
+  bool all_rows_are(RowRole role) const;
 };
 
 // A per-layer attention policy, in the spirit of diffusers' attention processors and
@@ -62,5 +63,22 @@ class ActiveScope {
 
 // Counts vsp::attention calls (all threads), for tests and diagnostics.
 long long attention_call_count();
+
+// Records the first layer's call of every UNet run while in scope (layer 0 runs first: the
+// manifest is in execution order): the step context the pipeline declared and the rows the UNet
+// got. For tests that pin what a whole pipeline runs, inversion and null-text included. One at a
+// time, on the thread that runs the UNet.
+class UnetCallWatch {
+ public:
+  struct Call {
+    StepContext step;
+    int64_t batch = 0;  // q's rows: both CFG halves, or the lone row twice
+  };
+  UnetCallWatch();
+  ~UnetCallWatch();
+  UnetCallWatch(const UnetCallWatch&) = delete;
+  UnetCallWatch& operator=(const UnetCallWatch&) = delete;
+  std::vector<Call> calls;
+};
 
 }  // namespace vsp::attention

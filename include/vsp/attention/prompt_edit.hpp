@@ -7,10 +7,6 @@
 
 namespace vsp::attention {
 
-// The row roles of a prompt-to-prompt run: the source row first, then one row per edited prompt.
-inline const std::string kSourceRole = "source";
-inline const std::string kEditRole = "edit";
-
 // What prompt-to-prompt does to the attention of each edited row, step by step (the pipeline
 // builds it from the token alignment; docs/methods.md, section 3).
 struct PromptEdit {

@@ -8,11 +8,6 @@
 
 namespace vsp::attention {
 
-// The row roles of a style injection run (see pipeline::BranchLayout::roles).
-inline const std::string kContentRole = "content";
-inline const std::string kStyleRole = "style";
-inline const std::string kStylisedRole = "stylised";
-
 // StyleID's injection (Chung et al., CVPR 2024). The image rows (contents first, then styles) run
 // in a call of their own; in the injected self-attention layers the controller records the
 // contents' queries and the styles' keys and values at each timestep. In the stylised rows' calls,

@@ -8,10 +8,6 @@
 
 namespace vsp::attention {
 
-// The row roles a style run declares (see pipeline::BranchLayout::roles).
-inline const std::string kReferenceRole = "reference";
-inline const std::string kTargetRole = "target";
-
 // Visual style prompting's swap: in the chosen self-attention layers and steps, every target row
 // attends with its own queries to the keys and values of the reference row of its CFG half:
 //   out_tgt = softmax(Q_tgt K_ref^T / sqrt(d)) V_ref.

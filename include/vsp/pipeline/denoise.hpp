@@ -7,6 +7,7 @@
 
 #include "vsp/pipeline/conditioning.hpp"
 #include "vsp/pipeline/denoiser.hpp"
+#include "vsp/pipeline/progress.hpp"
 
 namespace vsp::models {
 struct Manifest;
@@ -21,9 +22,6 @@ class AttentionController;
 }
 
 namespace vsp::pipeline {
-
-// Called after each denoising step with (steps done, total steps).
-using ProgressFn = std::function<void(int, int)>;
 
 struct DenoiseOptions {
   double guidance = 5.0;  // classifier-free guidance scale; <= 1 runs the conditional rows alone

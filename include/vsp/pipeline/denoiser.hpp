@@ -24,8 +24,8 @@ struct BranchLayout {
   // Rows whose prediction is the conditional one alone, without CFG (e.g. a real-image
   // reference). Empty: every row is guided.
   std::vector<bool> unguided;
-  // Each row's role, which controllers read from the step context. Empty: every row is "image".
-  std::vector<std::string> roles;
+  // Each row's role, which controllers read from the step context. Empty: every row is an image.
+  std::vector<attention::RowRole> roles;
 };
 
 // A ControlNet steering some rows: its residuals join those rows' UNet calls (both CFG halves, as
@@ -58,6 +58,10 @@ struct DenoiserStep {
   double guidance = 1;
   attention::Phase phase = attention::Phase::sampling;
 };
+
+// Classifier-free guidance: uncond + scale (cond - uncond), the one combine of the two halves'
+// predictions (the denoiser's, and null-text's separate calls).
+at::Tensor guided_prediction(const at::Tensor& uncond, const at::Tensor& cond, double scale);
 
 // The one place that calls the UNet. In the spirit of k-diffusion's denoiser: given every row's
 // scaled latents, the step and the rows' inputs, it returns the guided noise prediction (float32,

@@ -2,6 +2,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <utility>
@@ -10,6 +11,7 @@
 #include "vsp/io/image.hpp"
 #include "vsp/pipeline/denoise.hpp"
 #include "vsp/pipeline/vae_decode.hpp"
+#include "vsp/sampling/scheduler.hpp"
 #include "vsp/text/clip_tokenizer.hpp"
 
 namespace vsp::pipeline {
@@ -40,7 +42,7 @@ struct EditRequest {
   // guidance 1, then "null-text" (optimised unconditional embeddings per step, pipeline/null_text)
   // or "negative-prompt" (the unconditional embedding := the source's conditional one), or "ddim"
   // (the inversion alone, a baseline).
-  std::optional<io::Image> image;  // at width x height
+  std::optional<std::filesystem::path> image;  // the picture file (PNG or JPEG), read when it runs
   std::string inversion = "null-text";
   int null_text_iterations = 10;
 };
@@ -69,6 +71,21 @@ struct EditAlignment {
 EditAlignment align_edit(const std::vector<text::ClipTokenizer>& tokenizers, const EditRequest& request,
                          int max_length);
 
+// An edit checked against the model, with what it resolves; prepare_edit makes it.
+struct EditPlan {
+  EditRequest request;
+  EditAlignment alignment;
+  std::vector<int> map_levels;  // the levels whose cross-attention maps are kept (local blend, --save-attention)
+  sampling::ScheduleConfig schedule;
+};
+
+// Every check of an edit, before any picture is read or model run: size and steps for the model,
+// the sampler and inversion for a picture, pooled embeddings, the prompts' alignment under each
+// tokenizer (the model's, models::load_tokenizers) and the attention levels. Throws
+// vsp::UsageError for what the command line asks wrongly, vsp::Error for what the model cannot do.
+EditPlan prepare_edit(const models::Manifest& manifest, const std::vector<text::ClipTokenizer>& tokenizers,
+                      EditRequest request);
+
 struct EditResult {
   at::Tensor latents;                     // float32 [1 + edits, C, h, w] on the CPU: source first
   at::Tensor images;                      // uint8 [1 + edits, H, W, 3]
@@ -79,7 +96,6 @@ struct EditResult {
                     // heads and layers (the attention store)
 };
 
-EditResult prompt_edit(const models::Model& model, const EditRequest& request, const EditAlignment& alignment,
-                       const ProgressFn& progress);
+EditResult prompt_edit(const models::Model& model, const EditPlan& plan, const ProgressFn& progress);
 
 }  // namespace vsp::pipeline

@@ -2,6 +2,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "vsp/io/image.hpp"
 #include "vsp/pipeline/denoise.hpp"
 #include "vsp/pipeline/vae_decode.hpp"
+#include "vsp/sampling/scheduler.hpp"
 
 namespace vsp::pipeline {
 
@@ -17,8 +19,8 @@ namespace vsp::pipeline {
 // of the inverted content latent to the inverted style latent and is sampled with DDIM, its
 // late self-attention taking the style's keys and values and a blend of the content's queries.
 struct TransferRequest {
-  std::vector<io::Image> contents;                 // at width x height
-  std::vector<io::Image> styles;                   // at width x height
+  std::vector<std::filesystem::path> contents;     // picture files (PNG or JPEG), read when it runs
+  std::vector<std::filesystem::path> styles;       // likewise
   std::vector<std::pair<int64_t, int64_t>> pairs;  // (content, style) per output
   int width = 1024, height = 1024;
   int steps = 50;
@@ -33,9 +35,17 @@ struct TransferRequest {
   VaeTiling vae_tiling = VaeTiling::automatic;
 };
 
+// A transfer checked against the model, with what it resolves; prepare_transfer makes it.
+struct TransferPlan {
+  TransferRequest request;
+  std::vector<bool> layers;  // the injected self-attention layers, by layer id
+  sampling::ScheduleConfig schedule;
+};
+
 struct TransferResult {
-  at::Tensor latents;  // float32 [pairs, C, h, w], on the CPU
-  at::Tensor images;   // uint8 [pairs, H, W, 3]
+  at::Tensor latents;               // float32 [pairs, C, h, w], on the CPU
+  at::Tensor images;                // uint8 [pairs, H, W, 3]
+  std::vector<io::Image> pictures;  // the contents then the styles, as the model saw them
 };
 
 // The layer specs of a transfer for attention::select_self_layers: "default" is the last six
@@ -47,9 +57,15 @@ std::vector<std::string> transfer_layer_specs(const std::vector<std::string>& la
 // mean and unbiased std, no epsilon (as the original).
 at::Tensor adain_latent(const at::Tensor& content, const at::Tensor& style);
 
-// Throws vsp::Error on a request that cannot run (gamma, tau, start step, empty pairs).
-void check_transfer_request(const TransferRequest& request);
+// Every check of a transfer, before any picture is read or model run: size and steps for the
+// model, gamma, tau, the start step, the pairs, the layers and the scheduler config. Throws
+// vsp::UsageError for a knob out of range, vsp::Error for what the model cannot do.
+TransferPlan prepare_transfer(const models::Manifest& manifest, TransferRequest request);
 
-TransferResult style_injection(const models::Model& model, const TransferRequest& request, const ProgressFn& progress);
+// A picture as StyleID's load_img prepares it: a centre crop to the output's aspect ratio
+// (torchvision's rounding), then Pillow's Lanczos to width x height.
+io::Image read_transfer_picture(const std::filesystem::path& file, int width, int height);
+
+TransferResult style_injection(const models::Model& model, const TransferPlan& plan, const ProgressFn& progress);
 
 }  // namespace vsp::pipeline

@@ -10,7 +10,9 @@
 
 namespace {
 
-vsp::attention::StepContext call(const std::string& role, int64_t first_row, int64_t rows) {
+using vsp::attention::RowRole;
+
+vsp::attention::StepContext call(vsp::attention::RowRole role, int64_t first_row, int64_t rows) {
   vsp::attention::StepContext context;
   context.step_index = 1;
   context.num_steps = 2;
@@ -55,15 +57,15 @@ TEST(AttentionMaps, RecorderReadsTheSwapWithoutChangingIt) {
   const auto ref_q = torch::randn({2, 2, 16, 4}), ref_k = torch::randn({2, 2, 16, 4}),
              ref_v = torch::randn({2, 2, 16, 4});
   const auto q = torch::randn({6, 2, 16, 4}), k = torch::randn({6, 2, 16, 4}), v = torch::randn({6, 2, 16, 4});
-  EXPECT_TRUE(torch::equal(recorder.attend(layer, call("reference", 0, 1), ref_q, ref_k, ref_v),
-                           plain.attend(layer, call("reference", 0, 1), ref_q, ref_k, ref_v)));
+  EXPECT_TRUE(torch::equal(recorder.attend(layer, call(RowRole::reference, 0, 1), ref_q, ref_k, ref_v),
+                           plain.attend(layer, call(RowRole::reference, 0, 1), ref_q, ref_k, ref_v)));
   // Targets 0-1 in one call, target 2 in the next (chunks of two), as the denoiser runs them.
   const auto first = q.index_select(0, torch::tensor({0, 1, 3, 4})), last = q.index_select(0, torch::tensor({2, 5}));
   const auto first_kv = k.index_select(0, torch::tensor({0, 1, 3, 4})),
              last_kv = k.index_select(0, torch::tensor({2, 5}));
-  EXPECT_TRUE(torch::equal(recorder.attend(layer, call("target", 1, 2), first, first_kv, first_kv),
-                           plain.attend(layer, call("target", 1, 2), first, first_kv, first_kv)));
-  recorder.attend(layer, call("target", 3, 1), last, last_kv, last_kv);
+  EXPECT_TRUE(torch::equal(recorder.attend(layer, call(RowRole::target, 1, 2), first, first_kv, first_kv),
+                           plain.attend(layer, call(RowRole::target, 1, 2), first, first_kv, first_kv)));
+  recorder.attend(layer, call(RowRole::target, 3, 1), last, last_kv, last_kv);
   const auto maps = recorder.maps();
   ASSERT_EQ(maps.sizes(), (std::vector<int64_t>{3, 2, 4, 4}));
   // Target t's conditional row is q[3 + t]; it attends to the conditional reference's keys.

@@ -9,6 +9,8 @@
 
 namespace {
 
+using vsp::attention::RowRole;
+
 using vsp::attention::PromptEdit;
 using vsp::attention::PromptEditController;
 using vsp::attention::StepContext;
@@ -20,7 +22,7 @@ StepContext call(int step) {
   context.step_index = step;
   context.num_steps = kSteps;
   context.cfg_halves = 2;
-  context.roles = {"source", "edit", "edit"};
+  context.roles = {RowRole::source, RowRole::edit, RowRole::edit};
   return context;
 }
 

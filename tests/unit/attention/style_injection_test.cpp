@@ -10,11 +10,13 @@
 
 namespace {
 
+using vsp::attention::RowRole;
+
 using vsp::attention::Phase;
 using vsp::attention::StepContext;
 using vsp::attention::StyleInjectionController;
 
-StepContext call(Phase phase, double timestep, int64_t first_row, std::vector<std::string> roles) {
+StepContext call(Phase phase, double timestep, int64_t first_row, std::vector<vsp::attention::RowRole> roles) {
   StepContext context;
   context.step_index = 0;
   context.num_steps = 2;
@@ -43,7 +45,8 @@ struct Images {
 
 Images images() { return {torch::randn({4, 2, 6, 4}), torch::randn({4, 2, 6, 4}), torch::randn({4, 2, 6, 4})}; }
 
-const std::vector<std::string> kImageRoles = {"content", "content", "style", "style"};
+const std::vector<vsp::attention::RowRole> kImageRoles = {RowRole::content, RowRole::content, RowRole::style,
+                                                          RowRole::style};
 
 TEST(StyleInjection, StylisedRowsBlendQueriesAndTakeTheirStylesKeysAndValues) {
   torch::manual_seed(0);
@@ -57,7 +60,8 @@ TEST(StyleInjection, StylisedRowsBlendQueriesAndTakeTheirStylesKeysAndValues) {
 
   // A chunk of the last two stylised rows (global rows 5 and 6: pairs 1 and 2).
   const auto q = torch::randn({2, 2, 6, 4}), k = torch::randn({2, 2, 6, 4}), v = torch::randn({2, 2, 6, 4});
-  const auto out = controller.attend(layer(0, true), call(Phase::sampling, 981, 5, {"stylised", "stylised"}), q, k, v);
+  const auto out =
+      controller.attend(layer(0, true), call(Phase::sampling, 981, 5, {RowRole::stylised, RowRole::stylised}), q, k, v);
   const std::vector<std::pair<int64_t, int64_t>> pairs = {{0, 1}, {1, 1}};
   for (int64_t row = 0; row < 2; ++row) {
     const auto [content, style] = pairs[row];
@@ -67,16 +71,18 @@ TEST(StyleInjection, StylisedRowsBlendQueriesAndTakeTheirStylesKeysAndValues) {
   }
   // Not injected: another layer, and cross-attention.
   EXPECT_TRUE(torch::allclose(
-      controller.attend(layer(1, true), call(Phase::sampling, 981, 5, {"stylised", "stylised"}), q, k, v),
+      controller.attend(layer(1, true), call(Phase::sampling, 981, 5, {RowRole::stylised, RowRole::stylised}), q, k, v),
       by_hand(q, k, v, 1.0), 1e-5, 1e-6));
-  EXPECT_TRUE(torch::allclose(
-      controller.attend(layer(0, false), call(Phase::sampling, 981, 5, {"stylised", "stylised"}), q, k, v),
-      by_hand(q, k, v, 1.0), 1e-5, 1e-6));
+  EXPECT_TRUE(
+      torch::allclose(controller.attend(layer(0, false),
+                                        call(Phase::sampling, 981, 5, {RowRole::stylised, RowRole::stylised}), q, k, v),
+                      by_hand(q, k, v, 1.0), 1e-5, 1e-6));
 
   // Recompute: the step's features go when it ends.
-  controller.end_step(call(Phase::sampling, 981, 5, {"stylised"}));
-  EXPECT_THROW(controller.attend(layer(0, true), call(Phase::sampling, 981, 5, {"stylised", "stylised"}), q, k, v),
-               vsp::Error);
+  controller.end_step(call(Phase::sampling, 981, 5, {RowRole::stylised}));
+  EXPECT_THROW(
+      controller.attend(layer(0, true), call(Phase::sampling, 981, 5, {RowRole::stylised, RowRole::stylised}), q, k, v),
+      vsp::Error);
 }
 
 TEST(StyleInjection, CacheKeepsTheInversionsFeaturesByTimestep) {
@@ -90,10 +96,11 @@ TEST(StyleInjection, CacheKeepsTheInversionsFeaturesByTimestep) {
   controller.end_step(call(Phase::inversion, 21, 0, kImageRoles));
   const auto q = torch::randn({1, 2, 6, 4});
   for (const auto& [timestep, pictures] : {std::make_pair(21.0, at_21), std::make_pair(1.0, at_1)}) {
-    const auto out = controller.attend(layer(0, true), call(Phase::sampling, timestep, 0, {"stylised"}), q, q, q);
+    const auto out =
+        controller.attend(layer(0, true), call(Phase::sampling, timestep, 0, {RowRole::stylised}), q, q, q);
     const auto expected = by_hand(0.75 * pictures.q[0] + 0.25 * q[0], pictures.k[2], pictures.v[2], 1.5);
     EXPECT_TRUE(torch::allclose(out[0], expected, 1e-5, 1e-5)) << "timestep " << timestep;
-    controller.end_step(call(Phase::sampling, timestep, 0, {"stylised"}));
+    controller.end_step(call(Phase::sampling, timestep, 0, {RowRole::stylised}));
   }
 }
 

@@ -16,16 +16,18 @@
 
 namespace {
 
+using vsp::attention::RowRole;
+
 using vsp::models::AttentionLayer;
 
 // A call of `rows` rows of one role at step `step` of `steps`, with CFG halves.
-vsp::attention::StepContext call(int step, int steps, const std::string& role, int64_t rows) {
+vsp::attention::StepContext call(int step, int steps, vsp::attention::RowRole role, int64_t rows) {
   vsp::attention::StepContext context;
   context.step_index = step;
   context.num_steps = steps;
   context.timestep = 999;
   context.cfg_halves = 2;
-  context.first_row = role == "reference" ? 0 : 1;
+  context.first_row = role == RowRole::reference ? 0 : 1;
   context.roles.assign(rows, role);
   return context;
 }
@@ -54,9 +56,9 @@ TEST(StyleSwap, TargetsTakeTheReferenceKeysAndValuesOfTheirHalf) {
   const auto self_layer = layer(0, true, "up_blocks.1.attentions.0.transformer_blocks.0.attn1");
   vsp::attention::StyleSwapController swap({true}, {true});
 
-  const auto ref_out = swap.attend(self_layer, call(0, 1, "reference", 1), ref_q, ref_k, ref_v);
+  const auto ref_out = swap.attend(self_layer, call(0, 1, RowRole::reference, 1), ref_q, ref_k, ref_v);
   EXPECT_TRUE(torch::allclose(ref_out, by_hand(ref_q, ref_k, ref_v), 1e-5, 1e-6)) << "the reference is untouched";
-  const auto out = swap.attend(self_layer, call(0, 1, "target", targets), q, k, v);
+  const auto out = swap.attend(self_layer, call(0, 1, RowRole::target, targets), q, k, v);
   for (int64_t row = 0; row < 2 * targets; ++row) {
     const int64_t half = row / targets;
     const auto expected = by_hand(q[row], ref_k[half], ref_v[half]);
@@ -71,27 +73,27 @@ TEST(StyleSwap, InactiveLayersStepsAndCrossAttentionAreUntouched) {
   const auto self_layer = layer(0, true, "up_blocks.1.attentions.0.transformer_blocks.0.attn1");
   const auto other = layer(1, true, "up_blocks.1.attentions.1.transformer_blocks.0.attn1");
   const auto own = by_hand(q, k, v);
-  EXPECT_TRUE(torch::allclose(swap.attend(self_layer, call(0, 2, "target", 2), q, k, v), own, 1e-5, 1e-6));
-  EXPECT_TRUE(torch::allclose(swap.attend(other, call(1, 2, "target", 2), q, k, v), own, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(swap.attend(self_layer, call(0, 2, RowRole::target, 2), q, k, v), own, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(swap.attend(other, call(1, 2, RowRole::target, 2), q, k, v), own, 1e-5, 1e-6));
   const auto cross = layer(0, false, "up_blocks.1.attentions.0.transformer_blocks.0.attn2");
-  EXPECT_TRUE(torch::allclose(swap.attend(cross, call(1, 2, "target", 2), q, k, v), own, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(swap.attend(cross, call(1, 2, RowRole::target, 2), q, k, v), own, 1e-5, 1e-6));
 }
 
 TEST(StyleSwap, TheReferenceKeysAndValuesLastOneStep) {
   vsp::attention::StyleSwapController swap({true}, {true, true});
   const auto self_layer = layer(0, true, "up_blocks.1.attentions.0.transformer_blocks.0.attn1");
   const auto t = torch::randn({2, 1, 3, 4});
-  swap.attend(self_layer, call(0, 2, "reference", 1), t, t, t);
-  EXPECT_NO_THROW(swap.attend(self_layer, call(0, 2, "target", 1), t, t, t));
-  swap.end_step(call(0, 2, "target", 1));
-  EXPECT_THROW(swap.attend(self_layer, call(1, 2, "target", 1), t, t, t), vsp::Error);
+  swap.attend(self_layer, call(0, 2, RowRole::reference, 1), t, t, t);
+  EXPECT_NO_THROW(swap.attend(self_layer, call(0, 2, RowRole::target, 1), t, t, t));
+  swap.end_step(call(0, 2, RowRole::target, 1));
+  EXPECT_THROW(swap.attend(self_layer, call(1, 2, RowRole::target, 1), t, t, t), vsp::Error);
 }
 
 TEST(StyleSwap, TargetsBeforeTheirReferenceIsAnError) {
   vsp::attention::StyleSwapController swap({true}, {true});
   const auto t = torch::randn({2, 1, 3, 4});
   EXPECT_THROW(swap.attend(layer(0, true, "up_blocks.1.attentions.0.transformer_blocks.0.attn1"),
-                           call(0, 1, "target", 1), t, t, t),
+                           call(0, 1, RowRole::target, 1), t, t, t),
                vsp::Error);
 }
 
@@ -213,10 +215,10 @@ TEST_P(SharedAttention, TargetsAttendToTheirOwnAndTheReferenceKeysAndValues) {
              v = torch::randn({2 * targets, heads, tokens, dim});
   vsp::attention::SharedAttentionController shared({true}, {true}, with_adain);
   const auto ref_out = shared.attend(layer(0, true, "up_blocks.1.attentions.0.transformer_blocks.0.attn1"),
-                                     call(0, 1, "reference", 1), ref_q, ref_k, ref_v);
+                                     call(0, 1, RowRole::reference, 1), ref_q, ref_k, ref_v);
   EXPECT_TRUE(torch::allclose(ref_out, by_hand(ref_q, ref_k, ref_v), 1e-5, 1e-6)) << "the reference is untouched";
   const auto out = shared.attend(layer(0, true, "up_blocks.1.attentions.0.transformer_blocks.0.attn1"),
-                                 call(0, 1, "target", targets), q, k, v);
+                                 call(0, 1, RowRole::target, targets), q, k, v);
   for (int64_t row = 0; row < 2 * targets; ++row) {
     const int64_t half = row / targets;
     const auto query = with_adain ? adain(q[row], ref_q[half]) : q[row];

@@ -37,6 +37,19 @@ TEST_F(FileErrors, FolderInsteadOfFile) {
   expect_error([&] { read_image(folder); }, {folder.string(), "is a folder"});
 }
 
+// The check before compute gives read_image's messages without decoding: a truncated PNG passes
+// it (only decoding finds that), anything that is not a readable PNG or JPEG does not.
+TEST_F(FileErrors, ImageFileCheckWithoutDecoding) {
+  const std::string png = valid_png(folder);
+  EXPECT_NO_THROW(check_image_file(folder / "valid.png"));
+  write_bytes(folder / "truncated.png", png.substr(0, 40));
+  EXPECT_NO_THROW(check_image_file(folder / "truncated.png"));
+  expect_error([&] { check_image_file(folder / "missing.png"); }, {"missing.png", "No such file", "check the path"});
+  expect_error([&] { check_image_file(folder); }, {folder.string(), "is a folder"});
+  write_bytes(folder / "notes.png", "not a picture");
+  expect_error([&] { check_image_file(folder / "notes.png"); }, {"notes.png", "not a PNG or JPEG"});
+}
+
 TEST_F(FileErrors, NotAnImage) {
   write_bytes(folder / "notes.png", "just some text, not pixels");
   expect_error([&] { read_image(folder / "notes.png"); }, {"notes.png", "not a PNG or JPEG"});

@@ -4,9 +4,14 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "vsp/attention/controller.hpp"
+#include "vsp/attention/selection.hpp"
+#include "vsp/error.hpp"
+#include "vsp/models/manifest.hpp"
 #include "vsp/models/model.hpp"
 #include "vsp/pipeline/transfer.hpp"
 
@@ -14,10 +19,19 @@ namespace {
 
 const std::filesystem::path kData = std::filesystem::path(VSP_TEST_DATA);
 
-vsp::io::Image picture(int seed) {
+const std::filesystem::path kPictures =
+    std::filesystem::temp_directory_path() / ("vsp_transfer_test_" + std::to_string(::getpid()));
+
+// A random 64x64 picture, written as a PNG into kPictures.
+std::filesystem::path picture(int seed) {
   torch::manual_seed(seed);
   const auto pixels = torch::randint(0, 256, {64, 64, 3}, torch::kUInt8);
-  return {64, 64, 3, std::vector<uint8_t>(pixels.data_ptr<uint8_t>(), pixels.data_ptr<uint8_t>() + pixels.numel())};
+  const auto folder = kPictures;
+  std::filesystem::create_directories(folder);
+  const auto file = folder / ("picture_" + std::to_string(seed) + ".png");
+  vsp::io::write_png(
+      file, {64, 64, 3, std::vector<uint8_t>(pixels.data_ptr<uint8_t>(), pixels.data_ptr<uint8_t>() + pixels.numel())});
+  return file;
 }
 
 vsp::pipeline::TransferRequest two_by_two() {
@@ -37,7 +51,8 @@ TEST(Transfer, ManyToManyInvertsEachPictureOnce) {
   auto request = two_by_two();
   const auto count = [&](const vsp::pipeline::TransferRequest& r) {
     const auto before = vsp::attention::attention_call_count();
-    const auto result = vsp::pipeline::style_injection(*model, r, nullptr);
+    const auto result =
+        vsp::pipeline::style_injection(*model, vsp::pipeline::prepare_transfer(model->manifest, r), nullptr);
     EXPECT_EQ(result.latents.sizes(), (std::vector<int64_t>{4, 4, 8, 8}));
     return std::make_pair((vsp::attention::attention_call_count() - before) / layers, result.latents);
   };
@@ -53,6 +68,37 @@ TEST(Transfer, ManyToManyInvertsEachPictureOnce) {
   const auto [plain_calls, plain] = count(request);
   EXPECT_EQ(plain_calls, 4 + 3);
   EXPECT_FALSE(torch::allclose(plain, cached));
+  std::filesystem::remove_all(kPictures);
+}
+
+// prepare_transfer runs every check before any picture is read: knobs out of range are usage
+// errors, and pictures that do not exist are not its concern (the planner checks them).
+TEST(Transfer, PrepareChecksTheKnobsWithoutReadingPictures) {
+  const auto manifest = vsp::models::Manifest::load(kData / "tiny");
+  vsp::pipeline::TransferRequest r;
+  r.contents = {"/nonexistent/content.png"};
+  r.styles = {"/nonexistent/style.png"};
+  r.pairs = {{0, 0}};
+  r.width = r.height = 64;
+  r.steps = 4;
+  const auto plan = vsp::pipeline::prepare_transfer(manifest, r);
+  EXPECT_EQ(plan.layers, vsp::attention::select_self_layers(manifest.attention_layers, {"self[-6:]"}));
+  const auto refused = [&](auto change) {
+    auto bad = r;
+    change(bad);
+    EXPECT_THROW(vsp::pipeline::prepare_transfer(manifest, bad), vsp::UsageError);
+  };
+  refused([](auto& q) { q.tau = 0; });
+  refused([](auto& q) { q.gamma = 1.5; });
+  refused([](auto& q) { q.start_step = 4; });
+  refused([](auto& q) { q.pairs.clear(); });
+  EXPECT_THROW(vsp::pipeline::prepare_transfer(manifest,
+                                               [&] {
+                                                 auto bad = r;
+                                                 bad.layers = {"no_such_block"};
+                                                 return bad;
+                                               }()),
+               vsp::Error);
 }
 
 TEST(Transfer, AdainTakesTheStylesChannelStatistics) {
