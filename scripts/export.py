@@ -307,7 +307,8 @@ def export(pipe, family, source, out, device, dtype_name, controlnets, depth):
         "unet": {"file": "unet.pt", "cross_attention_dim": unet.config.cross_attention_dim,
                  "added_conditioning": added_conditioning, "inputs": unet_module.INPUTS,
                  "residuals": {"down": [list(shape) for shape in down_shapes], "mid": list(mid_shape)}},
-        "controlnets": [{"kind": kind, "file": f"controlnet_{kind}.pt"} for kind in controlnets],
+        "controlnets": [{"kind": kind, "file": f"controlnet_{kind}.pt", "inputs": ControlNet.INPUTS}
+                        for kind in controlnets],
         **({"depth_estimator": depth_info} if depth_info else {}),
         "vae": {"encoder": "vae_encoder.pt", "decoder": "vae_decoder.pt",
                 "tile_size": vae.config.sample_size if isinstance(vae.config.sample_size, int) else vae.config.sample_size[0]},

@@ -71,7 +71,9 @@ class UNetWithAddedConditioning(torch.nn.Module):
 
 class ControlNet(torch.nn.Module):
     """An SDXL ControlNet: the UNet's inputs and the control image ([B, 3, H, W] in [0, 1]) ->
-    (down residuals, mid residual) at conditioning scale 1 (the runtime scales them)."""
+    (down residuals, mid residual) at conditioning scale 1 (the runtime scales them). INPUTS names
+    them for the manifest, which the runtime feeds by name, as the UNet's."""
+    INPUTS = ["sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids", "controlnet_cond"]
 
     def __init__(self, controlnet):
         super().__init__()

@@ -129,7 +129,7 @@ pipeline::EditRequest read_request(const json& job, const PlanContext& context) 
     throw UsageError("--inversion applies to --image");
   }
   r.inversion = job.value("inversion", r.inversion);
-  r.source_pooled = job.value("source_pooled", false);
+  r.source_pooled = job.value("source_pooled", r.source_pooled);
   r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
 
   if (job.contains("save_attention")) {

@@ -95,13 +95,27 @@ json flag_value(const OptionSpec& option, const std::string& text) {
 
 }  // namespace
 
+std::string shown_default(bool value) { return value ? "on" : "off"; }
+std::string shown_default(int value) { return std::to_string(value); }
+std::string shown_default(double value) {
+  std::ostringstream text;
+  text << value;
+  return text.str();
+}
+std::string shown_default(const char* value) { return value; }
+
+std::string help_text(const OptionSpec& option) {
+  return option.shown_default.empty() ? option.help : option.help + " (default " + option.shown_default + ")";
+}
+
 void add_job_options(CLI::App& app, const std::vector<OptionSpec>& options, json& job) {
   for (const auto& option : options) {
     const std::string key = option.key;
+    const std::string help = help_text(option);
     if (option.kind == ValueKind::flag) {
       // A negated name ("!--no-color-calibration") counts below zero.
       app.add_flag_function(
-          option.flags, [&job, key](int64_t count) { job[key] = count > 0; }, option.help);
+          option.flags, [&job, key](int64_t count) { job[key] = count > 0; }, help);
       continue;
     }
     // Every value is taken as text and converted here, so CLI11 never reads a number its own way.
@@ -114,15 +128,14 @@ void add_job_options(CLI::App& app, const std::vector<OptionSpec>& options, json
             for (const auto& text : given) list.push_back(flag_value(option, text));
             job[option.key] = list;
           },
-          option.help);
+          help);
     } else {
       added = app.add_option_function<std::string>(
-          option.flags, [&job, option](const std::string& text) { job[option.key] = flag_value(option, text); },
-          option.help);
+          option.flags, [&job, option](const std::string& text) { job[option.key] = flag_value(option, text); }, help);
       added->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a repeated flag: the last one wins
     }
     if (option.delimiter) added->delimiter(option.delimiter);
-    if (!option.choices.empty()) added->description(option.help + ": " + expected(option));
+    if (!option.choices.empty()) added->description(help + ": " + expected(option));
   }
 }
 

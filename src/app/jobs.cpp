@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "vsp/app/metadata.hpp"
+#include "vsp/config/defaults.hpp"
 #include "vsp/error.hpp"
 #include "vsp/models/manifest.hpp"
 #include "vsp/pipeline/phases.hpp"
@@ -131,8 +132,9 @@ pipeline::ControlSettings plan_control(const nlohmann::json& job, const PlanCont
   if (!job.contains("control_image")) throw UsageError("--control " + control + " needs --control-image FILE");
   const std::filesystem::path file = job["control_image"].get<std::string>();
   const auto image = io::read_image(file.is_absolute() ? file : context.base_folder / file);
-  auto settings = pipeline::plan_control_map(control, image, width, height, job.value("canny_low", 100),
-                                             job.value("canny_high", 200));
+  auto settings =
+      pipeline::plan_control_map(control, image, width, height, job.value("canny_low", defaults::control::canny_low),
+                                 job.value("canny_high", defaults::control::canny_high));
   settings.scale = job.value("control_scale", 1.0);
   settings.start = job.value("control_start", 0.0);
   settings.end = job.value("control_end", 1.0);
@@ -148,7 +150,9 @@ nlohmann::json control_metadata(const nlohmann::json& job, const pipeline::Contr
                             {"scale", settings.scale},
                             {"start", settings.start},
                             {"end", settings.end}};
-  if (job["control"] == "canny") control["canny"] = {job.value("canny_low", 100), job.value("canny_high", 200)};
+  if (job["control"] == "canny")
+    control["canny"] = {job.value("canny_low", defaults::control::canny_low),
+                        job.value("canny_high", defaults::control::canny_high)};
   return control;
 }
 

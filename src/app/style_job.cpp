@@ -113,7 +113,7 @@ pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, cons
   r.swap_steps = job.value("swap_steps", s.swap_steps);
   r.batch_size = context.deterministic ? 1 : job.value("batch_size", context.batch_size);
   r.reference_trajectory = job.value("reference_trajectory", r.reference_trajectory);
-  r.color_calibration = job.value("color_calibration", true);
+  r.color_calibration = job.value("color_calibration", r.color_calibration);
   for (const auto& pixel : job.value("attention_map", std::vector<std::string>{})) {
     const auto comma = pixel.find(',');
     const auto x = values::parse_decimal_integer(pixel.substr(0, comma), 0, models::kMaxImageSide);

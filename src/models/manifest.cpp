@@ -210,9 +210,22 @@ Manifest Manifest::load(const std::filesystem::path& folder) {
     m.attention_layers.push_back(layer);
   }
   if (json.contains("controlnets")) {
+    // SDXL's ControlNets take the UNet's inputs and the control image. Exports from before the
+    // names were written take them in this order too.
+    const std::vector<std::string> expected = {"sample",      "timestep", "encoder_hidden_states",
+                                               "text_embeds", "time_ids", "controlnet_cond"};
+    m.controlnet_inputs = expected;
     for (const auto& entry : top.list("controlnets")) {
       const Fields controlnet(entry, "controlnets[].", path);
       m.controlnets[controlnet.text("kind")] = controlnet.file("file");
+      if (!entry.contains("inputs")) continue;
+      std::vector<std::string> inputs;
+      for (const auto& input : controlnet.list("inputs")) {
+        if (!input.is_string()) controlnet.fail("inputs", "must be a list of input names");
+        inputs.push_back(input.get<std::string>());
+      }
+      if (inputs != expected || !m.added_conditioning)
+        controlnet.fail("inputs", "must be (" + join(expected) + ") for an SDXL ControlNet");
     }
   }
   if (json.contains("depth_estimator")) {

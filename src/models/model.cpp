@@ -175,6 +175,25 @@ void release_free_memory() {
 #endif
 }
 
+namespace {
+
+// A tensor input by its name in the manifest; `module` names the caller in errors.
+const at::Tensor& named_input(const UNetInputs& inputs, const std::string& name, const char* module) {
+  const at::Tensor* input = name == "sample"                  ? &inputs.sample
+                            : name == "timestep"              ? &inputs.timestep
+                            : name == "encoder_hidden_states" ? &inputs.encoder_hidden_states
+                            : name == "text_embeds"           ? &inputs.text_embeds
+                            : name == "time_ids"              ? &inputs.time_ids
+                                                              : nullptr;
+  if (!input)
+    throw Error(std::string("the ") + module + " asks for an input named '" + name +
+                "' that this vsp cannot give; re-export the model");
+  if (!input->defined()) throw std::logic_error(std::string(module) + " input '" + name + "' was not given");
+  return *input;
+}
+
+}  // namespace
+
 std::vector<c10::IValue> Model::unet_arguments(const UNetInputs& inputs) const {
   std::vector<c10::IValue> arguments;
   // Without a ControlNet the residuals are zeros, broadcast from one value: adding them changes
@@ -197,17 +216,15 @@ std::vector<c10::IValue> Model::unet_arguments(const UNetInputs& inputs) const {
       arguments.emplace_back(inputs.mid_residual.defined() ? inputs.mid_residual : zeros(manifest.mid_residual));
       continue;
     }
-    const at::Tensor* input = name == "sample"                  ? &inputs.sample
-                              : name == "timestep"              ? &inputs.timestep
-                              : name == "encoder_hidden_states" ? &inputs.encoder_hidden_states
-                              : name == "text_embeds"           ? &inputs.text_embeds
-                              : name == "time_ids"              ? &inputs.time_ids
-                                                                : nullptr;
-    if (!input)
-      throw Error("the UNet asks for an input named '" + name + "' that this vsp cannot give; re-export the model");
-    if (!input->defined()) throw std::logic_error("UNet input '" + name + "' was not given");
-    arguments.emplace_back(*input);
+    arguments.emplace_back(named_input(inputs, name, "UNet"));
   }
+  return arguments;
+}
+
+std::vector<c10::IValue> Model::controlnet_arguments(const UNetInputs& inputs, const at::Tensor& control_image) const {
+  std::vector<c10::IValue> arguments;
+  for (const auto& name : manifest.controlnet_inputs)
+    arguments.emplace_back(name == "controlnet_cond" ? control_image : named_input(inputs, name, "ControlNet"));
   return arguments;
 }
 

@@ -38,10 +38,9 @@ at::Tensor Denoiser::unet(const at::Tensor& rows, const at::Tensor& timestep, co
   models::UNetInputs inputs{rows.to(model_.dtype), timestep, c.prompt_embeds, c.pooled, c.time_ids};
   if (control_scale != 0.0) {
     // The ControlNet sees the UNet's inputs and the control image; its residuals, scaled, join the UNet.
-    const auto out =
-        model_.controlnet(control_kind)
-            .forward({inputs.sample, timestep, c.prompt_embeds, c.pooled, c.time_ids, control_images.to(model_.dtype)})
-            .toTuple();
+    const auto out = model_.controlnet(control_kind)
+                         .forward(model_.controlnet_arguments(inputs, control_images.to(model_.dtype)))
+                         .toTuple();
     for (const auto& residual : out->elements()[0].toTupleRef().elements())
       inputs.down_residuals.push_back(residual.toTensor() * control_scale);
     inputs.mid_residual = out->elements()[1].toTensor() * control_scale;

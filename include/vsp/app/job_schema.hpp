@@ -32,7 +32,22 @@ struct OptionSpec {
   char delimiter = 0;                // lists: a flag value is also split on this
   std::vector<std::string> choices;  // text: the valid values (empty: any)
   int64_t maximum = INT32_MAX;       // integer, number: the largest valid value
+  std::string shown_default;         // the help's "(default X)" (with_default); empty: none, or it depends
 };
+
+// A default as the help shows it: flags on/off, numbers as the shortest text that reads back.
+std::string shown_default(bool value);
+std::string shown_default(int value);
+std::string shown_default(double value);
+std::string shown_default(const char* value);
+// The option, its help ending in "(default X)" with X from vsp/config/defaults.hpp.
+template <typename T>
+OptionSpec with_default(OptionSpec option, T value) {
+  option.shown_default = shown_default(value);
+  return option;
+}
+// The help text the flag shows: the option's help and its default.
+std::string help_text(const OptionSpec& option);
 
 // Adds a flag per option; each flag given on the command line is stored in job[key].
 void add_job_options(CLI::App& app, const std::vector<OptionSpec>& options, nlohmann::json& job);

@@ -79,6 +79,8 @@ struct Manifest {
   std::pair<int, int> mid_residual;
   // ControlNets exported beside the UNet: kind ("canny", "depth") -> module file.
   std::map<std::string, std::string> controlnets;
+  // Their forward inputs by name, in order (Model::controlnet_arguments feeds them by name).
+  std::vector<std::string> controlnet_inputs;
   std::optional<DepthEstimatorInfo> depth_estimator;  // exported with --depth-model
   std::string vae_encoder_file;
   std::string vae_decoder_file;

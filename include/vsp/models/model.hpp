@@ -36,6 +36,9 @@ struct Model {
 
   // The inputs in the order the manifest's unet.inputs lists them: the one place that knows it.
   std::vector<c10::IValue> unet_arguments(const UNetInputs& inputs) const;
+  // A ControlNet's: the UNet's inputs (without residuals) and the control image as controlnet_cond,
+  // in the order the manifest's controlnets[].inputs lists them.
+  std::vector<c10::IValue> controlnet_arguments(const UNetInputs& inputs, const at::Tensor& control_image) const;
 
   // Loaded at the first call: only image inputs (a style reference) need the VAE encoder.
   torch::jit::Module& vae_encoder() const;

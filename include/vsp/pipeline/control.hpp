@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "vsp/config/defaults.hpp"
 #include "vsp/io/image.hpp"
 #include "vsp/pipeline/denoiser.hpp"
 
@@ -21,8 +22,8 @@ struct ControlSettings {
   std::optional<io::Image> map;
   std::optional<io::Image> depth_source;
   std::string kind;  // "canny" or "depth": the exported ControlNet; empty: no control
-  double scale = 1.0;
-  double start = 0.0, end = 1.0;
+  double scale = defaults::control::scale;
+  double start = defaults::control::start, end = defaults::control::end;
 
   bool active() const { return !kind.empty(); }
 };

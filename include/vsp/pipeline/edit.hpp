@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "vsp/config/defaults.hpp"
 #include "vsp/io/image.hpp"
 #include "vsp/pipeline/denoise.hpp"
 #include "vsp/pipeline/vae_decode.hpp"
@@ -25,17 +26,19 @@ struct EditRequest {
   std::string mode = "auto";            // auto (per edit: replace when the word counts match), replace, refine
   std::vector<std::pair<std::string, double>> reweights;  // word -> weight, in the edited prompts
   std::vector<std::vector<std::string>> blend;            // local blend: words per prompt, source first (empty: none)
-  double blend_threshold = 0.3;
+  double blend_threshold = defaults::edit::blend_threshold;
   // Fraction of the steps in which cross-attention is replaced: "default", then per word.
-  std::vector<std::pair<std::string, double>> cross_replace = {{"default", 0.8}};
-  double self_replace = 0.4;  // fraction of the steps in which coarse self-attention is replaced
-  int self_level = 2;         // ... at this level (the latent halved this often) and coarser: kCoarseLevel
-  int steps = 50;
-  double cfg = 7.5;
+  std::vector<std::pair<std::string, double>> cross_replace = {{"default", defaults::edit::cross_replace}};
+  double self_replace =
+      defaults::edit::self_replace;  // fraction of the steps in which coarse self-attention is replaced
+  int self_level = 2;                // ... at this level (the latent halved this often) and coarser: kCoarseLevel
+  int steps = defaults::edit::steps;
+  double cfg = defaults::edit::cfg;
   uint64_t seed = 0;
-  std::string sampler = "ddim";
+  std::string sampler = defaults::edit::sampler;
   int width = 1024, height = 1024;
-  bool source_pooled = false;  // SDXL: edits take the source's pooled embedding in the replace window
+  bool source_pooled =
+      defaults::edit::source_pooled;  // SDXL: edits take the source's pooled embedding in the replace window
   VaeTiling vae_tiling = VaeTiling::automatic;
   int attention_level = -1;  // >= 0: also return the cross-attention maps of this level
   // A real image to edit (the source prompt describes it): DDIM-inverted with the source prompt at
@@ -44,7 +47,7 @@ struct EditRequest {
   // (the inversion alone, a baseline).
   std::optional<std::filesystem::path> image;  // the picture file (PNG or JPEG), read when it runs
   std::string inversion = "null-text";
-  int null_text_iterations = 10;
+  int null_text_iterations = defaults::edit::null_text_iterations;
 };
 
 // The level of the coarse edits: by default self-replacement at this level and coarser, local

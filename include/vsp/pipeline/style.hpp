@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "vsp/attention/attention_maps.hpp"
+#include "vsp/config/defaults.hpp"
 #include "vsp/io/image.hpp"
 #include "vsp/pipeline/control.hpp"
 #include "vsp/pipeline/denoise.hpp"
@@ -37,7 +38,7 @@ struct StyleRequest {
   // Instead of the swap, shared attention (attention::SharedAttentionController) in the same
   // layers and steps, with AdaIN of the targets' queries and keys unless shared_adain is off.
   bool shared_attention = false;
-  bool shared_adain = true;
+  bool shared_adain = defaults::style::shared_adain;
   // A ControlNet steering the targets (never the reference).
   ControlSettings control;
   // Attention maps: for each target pixel (x, y), where its query attends in the reference at one
@@ -50,9 +51,9 @@ struct StyleRequest {
   // Reference from a real image: the reference row follows the encoded image, noised to each
   // step's timestep ("noise", seeded by reference_seed) or its DDIM inversion ("inversion").
   std::optional<io::Image> style_image;
-  std::string reference_trajectory = "noise";
-  bool color_calibration = true;   // real-image path, DDIM only
-  double calibration_t_min = 100;  // exclusive window on the 1000-step scale
+  std::string reference_trajectory = defaults::style::reference_trajectory;
+  bool color_calibration = defaults::style::color_calibration;  // real-image path, DDIM only
+  double calibration_t_min = 100;                               // exclusive window on the 1000-step scale
   double calibration_t_max = 150;
 };
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "vsp/config/defaults.hpp"
 #include "vsp/pipeline/control.hpp"
 #include "vsp/pipeline/denoise.hpp"
 #include "vsp/pipeline/vae_decode.hpp"
@@ -15,13 +16,14 @@ namespace vsp::pipeline {
 struct TextToImageRequest {
   std::string prompt;
   std::optional<std::string> negative;  // absent: zero negatives; "" is encoded as text
-  int steps = 50;
-  double cfg = 5.0;
+  int steps = defaults::generate::steps;
+  double cfg = defaults::generate::cfg;
   uint64_t seed = 0;
   int width = 1024;
   int height = 1024;
-  std::string sampler = "euler";
-  int num = 1;  // images from one generator: the noise of all rows is drawn in one call, as diffusers does
+  std::string sampler = defaults::generate::sampler;
+  int num = defaults::generate::num;  // images from one generator: the noise of all rows is drawn in one call, as
+                                      // diffusers does
   VaeTiling vae_tiling = VaeTiling::automatic;
   ControlSettings control;  // a ControlNet steering every image (no map: none)
 };

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "vsp/config/defaults.hpp"
 #include "vsp/io/image.hpp"
 #include "vsp/pipeline/denoise.hpp"
 #include "vsp/pipeline/vae_decode.hpp"
@@ -23,15 +24,15 @@ struct TransferRequest {
   std::vector<std::filesystem::path> styles;       // likewise
   std::vector<std::pair<int64_t, int64_t>> pairs;  // (content, style) per output
   int width = 1024, height = 1024;
-  int steps = 50;
-  int start_step = 1;                             // the official code skips the first sampling step
-  double gamma = 0.75;                            // query preservation
-  double tau = 1.5;                               // attention temperature
-  bool adain = true;                              // the initial latent: AdaIN of content to style, or the content's
-  bool injection = true;                          // off: plain DDIM sampling from the initial latent (a baseline)
-  std::vector<std::string> layers = {"default"};  // see transfer_layer_specs
-  bool cache_features = false;                    // record during the inversion instead of recomputing each step
-  int64_t batch_size = 0;                         // stylised rows per UNet call; 0: all
+  int steps = defaults::transfer::steps;
+  int start_step = defaults::transfer::start_step;
+  double gamma = defaults::transfer::gamma;        // query preservation
+  double tau = defaults::transfer::tau;            // attention temperature
+  bool adain = defaults::transfer::adain;          // the initial latent: AdaIN of content to style, or the content's
+  bool injection = defaults::transfer::injection;  // off: plain DDIM sampling from the initial latent (a baseline)
+  std::vector<std::string> layers = {"default"};   // see transfer_layer_specs
+  bool cache_features = false;                     // record during the inversion instead of recomputing each step
+  int64_t batch_size = 0;                          // stylised rows per UNet call; 0: all
   VaeTiling vae_tiling = VaeTiling::automatic;
 };
 

@@ -5,6 +5,7 @@
 #include "../app/app_test_support.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <string>
 #include <vector>
 
@@ -249,6 +250,27 @@ TEST(AddJobOptions, NumbersAreDecimalAndTheLastFlagWins) {
   EXPECT_EQ(job["seed"], 42);
   EXPECT_EQ(job["steps"], 12);
   EXPECT_EQ(parse_flags(style_schema().options, {"x", "--seeds", "007,08"})["seeds"], json::array({7, 8}));
+}
+
+// A constant default is spelled once, in vsp/config/defaults.hpp: no help text writes its own
+// "(default 50)"; with_default adds it, and the request structs start from the same constants.
+TEST(JobSchema, HelpShowsDefaultsFromTheOneTable) {
+  for (const auto* mode : all_mode_schemas()) {
+    for (const auto& option : mode->options) {
+      const auto at = option.help.find("(default ");
+      const bool written = at != std::string::npos && at + 9 < option.help.size() &&
+                           (std::isdigit(static_cast<unsigned char>(option.help[at + 9])) ||
+                            option.help.compare(at + 9, 2, "on") == 0 || option.help.compare(at + 9, 3, "off") == 0);
+      EXPECT_FALSE(written) << mode->name << " " << option.key << ": " << option.help;
+    }
+  }
+  const auto& transfer = transfer_schema().options;
+  const auto tau = std::find_if(transfer.begin(), transfer.end(), [](const auto& o) { return o.key == "tau"; });
+  ASSERT_NE(tau, transfer.end());
+  EXPECT_EQ(help_text(*tau), "Attention temperature, above 0 (default 1.5)");
+  EXPECT_EQ(shown_default(true), "on");
+  EXPECT_EQ(shown_default(0.75), "0.75");
+  EXPECT_EQ(shown_default(50), "50");
 }
 
 }  // namespace

@@ -114,6 +114,19 @@ TEST(Manifest, UnknownFamiliesAndUNetInputsAreRefused) {
   // SDXL's inputs on a manifest that says the UNet takes no added conditioning.
   const auto added = edited_model("added", [](auto& j) { j["unet"]["added_conditioning"] = false; });
   EXPECT_NE(error_of([&] { vsp::models::Manifest::load(added); }).find("'unet.inputs'"), std::string::npos);
+  // The ControlNets' inputs by name: the export's list, one the runtime cannot feed refused, and an
+  // export from before the names (no "inputs") fed in the SDXL order.
+  const std::vector<std::string> controlnet_inputs = {"sample",      "timestep", "encoder_hidden_states",
+                                                      "text_embeds", "time_ids", "controlnet_cond"};
+  EXPECT_EQ(vsp::models::Manifest::load(kTiny).controlnet_inputs, controlnet_inputs);
+  const auto control = edited_model("control", [](auto& j) {
+    j["controlnets"][0]["inputs"] = {"sample", "timestep", "encoder_hidden_states", "controlnet_cond"};
+  });
+  EXPECT_NE(error_of([&] { vsp::models::Manifest::load(control); }).find("'controlnets[].inputs'"), std::string::npos);
+  const auto unnamed = edited_model("unnamed", [](auto& j) {
+    for (auto& controlnet : j["controlnets"]) controlnet.erase("inputs");
+  });
+  EXPECT_EQ(vsp::models::Manifest::load(unnamed).controlnet_inputs, controlnet_inputs);
   const auto width = edited_model("width", [](auto& j) { j["unet"]["cross_attention_dim"] = 65; });
   EXPECT_NE(error_of([&] { vsp::models::Manifest::load(width); }).find("'unet.cross_attention_dim'"),
             std::string::npos);
