@@ -9,23 +9,6 @@ namespace vsp::pipeline {
 
 namespace F = torch::nn::functional;
 
-ControlSettings plan_control_map(const std::string& control, const io::Image& picture, int width, int height,
-                                 int canny_low, int canny_high) {
-  ControlSettings settings;
-  settings.kind = controlnet_kind(control);
-  if (control == "depth") {
-    settings.depth_source = picture;
-    return settings;
-  }
-  const auto resized =
-      picture.width == width && picture.height == height ? picture : io::resize(picture, width, height);
-  if (control == "canny")
-    settings.map = io::canny_edges(resized, canny_low, canny_high);
-  else
-    settings.map = resized;
-  return settings;
-}
-
 std::string controlnet_kind(const std::string& control) {
   if (control == "canny") return "canny";
   if (control == "depth" || control == "depth-map") return "depth";
@@ -67,9 +50,17 @@ io::Image estimate_depth(const models::Model& model, const io::Image& image, int
           std::vector<uint8_t>(rgb_map.data_ptr<uint8_t>(), rgb_map.data_ptr<uint8_t>() + rgb_map.numel())};
 }
 
-ControlSettings with_depth_map(ControlSettings settings, const models::Model& model, int width, int height) {
-  if (!settings.map && settings.depth_source)
-    settings.map = estimate_depth(model, *settings.depth_source, width, height);
+ControlSettings with_control_map(ControlSettings settings, const models::Model& model, int width, int height) {
+  if (!settings.active() || settings.map) return settings;
+  const auto picture = io::read_image(settings.picture);
+  if (settings.control == "depth") {
+    settings.map = estimate_depth(model, picture, width, height);
+    return settings;
+  }
+  const auto resized =
+      picture.width == width && picture.height == height ? picture : io::resize(picture, width, height);
+  settings.map =
+      settings.control == "canny" ? io::canny_edges(resized, settings.canny_low, settings.canny_high) : resized;
   return settings;
 }
 
@@ -77,7 +68,7 @@ ControlInput control_input(const ControlSettings& settings, const std::vector<bo
                            const c10::Device& device) {
   ControlInput input;
   if (!settings.active()) return input;
-  if (!settings.map) throw std::logic_error("control_input: the control map was not made (with_depth_map)");
+  if (!settings.map) throw std::logic_error("control_input: the control map was not made (with_control_map)");
   // float [1, 3, H, W] in [0, 1], as diffusers' control image processor (no normalising).
   const auto image = to_tensor(*settings.map).div(255.0);
   input.kind = settings.kind;

@@ -14,8 +14,17 @@
 
 namespace vsp::pipeline {
 
-void check_style_request(const models::Manifest& manifest, const StyleRequest& r) {
+namespace {
+
+attention::AttentionMapRequest attention_map_request(const models::Manifest& manifest, const StyleRequest& r,
+                                                     const std::vector<bool>& swapped,
+                                                     const std::vector<bool>& swap_steps);
+
+}  // namespace
+
+StylePlan prepare_style(const models::Manifest& manifest, StyleRequest r) {
   manifest.check_size(r.width, r.height);
+  manifest.check_steps(r.steps);
   if (r.target_prompts.empty()) throw UsageError("style: at least one target is needed (--object or --prompt)");
   if (r.target_seeds.size() != r.target_prompts.size())
     throw UsageError("style: " + std::to_string(r.target_prompts.size()) + " targets but " +
@@ -30,16 +39,26 @@ void check_style_request(const models::Manifest& manifest, const StyleRequest& r
   if (r.zero_target_negatives && !manifest.force_zeros_for_empty_prompt)
     throw UsageError("zero_target_negatives is SDXL's zero-negative policy, but this " + manifest.family +
                      " model encodes negatives as text; set \"zero_target_negatives\": false in the style");
-  if (!r.attention_pixels.empty()) attention_map_request(manifest, r);
   if (r.style_image) {
     if (r.sampler != "ddim")
       throw UsageError("a style image is followed with DDIM; use --sampler ddim (the default for --style-image)");
     if (r.reference_trajectory != "noise" && r.reference_trajectory != "inversion")
       throw UsageError("unknown --reference-trajectory '" + r.reference_trajectory + "'; use noise or inversion");
   }
+  StylePlan plan;
+  plan.layers = attention::select_self_layers(manifest.attention_layers, r.layers);
+  plan.swap_steps = attention::select_steps(r.swap_steps, r.steps);
+  plan.schedule = sampling::ScheduleConfig::from_json(manifest.scheduler);
+  if (!r.attention_pixels.empty()) plan.maps = attention_map_request(manifest, r, plan.layers, plan.swap_steps);
+  plan.request = std::move(r);
+  return plan;
 }
 
-attention::AttentionMapRequest attention_map_request(const models::Manifest& manifest, const StyleRequest& r) {
+namespace {
+
+attention::AttentionMapRequest attention_map_request(const models::Manifest& manifest, const StyleRequest& r,
+                                                     const std::vector<bool>& swapped,
+                                                     const std::vector<bool>& swap_steps) {
   attention::AttentionMapRequest a;
   for (const auto& [x, y] : r.attention_pixels)
     if (x < 0 || y < 0 || x >= r.width || y >= r.height)
@@ -48,7 +67,6 @@ attention::AttentionMapRequest attention_map_request(const models::Manifest& man
                        " image; pixels count from 0,0 at the top left");
   if (r.shared_attention)
     throw UsageError("attention maps show where the swap makes targets attend; drop --shared-attention to draw them");
-  const auto swap_steps = attention::select_steps(r.swap_steps, r.steps);
   a.step = r.attention_step < 0 ? r.steps / 2 : r.attention_step;
   if (a.step >= r.steps)
     throw UsageError("--attention-step " + std::to_string(a.step) + " is past the last step (" +
@@ -56,7 +74,6 @@ attention::AttentionMapRequest attention_map_request(const models::Manifest& man
   if (!swap_steps[a.step])
     throw UsageError("--attention-step " + std::to_string(a.step) + " does not swap (--swap-steps " + r.swap_steps +
                      "): targets attend to the reference only at swapping steps; choose one of them");
-  const auto swapped = attention::select_self_layers(manifest.attention_layers, r.layers);
   int finest = INT_MAX;
   for (const auto& l : manifest.attention_layers)
     if (swapped[l.id]) finest = std::min(finest, l.level);
@@ -81,8 +98,6 @@ attention::AttentionMapRequest attention_map_request(const models::Manifest& man
   return a;
 }
 
-namespace {
-
 // Colour calibration (docs/methods.md, 1.5): inside the timestep window, renormalise every row's
 // predicted x0 per channel to the reference row's statistics and finish the DDIM step from it,
 // keeping the model's eps: x_prev' = sqrt(abar_prev) x0' + sqrt(1 - abar_prev) eps
@@ -98,11 +113,11 @@ at::Tensor calibrate_colours(const sampling::StepOutput& out, double sigma_prev)
 
 }  // namespace
 
-StyleResult visual_style_prompting(const models::Model& model, const StyleRequest& r, const ProgressFn& progress) {
-  check_style_request(model.manifest, r);
+StyleResult visual_style_prompting(const models::Model& model, const StylePlan& plan, const ProgressFn& progress) {
+  const StyleRequest& r = plan.request;
   torch::InferenceMode guard;
   const auto& m = model.manifest;
-  const auto schedule = sampling::ScheduleConfig::from_json(m.scheduler);
+  const auto& schedule = plan.schedule;
   auto scheduler = sampling::make_scheduler(r.sampler, schedule);
   scheduler->set_timesteps(r.steps);
   const auto targets = static_cast<int64_t>(r.target_prompts.size());
@@ -127,14 +142,11 @@ StyleResult visual_style_prompting(const models::Model& model, const StyleReques
   for (auto seed : r.target_seeds) noise.push_back(initial_noise(seed, {1, m.latent_channels, h, w}, model.device));
   auto latents = torch::cat(noise) * scheduler->init_noise_sigma();
 
-  auto layers = attention::select_self_layers(m.attention_layers, r.layers);
-  auto steps = attention::select_steps(r.swap_steps, r.steps);
   std::unique_ptr<attention::AttentionController> controller;
   if (r.shared_attention)
-    controller =
-        std::make_unique<attention::SharedAttentionController>(std::move(layers), std::move(steps), r.shared_adain);
+    controller = std::make_unique<attention::SharedAttentionController>(plan.layers, plan.swap_steps, r.shared_adain);
   else
-    controller = std::make_unique<attention::StyleSwapController>(std::move(layers), std::move(steps));
+    controller = std::make_unique<attention::StyleSwapController>(plan.layers, plan.swap_steps);
   DenoiseOptions options;
   options.guidance = r.cfg;
   options.warmup_steps = r.warmup_steps;
@@ -148,15 +160,15 @@ StyleResult visual_style_prompting(const models::Model& model, const StyleReques
   steered[0] = false;  // the reference keeps its own layout
   options.control = control_input(r.control, steered, model.device);
   std::unique_ptr<attention::AttentionMapRecorder> recorder;
-  if (!r.attention_pixels.empty()) {
-    recorder = std::make_unique<attention::AttentionMapRecorder>(*controller, attention_map_request(m, r), targets);
+  if (plan.maps) {
+    recorder = std::make_unique<attention::AttentionMapRecorder>(*controller, *plan.maps, targets);
     options.controller = recorder.get();
   }
   options.progress = progress;
 
   if (r.style_image) {
     options.layout.unguided = {true};
-    const auto z0 = encode_image(model, *r.style_image, r.width, r.height);
+    const auto z0 = encode_image(model, io::read_image(*r.style_image), r.width, r.height);
     std::vector<at::Tensor> trajectory;
     if (r.reference_trajectory == "inversion") {
       trajectory = ddim_inversion_trajectory(model, schedule, z0, cond.select({0}), r.steps);

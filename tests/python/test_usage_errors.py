@@ -18,7 +18,9 @@ STYLE = ["--style", "fire", "--model", exported("tiny"), "-W", 64, "-H", 64, "--
 # Every case: (command line, exit code, words of the one error line). Usage errors exit 2; a file
 # that is missing or unreadable, a model that cannot be read, exit 1.
 EXIT_CODES = {
-    "edit unknown flag": (edit("--frobnicate"), 2, ["--frobnicate"]),
+    "edit unknown flag": (edit("--frobnicate"), 2, ["unknown flag --frobnicate", "vsp edit --help"]),
+    "generate mistyped flag": (generate("--stpes", "3"), 2, ["unknown flag --stpes", "did you mean --steps"]),
+    "style mistyped flag": ([*STYLE, "--objetc", "a fox"], 2, ["unknown flag --objetc", "did you mean --object"]),
     "edit bad mode": (edit("--mode", "sideways"), 2, ["--mode", "sideways"]),
     "edit reweight inf": (edit("--reweight", "dog=inf"), 2, ["--reweight"]),
     "edit reweight no weight": (edit("--reweight", "dog"), 2, ["--reweight"]),

@@ -7,9 +7,10 @@
 namespace vsp::app {
 
 // A job's ControlNet fields (control, control_image, control_scale, control_start/end, canny_low/
-// high): the control map made at width x height, checked against the model's ControlNets. No
-// "control": no map. Relative paths are taken from context.base_folder. Throws vsp::Error.
-pipeline::ControlSettings plan_control(const nlohmann::json& job, const PlanContext& context, int width, int height);
+// high), checked against the model's ControlNets; the picture is checked, not read (its map is
+// made when the job runs: pipeline::with_control_map). No "control": none. Relative paths are
+// taken from context.base_folder. Throws vsp::Error.
+pipeline::ControlSettings plan_control(const nlohmann::json& job, const PlanContext& context);
 // What the images' metadata says of their control: the map's source and kind, scale and window.
 nlohmann::json control_metadata(const nlohmann::json& job, const pipeline::ControlSettings& settings);
 

@@ -26,7 +26,7 @@ struct ModeSchema {
 
 // The modes, in the order help and messages list them: the one place a mode is registered.
 // X(name) needs name_schema() (its options, mode_schemas.cpp) and plan_name (its planner,
-// name_job.cpp; jobs.hpp); from these the jobs files, the batch and the commands take it.
+// src/app/jobs/name_job.cpp; jobs.hpp); from these the jobs files, the batch and the commands take it.
 #define VSP_MODES(X) X(generate) X(style) X(transfer) X(edit)
 
 #define VSP_DECLARE_SCHEMA(name) const ModeSchema& name##_schema();

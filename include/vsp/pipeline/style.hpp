@@ -2,6 +2,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "vsp/pipeline/control.hpp"
 #include "vsp/pipeline/denoise.hpp"
 #include "vsp/pipeline/vae_decode.hpp"
+#include "vsp/sampling/scheduler.hpp"
 
 namespace vsp::pipeline {
 
@@ -50,7 +52,7 @@ struct StyleRequest {
 
   // Reference from a real image: the reference row follows the encoded image, noised to each
   // step's timestep ("noise", seeded by reference_seed) or its DDIM inversion ("inversion").
-  std::optional<io::Image> style_image;
+  std::optional<std::filesystem::path> style_image;  // the picture file (PNG or JPEG), read when it runs
   std::string reference_trajectory = defaults::style::reference_trajectory;
   bool color_calibration = defaults::style::color_calibration;  // real-image path, DDIM only
   double calibration_t_min = 100;                               // exclusive window on the 1000-step scale
@@ -63,14 +65,23 @@ struct StyleResult {
   at::Tensor attention_maps;  // float32 [N, pixels, grid_h, grid_w] when pixels were asked for
 };
 
-// The attention maps a request asks for, checked against the model: pixels inside the image, a
-// swapping step, swapped layers of one resolution. Throws vsp::Error naming the flag and the fix.
-attention::AttentionMapRequest attention_map_request(const models::Manifest& manifest, const StyleRequest& request);
+// A style run checked against the model, with what it resolves; prepare_style makes it.
+struct StylePlan {
+  StyleRequest request;
+  std::vector<bool> layers;      // the swapped self-attention layers, by layer id
+  std::vector<bool> swap_steps;  // the steps that swap
+  sampling::ScheduleConfig schedule;
+  // With attention_pixels: the maps, checked (pixels inside the image, a swapping step, swapped
+  // layers of one resolution).
+  std::optional<attention::AttentionMapRequest> maps;
+};
 
-// Throws vsp::Error on a request the export cannot run (size, seeds, sampler, ...).
-void check_style_request(const models::Manifest& manifest, const StyleRequest& request);
-// Throws vsp::Error on an invalid request.
-StyleResult visual_style_prompting(const models::Model& model, const StyleRequest& request,
-                                   const ProgressFn& progress = {});
+// Every check of a style run, before any picture is read or model run: size and steps for the
+// model, targets and seeds, warm-up, the sampler and trajectory for a style image, the negative
+// policy, the layers, the swapping steps, the scheduler config and the attention maps. Throws
+// vsp::UsageError naming the flag and the fix, vsp::Error for what the model cannot do.
+StylePlan prepare_style(const models::Manifest& manifest, StyleRequest request);
+
+StyleResult visual_style_prompting(const models::Model& model, const StylePlan& plan, const ProgressFn& progress = {});
 
 }  // namespace vsp::pipeline

@@ -10,6 +10,7 @@
 #include "vsp/pipeline/control.hpp"
 #include "vsp/pipeline/denoise.hpp"
 #include "vsp/pipeline/vae_decode.hpp"
+#include "vsp/sampling/scheduler.hpp"
 
 namespace vsp::pipeline {
 
@@ -33,15 +34,21 @@ struct TextToImageResult {
   at::Tensor images;   // uint8 [num, H, W, 3] on the CPU
 };
 
-TextToImageResult text_to_image(const models::Model& model, const TextToImageRequest& request,
-                                const ProgressFn& progress = {});
+// A request checked against the model, with its schedule; prepare_text_to_image makes it.
+struct TextToImagePlan {
+  TextToImageRequest request;
+  sampling::ScheduleConfig schedule;
+};
 
-// Requests of one size, step count, guidance and sampler, run as one batch of rows, batch_size
+// Every check of a request, before any model runs: size and steps for the model, --num, the
+// scheduler config. Throws vsp::UsageError for a value out of range, vsp::Error for the model's.
+TextToImagePlan prepare_text_to_image(const models::Manifest& manifest, TextToImageRequest request);
+
+// Plans of one size, step count, guidance and sampler, run as one batch of rows, batch_size
 // rows per UNet call (0: all). Every request gets the numbers it would get alone: its own noise
 // and prompts, and the runtime's rows do not depend on their neighbours. Throws vsp::Error when
 // the requests cannot share a batch (a request with a ControlNet runs alone).
-std::vector<TextToImageResult> text_to_image(const models::Model& model,
-                                             const std::vector<TextToImageRequest>& requests, int64_t batch_size,
-                                             const ProgressFn& progress = {});
+std::vector<TextToImageResult> text_to_image(const models::Model& model, const std::vector<TextToImagePlan>& plans,
+                                             int64_t batch_size, const ProgressFn& progress = {});
 
 }  // namespace vsp::pipeline

@@ -1,4 +1,4 @@
-// The modes' options, torch-free; their planners are in generate_job.cpp and style_job.cpp.
+// The modes' options, torch-free; their planners are in src/app/jobs/<mode>_job.cpp.
 #include "vsp/app/modes.hpp"
 
 #include "vsp/config/defaults.hpp"

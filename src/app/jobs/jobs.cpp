@@ -110,7 +110,7 @@ void check_run_files(const PlannedJob& job, const std::filesystem::path& folder,
   check_creatable(folder, files);
 }
 
-pipeline::ControlSettings plan_control(const nlohmann::json& job, const PlanContext& context, int width, int height) {
+pipeline::ControlSettings plan_control(const nlohmann::json& job, const PlanContext& context) {
   if (!job.contains("control")) {
     for (const char* key :
          {"control_image", "control_scale", "control_start", "control_end", "canny_low", "canny_high"})
@@ -131,13 +131,16 @@ pipeline::ControlSettings plan_control(const nlohmann::json& job, const PlanCont
     throw Error(models::no_depth_estimator_message(context.manifest.folder));
   if (!job.contains("control_image")) throw UsageError("--control " + control + " needs --control-image FILE");
   const std::filesystem::path file = job["control_image"].get<std::string>();
-  const auto image = io::read_image(file.is_absolute() ? file : context.base_folder / file);
-  auto settings =
-      pipeline::plan_control_map(control, image, width, height, job.value("canny_low", defaults::control::canny_low),
-                                 job.value("canny_high", defaults::control::canny_high));
-  settings.scale = job.value("control_scale", 1.0);
-  settings.start = job.value("control_start", 0.0);
-  settings.end = job.value("control_end", 1.0);
+  pipeline::ControlSettings settings;
+  settings.control = control;
+  settings.kind = kind;
+  settings.picture = file.is_absolute() ? file : context.base_folder / file;
+  io::check_image_file(settings.picture);
+  settings.canny_low = job.value("canny_low", settings.canny_low);
+  settings.canny_high = job.value("canny_high", settings.canny_high);
+  settings.scale = job.value("control_scale", settings.scale);
+  settings.start = job.value("control_start", settings.start);
+  settings.end = job.value("control_end", settings.end);
   if (settings.start >= settings.end)
     throw UsageError("--control-start " + std::to_string(settings.start) + " must be below --control-end " +
                      std::to_string(settings.end));

@@ -49,6 +49,23 @@ std::string swallowed_flag(const CLI::App& command) {
   return "";
 }
 
+// "--stpes 3": the first word shaped like a flag that the command does not have, with the closest
+// of its flags. Returns "" when every flag is known (the leftover is something else).
+std::string unknown_flag(const CLI::App& command, int argc, char** argv) {
+  std::vector<std::string> names;
+  for (const CLI::Option* option : command.get_options())
+    for (const auto& name : option->get_lnames()) names.push_back("--" + name);
+  const std::string help = command.get_parent() == nullptr ? "vsp --help" : "vsp " + command.get_name() + " --help";
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.size() < 3 || word.rfind("--", 0) != 0) continue;
+    const std::string name = word.substr(0, word.find('='));
+    if (command.get_option_no_throw(name) != nullptr) continue;
+    return "unknown flag " + name + vsp::did_you_mean(name, names, "") + " (see " + help + ")";
+  }
+  return "";
+}
+
 // What to lower when the chosen command runs out of memory, in its own flags.
 std::string memory_advice(const std::string& command) {
   if (command == "batch") return "lower --batch-size or the jobs' width and height";
@@ -100,6 +117,9 @@ int main(int argc, char** argv) {
       const std::string help = chosen.empty() ? "vsp --help" : "vsp " + chosen.front()->get_name() + " --help";
       return fail(kExitUsage, std::string(e.what()) + "; see " + help);
     }
+    // A flag the command does not have is most likely a typo of one it has.
+    if (const std::string flag = unknown_flag(chosen.empty() ? app : *chosen.front(), argc, argv); !flag.empty())
+      return fail(kExitUsage, flag);
     // A word where a command goes is most likely a mistyped command.
     if (chosen.empty() && argc > 1 && argv[1][0] != '-') {
       std::vector<std::string> names;

@@ -19,7 +19,7 @@ using nlohmann::json;
 
 class GenerateJob : public PlannedJob {
  public:
-  pipeline::TextToImageRequest request;
+  pipeline::TextToImagePlan plan;
   int64_t batch_size = 0;
 
   JobResult run(const models::Model& model, const pipeline::ProgressFn& progress) const override {
@@ -27,6 +27,7 @@ class GenerateJob : public PlannedJob {
   }
 
   std::string group_key() const override {
+    const auto& request = plan.request;
     if (request.control.active()) return {};  // its control map is its own: it runs alone
     std::ostringstream key;
     key << "generate " << request.width << "x" << request.height << " " << request.steps << " " << request.cfg << " "
@@ -36,31 +37,27 @@ class GenerateJob : public PlannedJob {
 
   std::vector<JobResult> run_group(const std::vector<const PlannedJob*>& group, const models::Model& model,
                                    const pipeline::ProgressFn& progress) const override {
-    std::vector<pipeline::TextToImageRequest> requests;
+    std::vector<pipeline::TextToImagePlan> plans;
     for (const auto* job : group) {
-      requests.push_back(static_cast<const GenerateJob*>(job)->request);
-      auto& r = requests.back();
-      r.control = pipeline::with_depth_map(std::move(r.control), model, r.width, r.height);
+      plans.push_back(static_cast<const GenerateJob*>(job)->plan);
+      auto& r = plans.back().request;
+      r.control = pipeline::with_control_map(std::move(r.control), model, r.width, r.height);
     }
     std::vector<JobResult> results;
-    const auto made = pipeline::text_to_image(model, requests, batch_size, progress);
+    const auto made = pipeline::text_to_image(model, plans, batch_size, progress);
     for (size_t j = 0; j < made.size(); ++j) {
       JobResult result{{}, made[j].latents};
       for (int64_t i = 0; i < made[j].images.size(0); ++i) result.images.push_back(to_image(made[j].images[i]));
-      if (requests[j].control.active()) result.images.push_back(*requests[j].control.map);  // the map it saw
+      if (plans[j].request.control.active()) result.images.push_back(*plans[j].request.control.map);  // the map it saw
       results.push_back(std::move(result));
     }
     return results;
   }
 };
 
-}  // namespace
-
-std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& context) {
-  auto planned = std::make_unique<GenerateJob>();
-  planned->job = job;
-  planned->batch_size = context.deterministic ? 1 : context.batch_size;
-  auto& r = planned->request;
+// The job's request, as given: prepare_text_to_image checks it against the model.
+pipeline::TextToImageRequest read_request(const json& job, const PlanContext& context) {
+  pipeline::TextToImageRequest r;
   r.prompt = job.value("prompt", "");
   if (job.contains("negative") && !job["negative"].is_null()) r.negative = job["negative"].get<std::string>();
   r.steps = job.value("steps", r.steps);
@@ -71,10 +68,18 @@ std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& co
   r.sampler = job.value("sampler", r.sampler);
   r.num = job.value("num", r.num);
   r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
-  context.manifest.check_size(r.width, r.height);
-  context.manifest.check_steps(r.steps);
-  r.control = plan_control(job, context, r.width, r.height);
-  sampling::ScheduleConfig::from_json(context.manifest.scheduler);  // a bad scheduler config, before compute
+  r.control = plan_control(job, context);
+  return r;
+}
+
+}  // namespace
+
+std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& context) {
+  auto planned = std::make_unique<GenerateJob>();
+  planned->job = job;
+  planned->batch_size = context.deterministic ? 1 : context.batch_size;
+  planned->plan = pipeline::prepare_text_to_image(context.manifest, read_request(job, context));
+  const auto& r = planned->plan.request;
 
   const std::string stem = context.name + (context.name.empty() ? "" : "_") + "s" + std::to_string(r.seed);
   for (int i = 0; i < r.num; ++i) {

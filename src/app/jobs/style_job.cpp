@@ -133,7 +133,7 @@ pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, cons
                      "shared-adain needs --shared-attention");
   r.attention_step = job.value("attention_step", -1);
   r.attention_layers = job.value("attention_layers", std::vector<std::string>{});
-  r.control = plan_control(job, context, r.width, r.height);
+  r.control = plan_control(job, context);
   r.shared_attention = job.value("shared_attention", s.shared_attention);
   r.shared_adain = job.value("shared_adain", s.shared_adain);
   r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
@@ -142,17 +142,20 @@ pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, cons
 
 class StyleJob : public PlannedJob {
  public:
-  pipeline::StyleRequest request;
+  pipeline::StylePlan plan;
   std::vector<fs::path> map_files;  // attention/NN_xX_yY.png, target-major
 
   JobResult run(const models::Model& model, const pipeline::ProgressFn& progress) const override {
-    auto controlled = request;
-    controlled.control = pipeline::with_depth_map(std::move(controlled.control), model, request.width, request.height);
+    const auto& request = plan.request;
+    auto controlled = plan;
+    controlled.request.control =
+        pipeline::with_control_map(std::move(controlled.request.control), model, request.width, request.height);
     const auto made = pipeline::visual_style_prompting(model, controlled, progress);
     JobResult result{{}, made.latents};
     for (int64_t row = 0; row < made.images.size(0); ++row) result.images.push_back(to_image(made.images[row]));
     result.images.push_back(io::make_grid(result.images, static_cast<int>(result.images.size()), 4));
-    if (controlled.control.active()) result.images.push_back(*controlled.control.map);  // the map the targets saw
+    if (controlled.request.control.active())
+      result.images.push_back(*controlled.request.control.map);  // the map the targets saw
     // Attention maps: over the reference image, one per target and pixel, in the planned order.
     for (size_t i = 0; i < map_files.size(); ++i) {
       const auto map = made.attention_maps[static_cast<int64_t>(i / request.attention_pixels.size())]
@@ -172,13 +175,13 @@ std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& conte
   const auto style = resolve_style(job, context);
   auto planned = std::make_unique<StyleJob>();
   planned->job = job;
-  auto& r = planned->request = build_request(job, style, context);
-  if (job.contains("style_image")) r.style_image = io::read_image(from_base(context, job["style_image"]));
-  pipeline::check_style_request(context.manifest, r);
-  context.manifest.check_steps(r.steps);
-  sampling::ScheduleConfig::from_json(context.manifest.scheduler);  // a bad scheduler config, before compute
-  attention::select_self_layers(context.manifest.attention_layers, r.layers);
-  attention::select_steps(r.swap_steps, r.steps);
+  auto request = build_request(job, style, context);
+  if (job.contains("style_image")) {
+    request.style_image = from_base(context, job["style_image"]);
+    io::check_image_file(*request.style_image);
+  }
+  planned->plan = pipeline::prepare_style(context.manifest, std::move(request));
+  const auto& r = planned->plan.request;
 
   json shared = {{"mode", "style"},
                  {"style", style.name},
@@ -225,8 +228,8 @@ std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& conte
   }
   planned->outputs.push_back({folder / "grid.png", shared});
   if (r.control.active()) planned->outputs.push_back({folder / "control.png", shared});
-  if (!r.attention_pixels.empty()) {
-    const auto maps = pipeline::attention_map_request(context.manifest, r);
+  if (planned->plan.maps) {
+    const auto& maps = *planned->plan.maps;
     for (size_t i = 0; i < r.target_prompts.size(); ++i) {
       for (const auto& [x, y] : r.attention_pixels) {
         auto metadata = shared;
