@@ -13,6 +13,14 @@
 
 namespace vsp::values {
 
+// A number for a message or the help: 0.75, 1.5, 100 (fixed notation, trailing zeros dropped).
+inline std::string shown(double value) {
+  std::string text = std::to_string(value);
+  text.erase(text.find_last_not_of('0') + 1);
+  if (text.back() == '.') text.pop_back();
+  return text;
+}
+
 // Seeds feed torch's CPU generator, which uses only their low 32 bits (as diffusers and A1111 do):
 // a larger seed would silently give another seed's noise.
 constexpr int64_t kMaxSeed = 4294967295;

@@ -2,8 +2,6 @@
 
 #include <torch/torch.h>
 
-#include <sstream>
-
 #include "vsp/attention/selection.hpp"
 #include "vsp/attention/style_injection.hpp"
 #include "vsp/error.hpp"
@@ -12,6 +10,7 @@
 #include "vsp/pipeline/phases.hpp"
 #include "vsp/sampling/ddim_inversion.hpp"
 #include "vsp/sampling/scheduler.hpp"
+#include "vsp/values.hpp"
 
 namespace vsp::pipeline {
 
@@ -30,21 +29,11 @@ at::Tensor adain_latent(const at::Tensor& content, const at::Tensor& style) {
   return (content - mean(content)) / std(content) * std(style) + mean(style);
 }
 
-namespace {
-
-std::string number_text(double value) {
-  std::ostringstream text;
-  text << value;
-  return text.str();
-}
-
-}  // namespace
-
 TransferPlan prepare_transfer(const models::Manifest& manifest, TransferRequest r) {
   manifest.check_size(r.width, r.height);
   manifest.check_steps(r.steps);
-  if (!(r.gamma >= 0 && r.gamma <= 1)) throw UsageError("--gamma " + number_text(r.gamma) + " must be from 0 to 1");
-  if (!(r.tau > 0)) throw UsageError("--tau must be above 0, got " + number_text(r.tau));
+  if (!(r.gamma >= 0 && r.gamma <= 1)) throw UsageError("--gamma " + values::shown(r.gamma) + " must be from 0 to 1");
+  if (!(r.tau > 0)) throw UsageError("--tau must be above 0, got " + values::shown(r.tau));
   if (r.start_step < 0 || r.start_step >= r.steps)
     throw UsageError("--start-step " + std::to_string(r.start_step) + " must be below --steps " +
                      std::to_string(r.steps));

@@ -8,7 +8,6 @@
 #include <algorithm>
 
 #include "vsp/app/metadata.hpp"
-#include "vsp/config/defaults.hpp"
 #include "vsp/error.hpp"
 #include "vsp/models/manifest.hpp"
 #include "vsp/pipeline/phases.hpp"
@@ -153,9 +152,7 @@ nlohmann::json control_metadata(const nlohmann::json& job, const pipeline::Contr
                             {"scale", settings.scale},
                             {"start", settings.start},
                             {"end", settings.end}};
-  if (job["control"] == "canny")
-    control["canny"] = {job.value("canny_low", defaults::control::canny_low),
-                        job.value("canny_high", defaults::control::canny_high)};
+  if (settings.control == "canny") control["canny"] = {settings.canny_low, settings.canny_high};
   return control;
 }
 

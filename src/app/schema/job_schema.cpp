@@ -97,11 +97,7 @@ json flag_value(const OptionSpec& option, const std::string& text) {
 
 std::string shown_default(bool value) { return value ? "on" : "off"; }
 std::string shown_default(int value) { return std::to_string(value); }
-std::string shown_default(double value) {
-  std::ostringstream text;
-  text << value;
-  return text.str();
-}
+std::string shown_default(double value) { return values::shown(value); }
 std::string shown_default(const char* value) { return value; }
 
 std::string help_text(const OptionSpec& option) {

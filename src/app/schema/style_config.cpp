@@ -65,7 +65,7 @@ class FieldReader {
     }
   }
   void number(const char* key, double& out, double minimum, double maximum, bool required = false) const {
-    const std::string what = "a number from " + shown(minimum) + " to " + shown(maximum);
+    const std::string what = "a number from " + values::shown(minimum) + " to " + values::shown(maximum);
     if (!present(key, required, what)) return;
     const auto v = values::number_in(object_.at(key), minimum, maximum);
     if (!v) wrong(key, what);
@@ -79,12 +79,6 @@ class FieldReader {
   [[noreturn]] void fail(const std::string& what) const { throw Error(file_.string() + ": " + what); }
 
  private:
-  static std::string shown(double v) {
-    std::string text = std::to_string(v);
-    text.erase(text.find_last_not_of('0') + 1);
-    if (text.back() == '.') text.pop_back();
-    return text;
-  }
   bool present(const char* key, bool required, const std::string& what) const {
     if (object_.contains(key)) return true;
     if (required) fail("missing field '" + prefix_ + key + "' (" + what + ")");
