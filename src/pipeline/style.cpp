@@ -4,9 +4,9 @@
 
 #include <climits>
 
-#include "vsp/attention/selection.hpp"
 #include "vsp/attention/shared_attention.hpp"
 #include "vsp/attention/style_swap.hpp"
+#include "vsp/config/selection.hpp"
 #include "vsp/error.hpp"
 #include "vsp/models/model.hpp"
 #include "vsp/pipeline/image_latents.hpp"

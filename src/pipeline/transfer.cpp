@@ -2,8 +2,8 @@
 
 #include <torch/torch.h>
 
-#include "vsp/attention/selection.hpp"
 #include "vsp/attention/style_injection.hpp"
+#include "vsp/config/selection.hpp"
 #include "vsp/error.hpp"
 #include "vsp/models/model.hpp"
 #include "vsp/pipeline/image_latents.hpp"

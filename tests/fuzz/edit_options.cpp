@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "vsp/app/edit_options.hpp"
-#include "vsp/app/job_schema.hpp"
-#include "vsp/app/modes.hpp"
-#include "vsp/app/output_files.hpp"
+#include "vsp/config/edit_options.hpp"
+#include "vsp/config/job_schema.hpp"
+#include "vsp/config/modes.hpp"
+#include "vsp/config/output_files.hpp"
 #include "vsp/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,6 +1,6 @@
 // A jobs file (vsp batch): the input is jobs.json.
 #include "fuzz_support.hpp"
-#include "vsp/app/batch.hpp"
+#include "vsp/config/batch.hpp"
 #include "vsp/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

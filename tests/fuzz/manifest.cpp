@@ -1,6 +1,6 @@
 // A model folder's manifest.json; the folder also holds empty module files with the names the
 // seeds use, so a valid manifest loads all the way.
-#include "vsp/models/manifest.hpp"
+#include "vsp/config/manifest.hpp"
 #include "fuzz_support.hpp"
 #include "vsp/error.hpp"
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "vsp/attention/selection.hpp"
+#include "vsp/config/selection.hpp"
 #include "vsp/error.hpp"
 
 namespace {

@@ -1,6 +1,6 @@
 // A style config (configs/styles/<name>.json): the input is the file.
 #include "fuzz_support.hpp"
-#include "vsp/app/style_config.hpp"
+#include "vsp/config/style_config.hpp"
 #include "vsp/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

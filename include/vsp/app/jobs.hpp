@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "vsp/app/modes.hpp"
-#include "vsp/app/output_files.hpp"
+#include "vsp/config/modes.hpp"
+#include "vsp/config/output_files.hpp"
 #include "vsp/pipeline/progress.hpp"
 
 namespace vsp::models {

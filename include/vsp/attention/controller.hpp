@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "vsp/attention/row_role.hpp"
-#include "vsp/models/attention_layer.hpp"
+#include "vsp/config/attention_layer.hpp"
 
 namespace vsp::attention {
 

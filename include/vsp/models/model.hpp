@@ -7,7 +7,7 @@
 #include <mutex>
 #include <string>
 
-#include "vsp/models/manifest.hpp"
+#include "vsp/config/manifest.hpp"
 #include "vsp/text/clip_tokenizer.hpp"
 
 namespace vsp::models {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "vsp/sampling/names.hpp"
+#include "vsp/config/sampler_names.hpp"
 
 namespace vsp::sampling {
 

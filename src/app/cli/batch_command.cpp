@@ -8,7 +8,6 @@
 #include <map>
 #include <set>
 
-#include "vsp/app/batch.hpp"
 #include "vsp/app/batch_progress.hpp"
 #include "vsp/app/check.hpp"
 #include "vsp/app/commands.hpp"
@@ -16,6 +15,7 @@
 #include "vsp/app/job_result.hpp"
 #include "vsp/app/jobs.hpp"
 #include "vsp/app/progress.hpp"
+#include "vsp/config/batch.hpp"
 #include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
 #include "vsp/io/log.hpp"

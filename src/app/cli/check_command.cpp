@@ -3,7 +3,7 @@
 
 #include "vsp/app/check.hpp"
 #include "vsp/app/commands.hpp"
-#include "vsp/app/job_schema.hpp"
+#include "vsp/config/job_schema.hpp"
 
 namespace vsp::app {
 

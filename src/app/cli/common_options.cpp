@@ -1,6 +1,6 @@
 // The options every command that loads a model shares (commands.hpp).
 #include "vsp/app/commands.hpp"
-#include "vsp/app/job_schema.hpp"
+#include "vsp/config/job_schema.hpp"
 
 namespace vsp::app {
 

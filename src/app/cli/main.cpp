@@ -8,7 +8,7 @@
 #include "vsp/app/error_text.hpp"
 #include "vsp/app/jobs.hpp"
 #include "vsp/app/metadata.hpp"
-#include "vsp/app/modes.hpp"
+#include "vsp/config/modes.hpp"
 #include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
 #include "vsp/io/log.hpp"

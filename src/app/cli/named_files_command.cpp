@@ -1,7 +1,7 @@
 // The named-files command (`vsp generate`): one job of the mode, its images named by --out.
 #include "vsp/app/commands.hpp"
-#include "vsp/app/output_files.hpp"
 #include "vsp/app/single_job.hpp"
+#include "vsp/config/output_files.hpp"
 #include "vsp/error.hpp"
 
 namespace vsp::app {

@@ -6,8 +6,8 @@
 #include <optional>
 
 #include "vsp/app/job_result.hpp"
-#include "vsp/app/output_files.hpp"
 #include "vsp/app/progress.hpp"
+#include "vsp/config/output_files.hpp"
 #include "vsp/error.hpp"
 #include "vsp/io/log.hpp"
 #include "vsp/models/model.hpp"

@@ -6,8 +6,8 @@
 
 #include "vsp/app/commands.hpp"
 #include "vsp/app/single_job.hpp"
-#include "vsp/app/style_config.hpp"
-#include "vsp/app/style_templates.hpp"
+#include "vsp/config/style_config.hpp"
+#include "vsp/config/style_templates.hpp"
 
 namespace vsp::app {
 namespace {

@@ -4,12 +4,12 @@
 
 #include <cctype>
 
-#include "vsp/app/edit_options.hpp"
 #include "vsp/app/job_result.hpp"
 #include "vsp/app/jobs.hpp"
+#include "vsp/config/edit_options.hpp"
+#include "vsp/config/manifest.hpp"
 #include "vsp/error.hpp"
 #include "vsp/io/log.hpp"
-#include "vsp/models/manifest.hpp"
 #include "vsp/models/model.hpp"
 #include "vsp/pipeline/edit.hpp"
 #include "vsp/sampling/scheduler.hpp"

@@ -7,8 +7,8 @@
 #include "vsp/app/control_plan.hpp"
 #include "vsp/app/job_result.hpp"
 #include "vsp/app/jobs.hpp"
+#include "vsp/config/manifest.hpp"
 #include "vsp/error.hpp"
-#include "vsp/models/manifest.hpp"
 #include "vsp/pipeline/text_to_image.hpp"
 #include "vsp/sampling/scheduler.hpp"
 

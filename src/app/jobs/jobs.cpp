@@ -8,8 +8,8 @@
 #include <algorithm>
 
 #include "vsp/app/metadata.hpp"
+#include "vsp/config/manifest.hpp"
 #include "vsp/error.hpp"
-#include "vsp/models/manifest.hpp"
 #include "vsp/pipeline/phases.hpp"
 
 namespace vsp::app {

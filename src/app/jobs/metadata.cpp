@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "vsp/models/manifest.hpp"
+#include "vsp/config/manifest.hpp"
 
 namespace vsp::app {
 

@@ -6,10 +6,10 @@
 
 #include "vsp/app/job_result.hpp"
 #include "vsp/app/jobs.hpp"
-#include "vsp/attention/selection.hpp"
+#include "vsp/config/manifest.hpp"
 #include "vsp/config/paths.hpp"
+#include "vsp/config/selection.hpp"
 #include "vsp/error.hpp"
-#include "vsp/models/manifest.hpp"
 #include "vsp/pipeline/transfer.hpp"
 #include "vsp/sampling/scheduler.hpp"
 

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "vsp/app/jobs.hpp"
-#include "vsp/attention/selection.hpp"
-#include "vsp/models/manifest.hpp"
+#include "vsp/config/manifest.hpp"
+#include "vsp/config/selection.hpp"
 
 namespace vsp::app {
 namespace {

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "vsp/app/jobs.hpp"
+#include "vsp/config/manifest.hpp"
 #include "vsp/error.hpp"
-#include "vsp/models/manifest.hpp"
 
 namespace vsp::app {
 namespace {

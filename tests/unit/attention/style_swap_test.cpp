@@ -8,11 +8,11 @@
 #include <filesystem>
 #include <functional>
 
-#include "vsp/attention/selection.hpp"
 #include "vsp/attention/shared_attention.hpp"
 #include "vsp/attention/style_swap.hpp"
+#include "vsp/config/manifest.hpp"
+#include "vsp/config/selection.hpp"
 #include "vsp/error.hpp"
-#include "vsp/models/manifest.hpp"
 
 namespace {
 

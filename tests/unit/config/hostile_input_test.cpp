@@ -8,11 +8,11 @@
 #include <vector>
 
 #include "../app/app_test_support.hpp"
-#include "vsp/app/batch.hpp"
-#include "vsp/app/style_config.hpp"
-#include "vsp/attention/selection.hpp"
+#include "vsp/config/batch.hpp"
+#include "vsp/config/manifest.hpp"
+#include "vsp/config/selection.hpp"
+#include "vsp/config/style_config.hpp"
 #include "vsp/error.hpp"
-#include "vsp/models/manifest.hpp"
 
 namespace vsp {
 namespace {

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "vsp/app/job_schema.hpp"
-#include "vsp/app/modes.hpp"
+#include "vsp/config/job_schema.hpp"
+#include "vsp/config/modes.hpp"
 #include "vsp/error.hpp"
 
 namespace vsp::app {

@@ -7,10 +7,10 @@
 
 #include <fstream>
 
-#include "vsp/app/edit_options.hpp"
-#include "vsp/app/job_schema.hpp"
-#include "vsp/app/modes.hpp"
-#include "vsp/app/output_files.hpp"
+#include "vsp/config/edit_options.hpp"
+#include "vsp/config/job_schema.hpp"
+#include "vsp/config/modes.hpp"
+#include "vsp/config/output_files.hpp"
 #include "vsp/error.hpp"
 
 namespace vsp::app {

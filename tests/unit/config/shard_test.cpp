@@ -7,7 +7,7 @@
 #include <map>
 #include <string>
 
-#include "vsp/app/batch.hpp"
+#include "vsp/config/batch.hpp"
 #include "vsp/error.hpp"
 
 namespace vsp::app {

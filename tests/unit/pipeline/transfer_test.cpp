@@ -9,9 +9,9 @@
 #include <filesystem>
 
 #include "vsp/attention/controller.hpp"
-#include "vsp/attention/selection.hpp"
+#include "vsp/config/manifest.hpp"
+#include "vsp/config/selection.hpp"
 #include "vsp/error.hpp"
-#include "vsp/models/manifest.hpp"
 #include "vsp/models/model.hpp"
 #include "vsp/pipeline/transfer.hpp"
 

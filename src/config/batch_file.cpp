@@ -4,8 +4,8 @@
 #include <set>
 #include <sstream>
 
-#include "vsp/app/batch.hpp"
-#include "vsp/app/modes.hpp"
+#include "vsp/config/batch.hpp"
+#include "vsp/config/modes.hpp"
 #include "vsp/config/parse_json.hpp"
 #include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"

@@ -1,4 +1,4 @@
-#include "vsp/attention/selection.hpp"
+#include "vsp/config/selection.hpp"
 
 #include <algorithm>
 #include <climits>

@@ -1,4 +1,4 @@
-#include "vsp/app/job_schema.hpp"
+#include "vsp/config/job_schema.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -3,8 +3,8 @@
 #include <fstream>
 #include <functional>
 
+#include "vsp/config/manifest.hpp"
 #include "vsp/error.hpp"
-#include "vsp/models/manifest.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "vsp/app/edit_options.hpp"
+#include "vsp/config/edit_options.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "vsp/app/output_files.hpp"
+#include "vsp/config/output_files.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>

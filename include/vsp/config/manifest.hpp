@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "vsp/models/attention_layer.hpp"
+#include "vsp/config/attention_layer.hpp"
 
 namespace vsp::models {
 

@@ -1,4 +1,4 @@
-#include "vsp/app/style_templates.hpp"
+#include "vsp/config/style_templates.hpp"
 
 #include <fstream>
 #include <iterator>

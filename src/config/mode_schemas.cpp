@@ -1,10 +1,10 @@
 // The modes' options, torch-free; their planners are in src/app/jobs/<mode>_job.cpp.
-#include "vsp/app/modes.hpp"
+#include "vsp/config/modes.hpp"
 
 #include "vsp/config/defaults.hpp"
+#include "vsp/config/sampler_names.hpp"
 #include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
-#include "vsp/sampling/names.hpp"
 
 namespace vsp::app {
 namespace {

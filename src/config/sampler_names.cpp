@@ -1,4 +1,4 @@
-#include "vsp/sampling/names.hpp"
+#include "vsp/config/sampler_names.hpp"
 
 namespace vsp::sampling {
 

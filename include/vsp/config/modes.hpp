@@ -2,7 +2,7 @@
 #include <string>
 #include <vector>
 
-#include "vsp/app/job_schema.hpp"
+#include "vsp/config/job_schema.hpp"
 
 namespace vsp::app {
 
