@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Export a diffusers SD 1.x, SD 2.x or SDXL pipeline to a vsp model folder: TorchScript modules
 whose UNet calls vsp::attention for every attention module, the tokenizers, and manifest.json.
-The family is detected (override with --family sd1|sd2|sdxl).
+The family is detected (override with --family sd1|sd2|sdxl). A single .safetensors/.ckpt file
+exports with no network: its configs ship in configs/diffusers (see vsp_export/single_file.py);
+hub ids need the Hugging Face hub. Output: progress lines and one-line errors (--verbose: the
+libraries' warnings and tracebacks too).
 
   scripts/export.py --model stabilityai/stable-diffusion-xl-base-1.0 --out models/sdxl
   scripts/export.py --model stable-diffusion-v1-5/stable-diffusion-v1-5 --out models/sd15
@@ -23,13 +26,16 @@ import time
 
 # transformers warns on import that torchvision is missing (it is not needed here): keep the
 # exporter's errors to one line.
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+if "--verbose" not in sys.argv[1:]:
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vsp_export.batch_invariance import make_embeddings_row_stable  # noqa: E402
+from vsp_export.messages import fail, first_line, hub_source, looks_like_hub_id, progress, quiet_libraries  # noqa: E402
 from vsp_export.op import install_processors  # noqa: E402  (registers vsp::attention)
 from vsp_export.random_models import RANDOM_SIZES  # noqa: E402
+from vsp_export.single_file import PREDICTION_TYPES, SUPPORTED, is_single_file, load_single_file  # noqa: E402
 from vsp_export.trace import (ControlNet, DepthEstimator, TextEncoder, UNet, UNetWithAddedConditioning, VaeDecoder,  # noqa: E402
                               VaeEncoder, audit, residual_shapes, trace)
 
@@ -42,52 +48,11 @@ FAMILIES = {
     "sd2": dict(pipeline="StableDiffusionPipeline", hidden_state="final", name="SD 2.x"),
     "sdxl": dict(pipeline="StableDiffusionXLPipeline", hidden_state="penultimate", name="SDXL"),
 }
-SUPPORTED = "SD 1.x, SD 2.x and SDXL base text-to-image checkpoints"
 
 
 def pipeline_class(family):
     import diffusers
     return getattr(diffusers, FAMILIES[family]["pipeline"])
-
-
-def checkpoint_shapes(path):
-    """{tensor name: shape} of a single-file checkpoint, without reading the weights where the
-    format allows (safetensors)."""
-    try:
-        if path.endswith(".safetensors"):
-            from safetensors import safe_open
-            with safe_open(path, "pt") as f:
-                return {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        state = state.get("state_dict", state) if isinstance(state, dict) else {}
-        return {key: tuple(value.shape) for key, value in state.items() if isinstance(value, torch.Tensor)}
-    except Exception as e:  # any unreadable file: one line, not a traceback
-        sys.exit(f"error: cannot read the checkpoint {path} ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
-                 "is it a complete .safetensors/.ckpt file?")
-
-
-def detect_single_file_family(path):
-    """The family of an original-layout (ldm / sgm) checkpoint, from its tensor names and shapes."""
-    shapes = checkpoint_shapes(path)
-    unet_in = shapes.get("model.diffusion_model.input_blocks.0.0.weight")
-    if unet_in is None:
-        sys.exit(f"error: {path} holds no Stable Diffusion UNet (no model.diffusion_model.input_blocks); "
-                 f"vsp exports {SUPPORTED}")
-    if unet_in[1] != 4:
-        sys.exit(f"error: {path} is not a text-to-image checkpoint (its UNet takes {unet_in[1]} input channels, "
-                 f"an inpainting or other variant); vsp exports {SUPPORTED}")
-    if "edm_mean" in shapes:
-        sys.exit(f"error: {path} is a Playground v2.5 checkpoint (EDM), which vsp does not run; vsp exports {SUPPORTED}")
-    if "conditioner.embedders.1.model.transformer.resblocks.9.mlp.c_proj.bias" in shapes:
-        return "sdxl"
-    to_k = shapes.get("model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight")
-    if "conditioner.embedders.0.model.transformer.resblocks.9.mlp.c_proj.bias" in shapes or to_k is None:
-        sys.exit(f"error: {path} is an unrecognised architecture (not SD 1.x, SD 2.x or SDXL base: an SDXL refiner "
-                 f"or another model); vsp exports {SUPPORTED}. If you know its family, pass --family sd1|sd2|sdxl")
-    if to_k[-1] in (768, 1024):
-        return "sd1" if to_k[-1] == 768 else "sd2"
-    sys.exit(f"error: {path} has a {to_k[-1]}-wide text conditioning, unlike SD 1.x (768) and SD 2.x (1024); "
-             f"vsp exports {SUPPORTED}. If you know its family, pass --family sd1|sd2|sdxl")
 
 
 def family_of(pipe, source):
@@ -97,27 +62,43 @@ def family_of(pipe, source):
     if isinstance(pipe, StableDiffusionPipeline):
         # SD 2.x conditions on OpenCLIP ViT-H, whose activation is gelu; SD 1.x on CLIP ViT-L, quick_gelu.
         return "sd2" if pipe.text_encoder.config.hidden_act == "gelu" else "sd1"
-    sys.exit(f"error: {source} is a {type(pipe).__name__}; vsp exports {SUPPORTED}")
+    fail(f"{source} is a {type(pipe).__name__}; vsp exports {SUPPORTED}")
 
 
 def load_pipeline(args):
-    """(pipeline, family, source name)."""
+    """(pipeline, family, provenance for the manifest: never the user's directory layout)."""
     if args.random:
         from vsp_export.random_models import build_random_pipeline, random_family
-        return build_random_pipeline(args.random), random_family(args.random), f"random-{args.random}"
+        return build_random_pipeline(args.random), random_family(args.random), {"source": f"random-{args.random}"}
     source = args.model
-    if source.endswith(".safetensors") or source.endswith(".ckpt"):
-        if not os.path.isfile(source):
-            sys.exit(f"error: no such checkpoint file: {source}")
-        family = args.family or detect_single_file_family(source)
-        return pipeline_class(family).from_single_file(source, torch_dtype=torch.float32), family, source
-    if os.path.isdir(source) and not os.path.isfile(os.path.join(source, "model_index.json")):
-        sys.exit(f"error: {source} is not a diffusers pipeline folder (no model_index.json)")
+    if is_single_file(source):
+        pipe, family, provenance = load_single_file(source, pipeline_class, args.family, args.prediction_type,
+                                                    args.config)
+    elif os.path.isdir(source):
+        if not os.path.isfile(os.path.join(source, "model_index.json")):
+            fail(f"{source} is not a diffusers pipeline folder (no model_index.json)")
+        progress(f"loading {source}")
+        pipe, family = from_pretrained(args, source)
+        provenance = {"source": os.path.basename(os.path.normpath(source))}
+    elif looks_like_hub_id(source):
+        progress(f"loading {source} from the Hugging Face hub")
+        with hub_source(source):
+            pipe, family = from_pretrained(args, source)
+        provenance = {"source": source}
+    else:
+        fail(f"no such model folder or file: {source} (give a diffusers folder, a .safetensors/.ckpt file "
+             "or a hub id such as stabilityai/stable-diffusion-xl-base-1.0)")
+    if args.prediction_type and pipe.scheduler.config.prediction_type != args.prediction_type:
+        pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, prediction_type=args.prediction_type)
+    return pipe, family, provenance
+
+
+def from_pretrained(args, source):
     if args.family:
-        return pipeline_class(args.family).from_pretrained(source, torch_dtype=torch.float32), args.family, source
+        return pipeline_class(args.family).from_pretrained(source, torch_dtype=torch.float32), args.family
     from diffusers import DiffusionPipeline
     pipe = DiffusionPipeline.from_pretrained(source, torch_dtype=torch.float32)
-    return pipe, family_of(pipe, source), source
+    return pipe, family_of(pipe, source)
 
 
 def save_tokenizer(tokenizer, folder):
@@ -155,14 +136,15 @@ def load_controlnets(args, pipe, family):
     for spec in args.controlnet or []:
         kind, _, source = spec.partition("=")
         if kind not in CONTROL_KINDS or not source:
-            sys.exit(f"error: --controlnet takes KIND=SOURCE with KIND one of {', '.join(CONTROL_KINDS)}, got '{spec}'")
+            fail(f"--controlnet takes KIND=SOURCE with KIND one of {', '.join(CONTROL_KINDS)}, got '{spec}'")
         if family != "sdxl":
-            sys.exit(f"error: --controlnet exports SDXL ControlNets, but {args.model} is {FAMILIES[family]['name']}")
+            fail(f"--controlnet exports SDXL ControlNets, but {args.model} is {FAMILIES[family]['name']}")
         from diffusers import ControlNetModel
-        if source.endswith(".safetensors") or source.endswith(".ckpt"):
-            controlnets[kind] = ControlNetModel.from_single_file(source, torch_dtype=torch.float32)
-        else:
-            controlnets[kind] = ControlNetModel.from_pretrained(source, torch_dtype=torch.float32)
+        with hub_source(source):
+            if is_single_file(source):
+                controlnets[kind] = ControlNetModel.from_single_file(source, torch_dtype=torch.float32)
+            else:
+                controlnets[kind] = ControlNetModel.from_pretrained(source, torch_dtype=torch.float32)
     return controlnets
 
 
@@ -182,10 +164,11 @@ def load_depth_estimator(args):
         return None
     from transformers import AutoImageProcessor, DPTForDepthEstimation
     try:
-        estimator = DPTForDepthEstimation.from_pretrained(args.depth_model, torch_dtype=torch.float32)
-        processor = AutoImageProcessor.from_pretrained(args.depth_model)
+        with hub_source(args.depth_model):
+            estimator = DPTForDepthEstimation.from_pretrained(args.depth_model, torch_dtype=torch.float32)
+            processor = AutoImageProcessor.from_pretrained(args.depth_model)
     except (OSError, ValueError) as e:
-        sys.exit(f"error: --depth-model {args.depth_model}: cannot load a DPT depth estimator "
+        fail(f"--depth-model {args.depth_model}: cannot load a DPT depth estimator "
                  f"({str(e).splitlines()[0]}); give a hub id or folder such as Intel/dpt-hybrid-midas")
     return estimator, processor, depth_estimator_info(processor)
 
@@ -196,13 +179,13 @@ def depth_estimator_info(processor):
     depends on the image."""
     config = processor.to_dict()
     if config.get("keep_aspect_ratio") or config.get("do_pad") or config.get("ensure_multiple_of", 1) != 1:
-        sys.exit("error: --depth-model: its image processor keeps the aspect ratio or pads, which vsp does not "
+        fail("--depth-model: its image processor keeps the aspect ratio or pads, which vsp does not "
                  "reproduce; use a DPT whose processor resizes to a fixed size (e.g. Intel/dpt-hybrid-midas)")
     size = config["size"]
     height, width = (size["height"], size["width"]) if isinstance(size, dict) else (size, size)
     resample = RESAMPLING.get(int(config.get("resample", 2)))
     if resample is None or not config.get("do_resize", True):
-        sys.exit(f"error: --depth-model: resampling {config.get('resample')} (or no resize) is not supported; "
+        fail(f"--depth-model: resampling {config.get('resample')} (or no resize) is not supported; "
                  "vsp reproduces bilinear and bicubic resizing")
     normalize = config.get("do_normalize", True)
     return {"file": "depth_estimator.pt", "height": int(height), "width": int(width), "resample": resample,
@@ -211,7 +194,8 @@ def depth_estimator_info(processor):
             "std": [float(v) for v in config["image_std"]] if normalize else [1.0] * 3}
 
 
-def export(pipe, family, source, out, device, dtype_name, controlnets, depth):
+def export(pipe, family, provenance, out, device, dtype_name, controlnets, depth):
+    source = provenance["source"]
     dtype = DTYPES[dtype_name]
     # The SDXL VAE overflows in fp16: keep it in fp32 unless the checkpoint says it is fp16-safe.
     vae_dtype = dtype if (dtype != torch.float16 or not pipe.vae.config.force_upcast) else torch.float32
@@ -223,7 +207,7 @@ def export(pipe, family, source, out, device, dtype_name, controlnets, depth):
         encoders.append((pipe.text_encoder_2.to(device, dtype), pipe.tokenizer_2))
     added_conditioning = unet.config.addition_embed_type == "text_time"
     if added_conditioning != (family == "sdxl"):
-        sys.exit(f"error: {source} is detected as {FAMILIES[family]['name']} but its UNet "
+        fail(f"{source} is detected as {FAMILIES[family]['name']} but its UNet "
                  f"{'takes' if added_conditioning else 'lacks'} SDXL's added conditioning; pass the right --family")
 
     vae_scale = 2 ** (len(vae.config.block_out_channels) - 1)
@@ -277,7 +261,7 @@ def export(pipe, family, source, out, device, dtype_name, controlnets, depth):
         traced = trace(module, inputs)
         audit(traced, filename, attention_calls)
         traced.save(os.path.join(staging, filename))
-        print(f"[export] {filename} traced in {time.time() - started:.1f}s", flush=True)
+        progress(f"{filename} traced in {time.time() - started:.1f}s")
     text_encoders = []
     for index, (file, (encoder, tokenizer)) in enumerate(zip(encoder_files, encoders)):
         folder = "tokenizer" if index == 0 else f"tokenizer_{index + 1}"
@@ -290,7 +274,7 @@ def export(pipe, family, source, out, device, dtype_name, controlnets, depth):
         "format": "vsp-model",
         "format_version": FORMAT_VERSION,
         "family": family,
-        "source": source,
+        **provenance,
         "exporter": {"torch": torch.__version__},
         "device": device,
         "dtype": dtype_name,
@@ -319,8 +303,8 @@ def export(pipe, family, source, out, device, dtype_name, controlnets, depth):
     # The folder appears whole or not at all.
     shutil.rmtree(out, ignore_errors=True)
     os.replace(staging, out)
-    print(f"[export] wrote {out}: {FAMILIES[family]['name']}, {len(table)} attention layers "
-          f"({sum(r['kind'] == 'self' for r in table)} self), {device}, {dtype_name}", flush=True)
+    progress(f"wrote {out}: {FAMILIES[family]['name']}, {len(table)} attention layers "
+             f"({sum(r['kind'] == 'self' for r in table)} self), {device}, {dtype_name}")
 
 
 def main():
@@ -342,22 +326,36 @@ def main():
                              "Intel/dpt-hybrid-midas (the paper's). --random tiny and medium get a tiny random one")
     parser.add_argument("--family", choices=sorted(FAMILIES),
                         help="the model family, when detection from the checkpoint or folder is wrong or fails")
+    parser.add_argument("--prediction-type", choices=PREDICTION_TYPES,
+                        help="what the UNet predicts, when the guess is wrong: for a single SD 2.x file it picks the "
+                             "config (epsilon: 2.x base 512, v_prediction: 2.x 768); for any --model it overrides "
+                             "the scheduler's")
+    parser.add_argument("--config", metavar="DIR",
+                        help="with a single-file --model: a diffusers folder whose configs (not weights) to use, "
+                             "instead of the ones shipped in configs/diffusers")
     parser.add_argument("--out", required=True, help="model folder to write, e.g. models/sdxl")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                         help="trace on this device: the runtime must use the same one")
     parser.add_argument("--dtype", default="fp32", choices=sorted(DTYPES))
     parser.add_argument("--save-pipeline", metavar="DIR",
                         help="also save the diffusers pipeline (the same weights) to DIR, for parity tests")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the libraries' warnings and logging, and tracebacks with errors")
     args = parser.parse_args()
+    quiet_libraries(args.verbose)
     if args.device == "cuda" and not torch.cuda.is_available():
-        sys.exit("error: --device cuda but this PyTorch has no CUDA device; export with --device cpu")
+        fail("--device cuda but this PyTorch has no CUDA device; export with --device cpu")
     if args.device == "cpu" and args.dtype == "fp16":
         print("[export] warning: fp16 on CPU is slow and poorly supported; prefer fp32 or bf16", file=sys.stderr)
     torch.set_grad_enabled(False)
     if args.random and (args.family or args.controlnet or args.depth_model):
         parser.error("--family, --controlnet and --depth-model apply to --model; a --random model's family is in "
                      "its name, and a random SDXL model gets random ControlNets and depth estimator")
-    pipe, family, source_name = load_pipeline(args)
+    if args.config and not (args.model and is_single_file(args.model)):
+        parser.error("--config applies to a single-file --model (.safetensors or .ckpt)")
+    if args.random and args.prediction_type:
+        parser.error("--prediction-type applies to --model")
+    pipe, family, provenance = load_pipeline(args)
     controlnets = load_controlnets(args, pipe, family)
     depth = load_depth_estimator(args)
     if args.save_pipeline:
@@ -367,8 +365,13 @@ def main():
         if depth:
             for part in depth[:2]:
                 part.save_pretrained(os.path.join(args.save_pipeline, "depth_estimator"))
-    export(pipe, family, source_name, args.out, args.device, args.dtype, controlnets, depth)
+    export(pipe, family, provenance, args.out, args.device, args.dtype, controlnets, depth)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except Exception as error:  # an unforeseen failure: one line, or with --verbose the traceback
+        if "--verbose" in sys.argv[1:]:
+            raise
+        fail(first_line(error))

@@ -97,7 +97,7 @@ def export(*args):
 def error_line(result):
     assert result.returncode != 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert len(lines) == 1 and lines[0].startswith("export.py: error: "), result.stderr
     return lines[0]
 
 
