@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <random>
 #include <sstream>
 
 #include "vsp/config/suggest.hpp"
@@ -26,7 +27,8 @@ std::string expected(const OptionSpec& option) {
                  ? "an integer >= " + std::to_string(option.minimum)
                  : "an integer from " + std::to_string(option.minimum) + " to " + std::to_string(option.maximum);
     case ValueKind::seed:
-      return "an integer from 0 to " + std::to_string(values::kMaxSeed);
+      return "an integer from 0 to " + std::to_string(values::kMaxSeed) +
+             (option.minimum < 0 ? " (-1: a random one)" : "");
     case ValueKind::number:
       return option.maximum == INT32_MAX
                  ? "a finite number >= " + std::to_string(option.minimum)
@@ -50,12 +52,14 @@ json normalised(const OptionSpec& option, const json& value) {
     return std::all_of(list.begin(), list.end(), fits) ? list : json();
   };
   switch (option.kind) {
-    case ValueKind::text:
+    case ValueKind::text: {
       if (!value.is_string()) return {};
+      const std::string text = option.canonical ? option.canonical(value.get<std::string>()) : value.get<std::string>();
       if (!option.choices.empty() &&
-          std::find(option.choices.begin(), option.choices.end(), value.get<std::string>()) == option.choices.end())
+          std::find(option.choices.begin(), option.choices.end(), text) == option.choices.end())
         return {};
-      return value;
+      return text;
+    }
     case ValueKind::optional_text:
       return value.is_string() || value.is_null() ? json(value) : json();
     case ValueKind::integer: {
@@ -63,6 +67,9 @@ json normalised(const OptionSpec& option, const json& value) {
       return v ? json(*v) : json();
     }
     case ValueKind::seed:
+      // A1111's convention: -1 draws a seed, which the job (and so the image's metadata) records.
+      if (option.minimum < 0 && value.is_number_integer() && !value.is_number_unsigned() && value.get<int64_t>() == -1)
+        return std::random_device()();  // (json compares 2^64 - 1 equal to -1)
       return is_seed(value) ? value : json();
     case ValueKind::number: {
       const auto v = values::number_in(value, static_cast<double>(option.minimum), static_cast<double>(option.maximum));
@@ -270,7 +277,8 @@ json check_fields(const json& job, const std::vector<OptionSpec>& options, const
     }
     if (!option->choices.empty() && value.is_string()) {
       const auto given = value.get<std::string>();
-      if (std::find(option->choices.begin(), option->choices.end(), given) == option->choices.end()) {
+      const auto known = option->canonical ? option->canonical(given) : given;
+      if (std::find(option->choices.begin(), option->choices.end(), known) == option->choices.end()) {
         throw Error(where + name + ": unknown value \"" + given + "\"" + did_you_mean(given, option->choices) + " (" +
                     expected(*option) + ")");
       }
@@ -278,6 +286,10 @@ json check_fields(const json& job, const std::vector<OptionSpec>& options, const
     json value_checked = normalised(*option, value);
     if (value_checked.is_null() && !(option->kind == ValueKind::optional_text && value.is_null()))
       throw Error(where + name + " must be " + expected(*option) + ", got " + shown(value));
+    // A1111's LoRA tag would be read as words of the prompt: refuse it rather than draw it.
+    for (const auto& text : value_checked.is_array() ? value_checked : json::array({value_checked}))
+      if (text.is_string() && text.get_ref<const std::string&>().find("<lora:") != std::string::npos)
+        throw Error(where + name + " holds an A1111 LoRA tag (<lora:...>), which vsp does not apply yet; remove it");
     checked[key] = value_checked;
   }
   return checked;

@@ -77,6 +77,7 @@ Manifest Manifest::load(const std::filesystem::path& folder) {
     top.fail_field("family", "is '" + m.family + "', which this vsp does not run (it runs sd1, sd2 and sdxl exports)");
   if (json.contains("exporter")) m.exporter_torch = top.nested("exporter").text("torch");
   m.source = top.text_or("source", "");
+  m.source_hash = top.text_or("source_sha256_10", "");
   m.device = top.text("device");
   m.dtype = top.text("dtype");
   m.vae_dtype = top.text("vae_dtype");

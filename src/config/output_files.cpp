@@ -128,7 +128,14 @@ OutputFolderLock::~OutputFolderLock() {
   ::close(fd_);  // releases the lock
   if (made_.empty()) return;
   // Folders this run made and left empty go, innermost first; fs::remove keeps a folder with files.
+  // A run record alone is no output: it goes too.
   std::error_code ec;
+  std::vector<fs::path> left;
+  for (const auto& entry : fs::directory_iterator(folder_, ec)) {
+    left.push_back(entry.path().filename());
+    if (left.size() > 1) break;
+  }
+  if (left.size() == 1 && left.front() == kRunRecord) fs::remove(folder_ / kRunRecord, ec);
   for (fs::path folder = folder_;; folder = folder.parent_path()) {
     if (!fs::remove(folder, ec) || folder == made_ || folder.empty()) break;
   }

@@ -11,6 +11,7 @@
 #include "vsp/config/json_fields.hpp"
 #include "vsp/config/parse_json.hpp"
 #include "vsp/config/paths.hpp"
+#include "vsp/config/sampler_names.hpp"
 #include "vsp/config/style_templates.hpp"
 #include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
@@ -103,7 +104,7 @@ StyleConfig StyleConfig::load(const std::filesystem::path& file) {
   s.swap_steps = fields.text_or("swap_steps", s.swap_steps);
   s.steps = static_cast<int>(fields.integer_or("steps", s.steps, 1, 1000));
   s.cfg = fields.number_or("cfg", s.cfg, 0, 100);
-  s.sampler = fields.text_or("sampler", s.sampler);
+  s.sampler = sampling::sampler_from_alias(fields.text_or("sampler", s.sampler));
   s.shared_attention = fields.flag_or("shared_attention", s.shared_attention);
   s.shared_adain = fields.flag_or("shared_adain", s.shared_adain);
   if (fields.has("warmup")) {

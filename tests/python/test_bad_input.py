@@ -231,7 +231,7 @@ def test_integers_are_decimal(vsp_bin, tiny_model, tmp_path):
     assert run(vsp_bin, *generate(tiny_model, "--seed", "00042", "--steps", "002", "--out", out)).returncode == 0
     assert metadata(out)["seed"] == 42 and metadata(out)["steps"] == 2
     for flag, value in (("--steps", "0x10"), ("--seed", "4294967296"), ("--seed", "18446744073709551616"),
-                        ("--seed", "-1"), ("--steps", "1e3"), ("--steps", "2.5"), ("--num", "")):
+                        ("--seed", "-2"), ("--steps", "1e3"), ("--steps", "2.5"), ("--num", "")):
         one_error_line(run(vsp_bin, *generate(tiny_model, flag, value, "--out", out)), flag, code=2)
 
 

@@ -4,6 +4,7 @@ collisions and for anything in their way before any compute; one run at a time w
 import json
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -190,3 +191,69 @@ def test_shards_of_one_batch_share_the_folder(vsp_bin, place):
         _, stderr = process.communicate(timeout=600)
         assert process.returncode == 0, stderr.decode()
     assert (place / "out" / "a_s0.png").exists() and (place / "out" / "b_s0.png").exists()
+
+
+# Runs never mix their outputs (README, "Output files"): each command, run twice on one --out.
+def style(*extra):
+    return ["--style", "fire", "--model", exported("tiny"), "-p", "a cat", *SIZE, *extra]
+
+
+def owned_runs(place):
+    return {"style": lambda *extra: style("-o", "out", *extra),
+            "transfer": lambda *extra: transfer("-o", "out", *extra),
+            "edit": lambda *extra: edit("--steps", 1, "-o", "out", *extra),
+            "batch": lambda *extra: ["batch", batch_file(place, {"mode": "generate", "name": "a", "prompt": "a cat"},
+                                                         steps=1, width=64, height=64),
+                                     "--model", exported("tiny"), "-q", "--out", "out", *extra]}
+
+
+@pytest.mark.parametrize("command", ["style", "transfer", "edit", "batch"])
+def test_a_second_run_refuses_the_first_runs_folder_unless_overwrite(vsp_bin, place, command):
+    args = owned_runs(place)[command]
+    assert run(vsp_bin, *args(), cwd=place).returncode == 0
+    first = written(place / "out")
+    one_error_line(run(vsp_bin, *args(), cwd=place), "out holds the outputs of an earlier run", "--overwrite", code=1)
+    assert written(place / "out") == first
+    result = run(vsp_bin, *args("--overwrite"), cwd=place)
+    assert result.returncode == 0, result.stderr.decode()
+    assert written(place / "out") == first  # the same job: the same files, written again
+
+
+def test_overwrite_leaves_only_the_new_runs_outputs(vsp_bin, place):
+    """--style fire with a cat, then a dog and a fox: the folder holds the second run's alone. A
+    prompt renders one target (not the style's ten), two prompts two."""
+    assert run(vsp_bin, *style("-o", "out"), cwd=place).returncode == 0
+    assert sorted(path.name for path in written(place / "out")) == ["00_a-cat_s0.png", "grid.png", "reference.png"]
+    assert run(vsp_bin, *style("-o", "out", "-p", "a dog", "-p", "a fox", "--overwrite"), cwd=place).returncode == 0
+    names = [path.name for path in written(place / "out")]
+    targets = [name for name in names if name not in ("grid.png", "reference.png")]
+    assert len(targets) == 2 and all("dog" in name or "fox" in name for name in targets), names
+
+
+def test_a_folder_with_the_users_own_files_is_refused_even_with_overwrite(vsp_bin, place):
+    (place / "out").mkdir()
+    (place / "out" / "notes.txt").write_text("mine")
+    for extra in ((), ("--overwrite",)):
+        one_error_line(run(vsp_bin, *style("-o", "out", *extra), cwd=place), "files vsp did not write",
+                       "notes.txt", code=1)
+    assert written(place / "out") == [Path("notes.txt")]
+
+
+def test_generate_refuses_an_existing_file_unless_overwrite(vsp_bin, place):
+    assert run(vsp_bin, *generate("-o", "a.png"), cwd=place).returncode == 0
+    before = (place / "a.png").read_bytes()
+    one_error_line(run(vsp_bin, *generate("-o", "a.png", "-s", 7), cwd=place), "a.png exists", "--overwrite", code=1)
+    assert (place / "a.png").read_bytes() == before
+    assert run(vsp_bin, *generate("-o", "a.png", "-s", 7, "--overwrite"), cwd=place).returncode == 0
+    assert (place / "a.png").read_bytes() != before
+
+
+def test_batch_resume_keeps_the_batchs_outputs_and_refuses_another_runs(vsp_bin, place):
+    args = owned_runs(place)["batch"]
+    assert run(vsp_bin, *args(), cwd=place).returncode == 0
+    assert run(vsp_bin, *args("--resume"), cwd=place).returncode == 0
+    one_error_line(run(vsp_bin, *args("--resume", "--overwrite"), cwd=place), "--resume", "--overwrite", code=2)
+    # Another batch's outputs in the folder: --resume does not adopt them.
+    other = batch_file(place, {"mode": "generate", "name": "b", "prompt": "a dog"}, steps=1, width=64, height=64)
+    one_error_line(run(vsp_bin, "batch", other, "--model", exported("tiny"), "-q", "--out", "out", "--resume",
+                       cwd=place), "outputs of an earlier run", "a_s0.png", code=1)

@@ -15,6 +15,8 @@ struct CommonOptions {
   // One image per UNet call, so an image never depends on which others share its run
   // (README, "Reproducibility").
   bool deterministic = false;
+  // Replace an earlier run's outputs instead of refusing them (README, "Output files").
+  bool overwrite = false;
 };
 void add_common_options(CLI::App& app, CommonOptions& common);
 

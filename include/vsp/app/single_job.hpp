@@ -25,7 +25,8 @@ struct SingleJob {
   std::string latents;          // --save-latents as typed, a .npy name inside the folder ("": none)
   bool timings = false;         // --timings
   int64_t images_per_call = 0;  // PlanContext::batch_size
-  // generate writes named files into a folder others share, so it takes no lock.
+  // Whether the run owns its output folder (locked, recorded, never mixed with another run's
+  // files); generate writes named files into a folder others share: only those may not exist.
   bool lock_folder = true;
   // Names the outputs where the command's flags say (generate's --out) and gives the folder.
   std::function<Placement(PlannedJob&)> place;

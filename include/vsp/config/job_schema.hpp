@@ -33,6 +33,8 @@ struct OptionSpec {
   std::vector<std::string> choices;  // text: the valid values (empty: any)
   int64_t maximum = INT32_MAX;       // integer, number: the largest valid value
   std::string shown_default;         // the help's "(default X)" (with_default); empty: none, or it depends
+  // text with choices: maps other tools' spellings to a choice (e.g. sampling::sampler_from_alias)
+  std::string (*canonical)(const std::string&) = nullptr;
 };
 
 // A default as the help shows it: flags on/off, numbers as the shortest text that reads back.

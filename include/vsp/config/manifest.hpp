@@ -53,10 +53,11 @@ struct Manifest {
   static constexpr int kFormatVersion = 2;
 
   std::filesystem::path folder;
-  std::string family;  // one of kFamilies
-  std::string source;
-  std::string device;  // the device the modules were traced on
-  std::string dtype;   // fp32 | fp16 | bf16
+  std::string family;       // one of kFamilies
+  std::string source;       // the weights' origin: a checkpoint's file name or a hub id, never a path
+  std::string source_hash;  // a single checkpoint's sha256, first 10 hex digits (A1111's "Model hash")
+  std::string device;       // the device the modules were traced on
+  std::string dtype;        // fp32 | fp16 | bf16
   std::string vae_dtype;
   int latent_channels = 4;
   int vae_scale_factor = 8;

@@ -56,6 +56,13 @@ struct PlannedBatchJob {
 };
 
 // One key per model folder, so ./m, m/ and /abs/m load once.
+// Each shard writes its own summary; a whole batch writes summary.jsonl.
+std::string summary_file(const Shard& shard) {
+  return shard.count > 1
+             ? "summary-shard-" + std::to_string(shard.index) + "-of-" + std::to_string(shard.count) + ".jsonl"
+             : "summary.jsonl";
+}
+
 std::string model_key(const fs::path& model) {
   std::error_code ec;
   const auto canonical = fs::weakly_canonical(model, ec);
@@ -232,16 +239,26 @@ int run_batch(const BatchOptions& o, const CommonOptions& common) {
     work += job.planned->work;
   }
 
-  const std::string summary_name =
-      shard.count > 1 ? "summary-shard-" + std::to_string(shard.index) + "-of-" + std::to_string(shard.count) + ".jsonl"
-                      : "summary.jsonl";
+  const std::string summary_name = summary_file(shard);
   std::vector<fs::path> files{summary_name};
   for (const auto& job : planned)
     if (job.planned && shard.contains(job.source->index))
       for (const auto& file : output_files(*job.planned)) files.push_back(file);
   check_creatable(out, files);
-  // Shards of one batch share the folder; two runs of one shard (or of the whole batch) may not.
+  if (o.resume && common.overwrite)
+    throw UsageError("--resume keeps the batch's earlier outputs and --overwrite removes them: pass one");
+  // This shard's outputs, and the batch's (every shard's, with the summaries): shards of one
+  // batch share the folder, and a summary alone is no earlier output (the lock makes it).
+  RunFiles run_files{out, {files.begin() + 1, files.end()}, {}, ", or --resume to finish that batch"};
+  for (int index = 0; index < shard.count; ++index) run_files.ours.push_back(summary_file(Shard{index, shard.count}));
+  for (const auto& job : planned)
+    if (job.planned)
+      for (const auto& file : output_files(*job.planned)) run_files.ours.push_back(file);
+  // Two runs of one shard (or of the whole batch) may not share the folder.
   const OutputFolderLock lock(out, summary_name);
+  claim_output_folder(run_files, o.resume           ? EarlierOutputs::resume
+                                 : common.overwrite ? EarlierOutputs::overwrite
+                                                    : EarlierOutputs::refuse);
   // Each output folder once: a thousand generate jobs share one.
   std::set<fs::path> folders{out};
   for (const auto& job : planned)

@@ -18,6 +18,8 @@ void add_common_options(CLI::App& app, CommonOptions& common) {
   app.add_flag("--deterministic", common.deterministic,
                "One image per UNet call: each image byte-identical whatever --batch-size, --num or the jobs batched "
                "with it, at the cost of batching (README, Reproducibility)");
+  app.add_flag("--overwrite", common.overwrite,
+               "Replace the outputs an earlier run left where this one writes (without it, they are an error)");
 }
 
 }  // namespace vsp::app

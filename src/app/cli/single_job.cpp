@@ -19,6 +19,7 @@ namespace fs = std::filesystem;
 
 void run_single_job(const SingleJob& run, const CommonOptions& common) {
   const auto job = check_job_fields(run.job, run.mode.options, {}, FieldNaming::flag, "");
+  if (run.job.value("seed", nlohmann::json()) == -1) log::info("--seed -1: drew seed " + job["seed"].dump());
   fs::path latents_file;  // inside the output folder, as every file of the run
   if (!run.latents.empty()) {
     latents_file = inside_output_folder(run.latents, "--save-latents");
@@ -30,8 +31,17 @@ void run_single_job(const SingleJob& run, const CommonOptions& common) {
   const Placement placement = run.place(*planned);
   check_outputs(*planned, manifest, true, run.mode.memory_advice);
   check_run_files(*planned, placement.folder, latents_file);
+  RunFiles files{placement.folder, output_files(*planned), {}, ""};
+  if (!latents_file.empty()) files.mine.push_back(latents_file);
+  files.ours = files.mine;
+  const auto earlier = common.overwrite ? EarlierOutputs::overwrite : EarlierOutputs::refuse;
   std::optional<OutputFolderLock> lock;  // a run that fails leaves no folder it made behind
-  if (run.lock_folder) lock.emplace(placement.folder);
+  if (run.lock_folder) {
+    lock.emplace(placement.folder);
+    claim_output_folder(files, earlier);
+  } else {
+    check_named_files(files, earlier);
+  }
 
   const auto load_started = std::chrono::steady_clock::now();
   const auto model = [&] {

@@ -1,5 +1,6 @@
 #include "vsp/app/metadata.hpp"
 
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,6 +18,31 @@ std::string sampler_display_name(const std::string& sampler) {
   return sampler;
 }
 
+namespace {
+
+// The export folder's own name ("sdxl" for models/sdxl/), never its path.
+std::string folder_name(const models::Manifest& manifest) {
+  auto folder = std::filesystem::absolute(manifest.folder).lexically_normal();
+  if (folder.filename().empty()) folder = folder.parent_path();
+  return folder.filename().string();
+}
+
+// A1111's "Model hash" is the checkpoint's sha256 (first 10 hex digits), which model sites look
+// up; an export from a folder or hub id has no checkpoint file, so the export's own hash stands in.
+std::string a1111_model_hash(const models::Manifest& manifest) {
+  return manifest.source_hash.empty() ? manifest.hash : manifest.source_hash;
+}
+
+// A1111's "Model" is the checkpoint's name without its extension.
+std::string a1111_model_name(const models::Manifest& manifest) {
+  if (manifest.source.empty()) return folder_name(manifest);
+  const std::filesystem::path source(manifest.source);
+  return source.extension() == ".safetensors" || source.extension() == ".ckpt" ? source.stem().string()
+                                                                               : manifest.source;
+}
+
+}  // namespace
+
 io::TextChunks image_metadata(nlohmann::json job, const models::Manifest& manifest) {
   // The job as given repeats most of what the resolved fields say, a long prompt included: it keeps
   // only the fields that differ from the top-level field of the same name, so each text is stored once.
@@ -27,8 +53,10 @@ io::TextChunks image_metadata(nlohmann::json job, const models::Manifest& manife
       if (job.contains(field.key()) && job[field.key()] == field.value()) repeated.push_back(field.key());
     for (const std::string& key : repeated) given.erase(key);
   }
-  job["model"] = manifest.folder.string();
+  // The export's folder name, never its path (the user's directory layout stays private).
+  job["model"] = folder_name(manifest);
   job["model_hash"] = manifest.hash;
+  if (!manifest.source.empty()) job["model_source"] = manifest.source;
   job["vsp_version"] = vsp_version();
   std::ostringstream parameters;
   parameters << job.value("prompt", "") << "\n";
@@ -37,7 +65,7 @@ io::TextChunks image_metadata(nlohmann::json job, const models::Manifest& manife
   parameters << "Steps: " << job.value("steps", 0) << ", Sampler: " << sampler_display_name(job.value("sampler", ""))
              << ", CFG scale: " << job.value("cfg", 0.0) << ", Seed: " << job.value("seed", uint64_t{0})
              << ", Size: " << job.value("width", 0) << "x" << job.value("height", 0)
-             << ", Model hash: " << manifest.hash << ", Model: " << manifest.folder.filename().string()
+             << ", Model hash: " << a1111_model_hash(manifest) << ", Model: " << a1111_model_name(manifest)
              << ", Version: vsp " << vsp_version();
   return {{"parameters", parameters.str()}, {"vsp", job.dump()}};
 }

@@ -83,8 +83,12 @@ pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, cons
   const auto objects = job.value("object", std::vector<std::string>{});
   for (const auto& object : objects.empty() && prompts.empty() ? s.targets : objects)
     prompts.push_back(s.target_prompt(object));
+  // One target per prompt or object (a style's own targets have one seed each), unless the job
+  // gives a count (--num) or its own seeds.
   std::vector<uint64_t> seeds = job.value("seeds", s.seeds);
-  const size_t count = job.contains("num") ? job["num"].get<size_t>() : (seeds.empty() ? prompts.size() : seeds.size());
+  const size_t count = job.contains("num")     ? job["num"].get<size_t>()
+                       : job.contains("seeds") ? seeds.size()
+                                               : prompts.size();
   // Checked before the lists are built: each target's metadata repeats the whole target list.
   if (count + 1 > static_cast<size_t>(kMaxImagesPerJob))
     throw UsageError(std::to_string(count) + " targets is more than vsp makes in one job (" +

@@ -126,9 +126,18 @@ TEST(CheckJobFields, FloatWhereIntegerExpectedRejected) {
   EXPECT_EQ(check_generate({{"cfg", 7}})["cfg"], 7);
 }
 
+TEST(CheckJobFields, SeedMinusOneDrawsARecordedSeed) {
+  // A1111's convention: the job holds the drawn seed, so the image's metadata reproduces it.
+  const json first = check_generate({{"seed", -1}})["seed"], second = check_generate({{"seed", -1}})["seed"];
+  ASSERT_TRUE(first.is_number_unsigned() && second.is_number_unsigned());
+  EXPECT_NE(first, second);                             // two draws of 2^32 agree once in four billion runs
+  EXPECT_THROW(check_style({{"seeds", {-1}}}), Error);  // a list's seeds are given, never drawn
+}
+
 TEST(CheckJobFields, NegativeSeedsRejected) {
-  const std::string message = error_of([] { check_generate({{"seed", -1}}); });
-  EXPECT_TRUE(contains(message, "\"seed\" must be an integer from 0 to 4294967295, got -1")) << message;
+  const std::string message = error_of([] { check_generate({{"seed", -2}}); });
+  EXPECT_TRUE(contains(message, "\"seed\" must be an integer from 0 to 4294967295 (-1: a random one), got -2"))
+      << message;
   EXPECT_THROW(check_style({{"seeds", -3}}), Error);
   EXPECT_THROW(check_style({{"seeds", {1, -3}}}), Error);
   EXPECT_THROW(check_style({{"reference_seed", -1}}), Error);
@@ -237,7 +246,7 @@ TEST(AddJobOptions, BadFlagValuesAreUsageErrors) {
   EXPECT_THROW(checked(generate_schema(), {"x", "--steps", "ten"}), UsageError);
   EXPECT_THROW(checked(style_schema(), {"x", "--seeds", "1,x"}), UsageError);
   // A negative seed must not wrap round to a huge unsigned one.
-  EXPECT_THROW(checked(generate_schema(), {"x", "--seed", "-1"}), UsageError);
+  EXPECT_THROW(checked(generate_schema(), {"x", "--seed", "-2"}), UsageError);
   EXPECT_THROW(checked(style_schema(), {"x", "--seeds", "1,-2"}), UsageError);
   EXPECT_THROW(checked(generate_schema(), {"x", "--cfg", "nan"}), UsageError);
   EXPECT_THROW(checked(generate_schema(), {"x", "--steps", "0x10"}), UsageError);
@@ -271,6 +280,19 @@ TEST(JobSchema, HelpShowsDefaultsFromTheOneTable) {
   EXPECT_EQ(shown_default(true), "on");
   EXPECT_EQ(shown_default(0.75), "0.75");
   EXPECT_EQ(shown_default(50), "50");
+}
+
+TEST(CheckJobFields, SamplersTakeOtherToolsNames) {
+  EXPECT_EQ(check_generate({{"sampler", "DPM++ 2M"}})["sampler"], "dpmpp2m");
+  EXPECT_EQ(check_generate({{"sampler", "Euler"}})["sampler"], "euler");
+  EXPECT_EQ(check_generate({{"sampler", "DDIMScheduler"}})["sampler"], "ddim");
+  // A1111's ancestral and Karras samplers sample differently: not an alias of anything vsp has.
+  EXPECT_TRUE(contains(error_of([] { check_generate({{"sampler", "Euler a"}}); }), "unknown value \"Euler a\""));
+}
+
+TEST(CheckJobFields, LoraTagsAreRefused) {
+  const std::string message = error_of([] { check_generate({{"prompt", "a cat <lora:ink:0.8>"}}); });
+  EXPECT_TRUE(contains(message, "\"prompt\" holds an A1111 LoRA tag")) << message;
 }
 
 }  // namespace
