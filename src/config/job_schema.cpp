@@ -107,6 +107,32 @@ std::string shown_default(int value) { return std::to_string(value); }
 std::string shown_default(double value) { return values::shown(value); }
 std::string shown_default(const char* value) { return value; }
 
+OptionSpec shown_as(OptionSpec option, std::string placeholder) {
+  option.placeholder = std::move(placeholder);
+  return option;
+}
+
+namespace {
+
+// The help's name for an option's value: INT, FLOAT, TEXT, the choices, or the option's own.
+std::string placeholder(const OptionSpec& option) {
+  if (!option.placeholder.empty()) return option.placeholder;
+  switch (option.kind) {
+    case ValueKind::integer:
+    case ValueKind::seed:
+    case ValueKind::seed_list:
+      return "INT";
+    case ValueKind::number:
+      return "FLOAT";
+    case ValueKind::text:
+      return option.choices.empty() ? "TEXT" : join(option.choices, "|");
+    default:
+      return "TEXT";
+  }
+}
+
+}  // namespace
+
 std::string help_text(const OptionSpec& option) {
   return option.shown_default.empty() ? option.help : option.help + " (default " + option.shown_default + ")";
 }
@@ -138,7 +164,7 @@ void add_job_options(CLI::App& app, const std::vector<OptionSpec>& options, json
       added->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a repeated flag: the last one wins
     }
     if (option.delimiter) added->delimiter(option.delimiter);
-    if (!option.choices.empty()) added->description(help + ": " + expected(option));
+    added->type_name(placeholder(option));
   }
 }
 
@@ -155,6 +181,7 @@ CLI::Option* add_integer_flag(CLI::App& app, const std::string& flags, int64_t& 
             out = *v;
           },
           help)
+      ->type_name("INT")
       ->default_str(std::to_string(out));
 }
 
@@ -175,6 +202,7 @@ CLI::Option* add_number_flag(CLI::App& app, const std::string& flags, double& ou
             out = *v;
           },
           help)
+      ->type_name("FLOAT")
       ->default_str(fallback.str());
 }
 

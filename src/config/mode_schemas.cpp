@@ -36,7 +36,9 @@ std::vector<OptionSpec> with_control_options(std::vector<OptionSpec> options) {
            0,
            0,
            {"canny", "depth", "depth-map"}},
-          {"control_image", "--control-image", ValueKind::text, "The picture (PNG or JPEG) the control map comes from"},
+          shown_as({"control_image", "--control-image", ValueKind::text,
+                    "The picture (PNG or JPEG) the control map comes from, or a folder of them"},
+                   "FILE|DIR"),
           with_default(
               OptionSpec{
                   "control_scale", "--control-scale", ValueKind::number, "ControlNet strength, 0-10", 0, 0, {}, 10},
@@ -118,16 +120,20 @@ const ModeSchema& style_schema() {
   static const ModeSchema schema{
       "style", "Visual style prompting (the same as vsp --style ...)",
       with_control_options({
-          {"style", "--style", ValueKind::text, "Style name (configs/styles/<name>.json; vsp styles lists them)"},
-          {"style_image", "--style-image", ValueKind::text, "Take the style from this picture (PNG or JPEG) instead"},
+          shown_as(
+              {"style", "--style", ValueKind::text, "Style name (configs/styles/<name>.json; vsp styles lists them)"},
+              "NAME"),
+          shown_as({"style_image", "--style-image", ValueKind::text,
+                    "Take the style from this picture (PNG or JPEG) instead"},
+                   "FILE"),
           {"style_prompt", "--style-prompt", ValueKind::text,
            "With --style-image: what the picture shows (default: its file name)"},
           {"object", "--object", ValueKind::text_list, "Target object, put into the style's template (repeatable)"},
           {"prompt", "-p,--prompt", ValueKind::text_list, "Target prompt used as given (repeatable)"},
-          {"template", "--template", ValueKind::text,
-           "Prompt template by name (configs/templates.json; vsp styles --templates lists them) for the reference and "
-           "the "
-           "targets, with its negative; with --style-image, for the targets"},
+          shown_as({"template", "--template", ValueKind::text,
+                    "Prompt template by name (configs/templates.json; vsp styles --templates lists them) for the "
+                    "reference and the targets, with its negative; with --style-image, for the targets"},
+                   "NAME"),
           {"num",
            "--num",
            ValueKind::integer,
@@ -191,7 +197,8 @@ const ModeSchema& style_schema() {
            "Step of the attention maps, from 0 (default: the middle step); must be a swapping step", 0},
           {"attention_layers", "--attention-layers", ValueKind::text_list,
            "Swapped layers the maps average over, of one resolution (default: the finest swapped ones)", 0, ','},
-          {"styles", "--styles", ValueKind::text, "Style folder (default: configs/styles, or $VSP_STYLES)"},
+          shown_as({"styles", "--styles", ValueKind::text, "Style folder (default: configs/styles, or $VSP_STYLES)"},
+                   "DIR"),
           vae_tiling_option(),
       }),
       "lower --num, --batch-size, --width or --height", CommandKind::style_folder};
@@ -203,8 +210,11 @@ const ModeSchema& transfer_schema() {
       "transfer",
       "Restyle content pictures with style pictures (StyleID style injection)",
       {
-          {"content", "--content", ValueKind::text, "Content picture, or a folder of them (PNG or JPEG)"},
-          {"style", "--style", ValueKind::text, "Style picture, or a folder of them: every (content, style) pair runs"},
+          shown_as({"content", "--content", ValueKind::text, "Content picture, or a folder of them (PNG or JPEG)"},
+                   "FILE|DIR"),
+          shown_as({"style", "--style", ValueKind::text,
+                    "Style picture, or a folder of them: every (content, style) pair runs"},
+                   "FILE|DIR"),
           with_default(OptionSpec{"gamma",
                                   "--gamma",
                                   ValueKind::number,
@@ -260,7 +270,9 @@ const ModeSchema& edit_schema() {
       "Edit an image by editing its prompt (prompt-to-prompt)",
       {
           {"prompt", "-p,--prompt", ValueKind::text, "The source prompt (with --image: what the image shows)"},
-          {"image", "--image", ValueKind::text, "Edit this picture (PNG or JPEG) instead of generating the source"},
+          shown_as(
+              {"image", "--image", ValueKind::text, "Edit this picture (PNG or JPEG) instead of generating the source"},
+              "FILE"),
           {"inversion",
            "--inversion",
            ValueKind::text,
@@ -271,9 +283,10 @@ const ModeSchema& edit_schema() {
            0,
            0,
            {"null-text", "negative-prompt", "ddim"}},
-          {"save_null_text", "--save-null-text", ValueKind::text,
-           "With --inversion null-text: also write the optimised embeddings [steps, 77, C] to this .npy inside the "
-           "output folder"},
+          shown_as({"save_null_text", "--save-null-text", ValueKind::text,
+                    "With --inversion null-text: also write the optimised embeddings [steps, 77, C] to this .npy "
+                    "inside the output folder"},
+                   "FILE"),
           {"to", "--to", ValueKind::text_list,
            "An edited prompt (repeatable; absent: the source, for --reweight alone)"},
           {"edit_mode",
@@ -330,8 +343,9 @@ const ModeSchema& edit_schema() {
               OptionSpec{"source_pooled", "--source-pooled,!--no-source-pooled", ValueKind::flag,
                          "SDXL: the edits take the source's pooled embedding while cross-attention is replaced"},
               defaults::edit::source_pooled),
-          {"save_attention", "--save-attention", ValueKind::text,
-           "Write each prompt's cross-attention maps per token into this folder inside the output folder"},
+          shown_as({"save_attention", "--save-attention", ValueKind::text,
+                    "Write each prompt's cross-attention maps per token into this folder inside the output folder"},
+                   "DIR"),
           {"attention_res", "--attention-res", ValueKind::integer,
            "Side of the maps' grid, in tokens, on the image's shorter side (default: latent / 4)", 1},
           vae_tiling_option(),

@@ -132,9 +132,16 @@ std::filesystem::path default_styles_folder() {
 namespace {
 
 void require_style_folder(const std::filesystem::path& folder) {
-  if (!is_folder(folder))
+  if (is_folder(folder)) return;
+  const char* env = std::getenv("VSP_STYLES");
+  if (env && *env && folder == env)
     throw Error("style folder " + folder.string() +
-                " does not exist; fix --styles or VSP_STYLES (unset it to use the shipped configs/styles)");
+                " (VSP_STYLES) does not exist; fix VSP_STYLES, or unset it to use the shipped styles");
+  if (folder == shipped_config("styles"))
+    throw Error(
+        "vsp's shipped styles are not beside this binary (no configs/styles or share/vsp/configs/styles "
+        "above it); install vsp with cmake --install (README, Install), or pass --styles DIR");
+  throw Error("style folder " + folder.string() + " does not exist; fix --styles");
 }
 
 }  // namespace

@@ -17,8 +17,11 @@ std::filesystem::path shipped_config(const std::string& name) {
   std::error_code error;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", error);
   if (!error) {
+    // A build (build/vsp beside the source's configs/) or an install (PREFIX/bin/vsp and
+    // PREFIX/share/vsp/configs/), wherever it was copied or installed to.
     for (auto dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path())
-      if (std::filesystem::exists(dir / "configs" / name)) return dir / "configs" / name;
+      for (const auto& configs : {dir / "configs", dir / "share" / "vsp" / "configs"})
+        if (std::filesystem::exists(configs / name)) return configs / name;
   }
   return std::filesystem::path("configs") / name;
 }

@@ -1,5 +1,8 @@
 #include "vsp/config/suggest.hpp"
 
+#include <cctype>
+#include <map>
+
 #include <algorithm>
 #include <utility>
 
@@ -21,6 +24,35 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
+// "--cfg-scale", "cfg_scale" and "CFG_Scale" all read "cfg_scale".
+std::string plain_name(const std::string& name) {
+  std::string plain = name.substr(name.find_first_not_of('-') == std::string::npos ? 0 : name.find_first_not_of('-'));
+  for (char& c : plain) c = c == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return plain;
+}
+
+// The candidate that other tools' name for it means, spelled as the candidates are: A1111's,
+// diffusers' and stable-diffusion.cpp's names for vsp's options; "" when `word` is none of them.
+std::string by_meaning(const std::string& word, const std::vector<std::string>& candidates) {
+  static const std::map<std::string, std::string> meanings = {{"cfg_scale", "cfg"},
+                                                              {"guidance_scale", "cfg"},
+                                                              {"sampler_name", "sampler"},
+                                                              {"sampling_method", "sampler"},
+                                                              {"scheduler", "sampler"},
+                                                              {"negative_prompt", "negative"},
+                                                              {"num_inference_steps", "steps"},
+                                                              {"sample_steps", "steps"},
+                                                              {"num_images_per_prompt", "num"},
+                                                              {"batch_count", "num"},
+                                                              {"n_iter", "num"},
+                                                              {"output", "out"}};
+  const auto meaning = meanings.find(plain_name(word));
+  if (meaning == meanings.end()) return "";
+  for (const auto& candidate : candidates)
+    if (plain_name(candidate) == meaning->second) return candidate;
+  return "";
+}
+
 }  // namespace
 
 std::vector<std::string> closest(const std::string& word, const std::vector<std::string>& candidates, size_t limit) {
@@ -40,6 +72,8 @@ std::vector<std::string> closest(const std::string& word, const std::vector<std:
 
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates,
                          const std::string& quote) {
+  if (const auto meant = by_meaning(word, candidates); !meant.empty())
+    return "; did you mean " + quote + meant + quote + "?";
   const auto near = closest(word, candidates, 1);
   return near.empty() ? "" : "; did you mean " + quote + near[0] + quote + "?";
 }

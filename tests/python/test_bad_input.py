@@ -284,9 +284,9 @@ def test_selections_that_select_nothing_are_errors(vsp_bin, tiny_model, tmp_path
 def test_exact_layer_names_and_wide_slices_are_valid(vsp_bin, tiny_model, tmp_path):
     layers = json.loads((tiny_model / "manifest.json").read_text())["attention_layers"]
     name = [layer["name"] for layer in layers if layer["kind"] == "self"][-1]
-    for selection in (name, "self[-99999999999:]"):
+    for index, selection in enumerate((name, "self[-99999999999:]")):
         result = run(vsp_bin, "--style", "flames", "--model", tiny_model, "--steps", 2, "--num", 1, "--layers", selection,
-                     "-q", "--out", tmp_path / "o")
+                     "-q", "--out", tmp_path / f"o{index}")
         assert result.returncode == 0, result.stderr
 
 

@@ -53,7 +53,8 @@ def pngs(folder):
 
 
 def hidden_files(folder):
-    return [p for p in folder.rglob(".*")]
+    """Temporaries left behind: hidden files other than the run's record of its outputs."""
+    return [p for p in folder.rglob(".*") if p.name != ".vsp-run.json"]
 
 
 def summary(path):

@@ -51,6 +51,8 @@ def test_png_carries_parameters_and_job(run_vsp, tiny_model, tmp_path):
     job = json.loads(image.text["vsp"])
     assert job["mode"] == "generate" and job["negative"] == "blurry" and job["sampler"] == "dpmpp2m"
     assert job["seed"] == 3 and job["steps"] == 4 and len(job["model_hash"]) == 16
+    # No path of the user's: the export goes by its folder's name.
+    assert job["model"] == "tiny" and str(tiny_model.parent) not in image.text["vsp"] + parameters
 
 
 def test_seed_changes_the_image(run_vsp, tiny_model, tmp_path):

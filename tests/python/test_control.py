@@ -87,7 +87,7 @@ def controlled_generate(run_vsp, model, tmp_path, name, kind, picture, scale):
     run_vsp("generate", "--model", model, "--prompt", PROMPT, "--negative", NEGATIVE, "--steps", 3, "--cfg", 5,
             "--seed", 11, "--width", 64, "--height", 64, "--control", kind, "--control-image", picture,
             "--control-scale", scale, "--out", tmp_path / f"{name}.png", "--save-latents", f"{name}.npy",
-            "-q")
+            "-q", "--overwrite")  # a rerun under one name replaces the last
     image = np.asarray(Image.open(tmp_path / f"{name}.png").convert("RGB"), dtype=np.float32) / 255
     control = np.asarray(Image.open(tmp_path / f"{name}_control.png").convert("RGB")).astype(int)
     return np.load(tmp_path / f"{name}.npy"), image, control
@@ -147,11 +147,12 @@ def test_control_errors(vsp_bin, tiny_model, tmp_path, args, words):
     assert written(out) == []
 
 
-def test_control_without_a_controlnet_says_how_to_export_one(vsp_bin, tmp_path):
+def test_control_on_an_sd1_export_says_controlnets_need_sdxl(vsp_bin, tmp_path):
     control_source(tmp_path / "source.png", 64, 64)
     result = run(vsp_bin, "generate", "--model", DATA / "sd1-tiny", "--prompt", "a", "--steps", 2, "--control",
                  "canny", "--control-image", tmp_path / "source.png", "--out", tmp_path / "a.png")
-    one_error_line(result, "has no canny ControlNet", "--controlnet canny=")
+    # Family-correct advice: no SDXL ControlNet export command for an SD 1.x model.
+    one_error_line(result, "ControlNets run with SDXL exports", "sd1 export")
     assert not (tmp_path / "a.png").exists()
 
 
@@ -261,7 +262,7 @@ def test_control_folder_runs_once_per_picture(run_vsp, tiny_model, tmp_path):
     run_vsp("--style", "controlled", "--styles", tmp_path / "styles", "--model", tiny_model, "-q",
             "--control", "canny", "--control-image", pictures, "--out", tmp_path / "style")
     for name in ("bird", "car"):
-        files = {p.name for p in (tmp_path / "style" / name).iterdir()}
+        files = {p.name for p in (tmp_path / "style" / name).iterdir() if not p.name.startswith(".")}
         assert {"reference.png", "grid.png", "control.png"} <= files and len(files) == 4
 
     # A jobs file: the runs are named "<job>_<picture>".

@@ -89,7 +89,7 @@ def vsp_edit(run_vsp, model, r, out, edits_given=True):
     run_vsp("edit", "--model", exported(model), *cli_args(r, edits_given), "--out", out, "--save-latents",
             "latents.npy", "-q")
     edits = len(r.edits)
-    assert sorted(p.name for p in out.iterdir()) == sorted(output_names(edits) + ["latents.npy"])
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(output_names(edits) + ["latents.npy"])
     images = np.stack([read_png(out / "source.png"), *[read_png(out / f"edit_{e}.png") for e in range(1, edits + 1)]])
     Image.open(out / "grid.png").verify()
     return np.load(latents_path), images

@@ -33,7 +33,7 @@ def test_style_on_sd1_chunkings_stay_within_the_bound(run_vsp, sd1_model, tmp_pa
     for batch in (1, 4):
         run_vsp(*run_args(kind, sd1_model, tmp_path, tmp_path / f"b{batch}", "--num", 4, "--batch-size", batch, *SIZE))
     run_vsp(*run_args(kind, sd1_model, tmp_path, tmp_path / "det", "--num", 4, "--deterministic", *SIZE))
-    one, four = sorted((tmp_path / "b1").iterdir()), sorted((tmp_path / "b4").iterdir())
+    one, four = sorted((tmp_path / "b1").glob("*.png")), sorted((tmp_path / "b4").glob("*.png"))
     assert [p.name for p in one] == [p.name for p in four] and len(targets(tmp_path / "b1")) == 4
     for a, b in zip(one, four):
         assert_within_chunking_bound(pixels(a), pixels(b), f"{a.name}, --batch-size 1 against 4")

@@ -35,7 +35,7 @@ def vsp_generate(run_vsp, model, tmp_path, sampler, prompt, negative, steps, cfg
     out, latents = tmp_path / "out.png", tmp_path / "latents.npy"
     args = ["generate", "--model", model, "--prompt", prompt, "--steps", steps, "--cfg", cfg, "--seed", seed,
             "--width", width, "--height", height, "--sampler", sampler, "--num", num, "--out", out,
-            "--save-latents", latents.name, "--quiet"]
+            "--save-latents", latents.name, "--quiet", "--overwrite"]  # each call replaces the last
     if negative is not None:
         args += ["--negative", negative]
     run_vsp(*args)

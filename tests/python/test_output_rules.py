@@ -220,14 +220,15 @@ def test_a_second_run_refuses_the_first_runs_folder_unless_overwrite(vsp_bin, pl
 
 
 def test_overwrite_leaves_only_the_new_runs_outputs(vsp_bin, place):
-    """--style fire with a cat, then a dog and a fox: the folder holds the second run's alone. A
-    prompt renders one target (not the style's ten), two prompts two."""
-    assert run(vsp_bin, *style("-o", "out"), cwd=place).returncode == 0
-    assert sorted(path.name for path in written(place / "out")) == ["00_a-cat_s0.png", "grid.png", "reference.png"]
+    """--style fire with a cat at seed 5, then with a cat, a dog and a fox: the folder holds the
+    second run's alone. A prompt renders one target (not the style's ten), three prompts three."""
+    assert run(vsp_bin, *style("-o", "out", "--seeds", 5), cwd=place).returncode == 0
+    outputs = sorted(path.name for path in written(place / "out"))
+    assert outputs == [".vsp-run.json", "00_a-cat_s5.png", "grid.png", "reference.png"], outputs
     assert run(vsp_bin, *style("-o", "out", "-p", "a dog", "-p", "a fox", "--overwrite"), cwd=place).returncode == 0
-    names = [path.name for path in written(place / "out")]
-    targets = [name for name in names if name not in ("grid.png", "reference.png")]
-    assert len(targets) == 2 and all("dog" in name or "fox" in name for name in targets), names
+    outputs = sorted(path.name for path in written(place / "out"))
+    assert outputs == [".vsp-run.json", "00_a-cat_s0.png", "01_a-dog_s1.png", "02_a-fox_s2.png", "grid.png",
+                       "reference.png"], outputs
 
 
 def test_a_folder_with_the_users_own_files_is_refused_even_with_overwrite(vsp_bin, place):

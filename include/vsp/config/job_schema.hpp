@@ -35,7 +35,11 @@ struct OptionSpec {
   std::string shown_default;         // the help's "(default X)" (with_default); empty: none, or it depends
   // text with choices: maps other tools' spellings to a choice (e.g. sampling::sampler_from_alias)
   std::string (*canonical)(const std::string&) = nullptr;
+  std::string placeholder;  // the help's name for the value (FILE, DIR); empty: from the kind
 };
+
+// An option whose value the help shows as `placeholder` ("FILE", "DIR", "FILE|DIR", "NAME").
+OptionSpec shown_as(OptionSpec option, std::string placeholder);
 
 // A default as the help shows it: flags on/off, numbers as the shortest text that reads back.
 std::string shown_default(bool value);

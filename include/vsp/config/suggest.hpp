@@ -8,7 +8,8 @@ namespace vsp {
 // Candidates ordered by edit distance to `word`, the close ones only (for "did you mean").
 std::vector<std::string> closest(const std::string& word, const std::vector<std::string>& candidates, size_t limit = 3);
 
-// "; did you mean "seed"?" with the closest candidate in `quote`s, or "" when none is close.
+// "; did you mean "seed"?" with the candidate that other tools' name `word` means (A1111's
+// "cfg_scale": "cfg"), else the closest, in `quote`s; "" when none is close.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates,
                          const std::string& quote = "\"");
 

@@ -328,8 +328,10 @@ int run_batch(const BatchOptions& o, const CommonOptions& common) {
 Action add_batch_command(CLI::App& app, CommonOptions& common) {
   auto options = std::make_shared<BatchOptions>();
   auto* cmd = app.add_subcommand("batch", "Run the jobs of a JSON jobs file (see the README for the format)");
-  cmd->add_option("jobs", options->jobs_file, "Jobs file: {\"defaults\": {...}, \"jobs\": [...]}")->required();
-  cmd->add_option("-o,--out", options->out, "Output folder (default: out/<jobs file name>)");
+  cmd->add_option("jobs", options->jobs_file, "Jobs file: {\"defaults\": {...}, \"jobs\": [...]}")
+      ->type_name("FILE")
+      ->required();
+  cmd->add_option("-o,--out", options->out, "Output folder (default: out/<jobs file name>)")->type_name("DIR");
   cmd->add_flag("--resume", options->resume, "Skip jobs whose images already exist with the same metadata");
   cmd->add_option("--shard", options->shard,
                   "Run shard INDEX/COUNT: the jobs whose index % COUNT == INDEX (default: from SLURM_ARRAY_TASK_ID or "
@@ -338,8 +340,10 @@ Action add_batch_command(CLI::App& app, CommonOptions& common) {
                    "Images per UNet call; generate jobs that fit are batched");
   cmd->add_flag("--log-json", options->log_json, "Progress as JSON lines on stdout instead of bars");
   cmd->add_flag("--timings", options->timings, "Print the load and generation times and each phase's (for benchmarks)");
-  cmd->add_option("--check", options->golden, "After the batch, compare the images with this golden folder");
+  cmd->add_option("--check", options->golden, "After the batch, compare the images with this golden folder")
+      ->type_name("DIR");
   cmd->add_option("--report", options->check.report, "With --check: folder for junit.xml and diff images")
+      ->type_name("DIR")
       ->capture_default_str();
   add_check_thresholds(*cmd, options->check);
   add_common_options(*cmd, common);

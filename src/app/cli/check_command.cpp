@@ -20,10 +20,11 @@ Action add_check_command(CLI::App& app, CommonOptions& /*common: check loads no 
       "Compares every PNG under --actual with the one at the same path under --golden (hidden files skipped).\n"
       "Exit 0: all pass; 1: a regression (too different, other size, unreadable); 2: images missing or extra.\n"
       "Writes REPORT/junit.xml, and REPORT/diffs/<file> (golden | actual | difference x8) for each regression.");
-  cmd->add_option("--golden", options->golden, "Folder of the expected images")->required();
-  cmd->add_option("--actual", options->actual, "Folder of the images to check")->required();
+  cmd->add_option("--golden", options->golden, "Folder of the expected images")->type_name("DIR")->required();
+  cmd->add_option("--actual", options->actual, "Folder of the images to check")->type_name("DIR")->required();
   add_check_thresholds(*cmd, *options);
   cmd->add_option("--report", options->report, "Folder for junit.xml and diffs/ (created as needed)")
+      ->type_name("DIR")
       ->default_str(options->report.string());
   return [options] { return run_check(*options); };
 }

@@ -74,13 +74,25 @@ std::string memory_advice(const std::string& command) {
   return "lower the size";
 }
 
+// CLI11's help, with a negatable flag shown as "--x,--no-x" rather than "--x,--no-x{false}".
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_name(const CLI::Option* option, bool is_positional) const override {
+    auto name = CLI::Formatter::make_option_name(option, is_positional);
+    for (const std::string mark : {"{false}", "{true}"})
+      for (auto at = name.find(mark); at != std::string::npos; at = name.find(mark)) name.erase(at, mark.size());
+    return name;
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace vsp::app;
   CLI::App app{
       "vsp " + vsp_version() +
-      ": Stable Diffusion XL from TorchScript exports, with visual style prompting.\n"
+      ": Stable Diffusion (SDXL, SD 1.x and 2.x) from TorchScript exports, with visual style prompting, "
+      "style injection and prompt-to-prompt editing.\n"
       "Examples:\n"
       "  vsp --style fire                        the fire style on its default objects\n"
       "  vsp --style watercolor --object \"a fox\" --num 4 --out foxes\n"
@@ -90,6 +102,7 @@ int main(int argc, char** argv) {
       "  vsp batch jobs.json --out renders --resume   every job of a jobs file\n"
       "  vsp check --golden golden --actual out    compare images for CI (exit 1: regression, 2: missing/extra)\n"
       "Run vsp COMMAND --help for a command's flags. Exit codes: 0 done, 1 error, 2 usage error, 130 interrupted."};
+  app.formatter(std::make_shared<HelpFormatter>());  // before the subcommands, which copy it
   app.set_version_flag("--version", vsp_version());
   app.require_subcommand(0, 1);
   CommonOptions common;

@@ -22,9 +22,10 @@ Action add_folder_command(CLI::App& app, CommonOptions& common, const Mode& mode
   options->out = "out/" + mode.name;
   auto* cmd = app.add_subcommand(mode.name, mode.description);
   add_job_options(*cmd, mode.options, options->job);
-  cmd->add_option("-o,--out", options->out, "Output folder")->capture_default_str();
+  cmd->add_option("-o,--out", options->out, "Output folder")->type_name("DIR")->capture_default_str();
   cmd->add_option("--save-latents", options->latents_out,
-                  "Also write the final latents as a .npy file in the output folder");
+                  "Also write the final latents as a .npy file in the output folder")
+      ->type_name("FILE");
   cmd->add_flag("--timings", options->timings, "Print the model load and generation times (for benchmarks)");
   add_common_options(*cmd, common);
   return [&mode, options, &common] {

@@ -65,9 +65,11 @@ Action add_named_files_command(CLI::App& app, CommonOptions& common, const Mode&
   auto* cmd = app.add_subcommand(mode.name, mode.description);
   add_job_options(*cmd, mode.options, options->job);
   cmd->add_option("-o,--out", options->out, "Output PNG (several images: out-0.png, out-1.png, ...)")
+      ->type_name("FILE")
       ->capture_default_str();
   cmd->add_option("--save-latents", options->latents_out,
-                  "Also write the final latents as a .npy file in --out's folder");
+                  "Also write the final latents as a .npy file in --out's folder")
+      ->type_name("FILE");
   cmd->add_flag("--timings", options->timings, "Print the model load and generation times (for benchmarks)");
   add_common_options(*cmd, common);
   return [&mode, options, &common] {

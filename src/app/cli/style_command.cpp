@@ -32,7 +32,7 @@ void run_style(const Mode& mode, const StyleOptions& o, const CommonOptions& com
 void add_style_options(CLI::App& app, const Mode& mode, StyleOptions& o) {
   add_job_options(app, mode.options, o.job);
   app.add_flag("--timings", o.timings, "Print the model load and generation times (for benchmarks)");
-  app.add_option("-o,--out", o.out, "Output folder (default: out/<style>)");
+  app.add_option("-o,--out", o.out, "Output folder (default: out/<style>)")->type_name("DIR");
 }
 
 }  // namespace

@@ -122,6 +122,10 @@ pipeline::ControlSettings plan_control(const nlohmann::json& job, const PlanCont
   }
   const std::string control = job["control"];
   const auto kind = pipeline::controlnet_kind(control);
+  if (!context.manifest.controlnets.count(kind) && context.manifest.family != "sdxl")
+    throw Error("--control " + control + ": ControlNets run with SDXL exports, and model folder '" +
+                context.manifest.folder.string() + "' is an " + context.manifest.family +
+                " export; use an SDXL model (vsp has no SD 1.x/2.x ControlNet yet)");
   if (!context.manifest.controlnets.count(kind))
     throw Error("--control " + control + ": model folder '" + context.manifest.folder.string() + "' has no " + kind +
                 " ControlNet; export the model with scripts/export.py ... --controlnet " + kind +

@@ -33,12 +33,12 @@ std::string a1111_model_hash(const models::Manifest& manifest) {
   return manifest.source_hash.empty() ? manifest.hash : manifest.source_hash;
 }
 
-// A1111's "Model" is the checkpoint's name without its extension.
+// A1111's "Model" is the checkpoint's name without its extension; an export from a folder or
+// hub id goes by its own folder's name.
 std::string a1111_model_name(const models::Manifest& manifest) {
-  if (manifest.source.empty()) return folder_name(manifest);
   const std::filesystem::path source(manifest.source);
-  return source.extension() == ".safetensors" || source.extension() == ".ckpt" ? source.stem().string()
-                                                                               : manifest.source;
+  if (source.extension() == ".safetensors" || source.extension() == ".ckpt") return source.stem().string();
+  return folder_name(manifest);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "vsp/config/job_schema.hpp"
 #include "vsp/config/modes.hpp"
+#include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
 
 namespace vsp::app {
@@ -293,6 +294,25 @@ TEST(CheckJobFields, SamplersTakeOtherToolsNames) {
 TEST(CheckJobFields, LoraTagsAreRefused) {
   const std::string message = error_of([] { check_generate({{"prompt", "a cat <lora:ink:0.8>"}}); });
   EXPECT_TRUE(contains(message, "\"prompt\" holds an A1111 LoRA tag")) << message;
+}
+
+TEST(CheckJobFields, OtherToolsFieldNamesSuggestTheirMeaning) {
+  // By meaning, not spelling: "cfg_scale" is closer to "control_scale" by edit distance.
+  EXPECT_TRUE(contains(error_of([] { check_generate({{"cfg_scale", 7}}); }), "did you mean \"cfg\"?"));
+  EXPECT_TRUE(contains(error_of([] { check_generate({{"sampler_name", "Euler"}}); }), "did you mean \"sampler\"?"));
+  EXPECT_TRUE(contains(error_of([] { check_generate({{"negative_prompt", "x"}}); }), "did you mean \"negative\"?"));
+  EXPECT_EQ(did_you_mean("--cfg-scale", {"--control-scale", "--cfg"}, ""), "; did you mean --cfg?");
+}
+
+TEST(AddJobOptions, HelpNamesEachValuesKind) {
+  CLI::App app;
+  json job;
+  add_job_options(app, generate_schema().options, job);
+  const std::string help = app.help();
+  EXPECT_TRUE(contains(help, "--steps INT")) << help;
+  EXPECT_TRUE(contains(help, "--cfg FLOAT")) << help;
+  EXPECT_TRUE(contains(help, "--sampler euler|ddim|dpmpp2m")) << help;
+  EXPECT_TRUE(contains(help, "--control-image FILE|DIR")) << help;
 }
 
 }  // namespace
