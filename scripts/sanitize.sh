@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The unit tests under AddressSanitizer and UndefinedBehaviorSanitizer: builds the torch-free test
-# binaries (unit_io, unit_text, unit_config, unit_models) in build-asan with
+# binaries (unit_io, unit_text, unit_config) in build-asan with
 #   -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 # (clang when installed, else gcc) and runs them on build/testdata, which scripts/test.sh writes.
 # VSP_SANITIZE_TORCH=1 builds and runs every unit test, the torch-linked ones too, in
