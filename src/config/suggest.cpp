@@ -26,7 +26,8 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 
 // "--cfg-scale", "cfg_scale" and "CFG_Scale" all read "cfg_scale".
 std::string plain_name(const std::string& name) {
-  std::string plain = name.substr(name.find_first_not_of('-') == std::string::npos ? 0 : name.find_first_not_of('-'));
+  const auto start = name.find_first_not_of('-');
+  std::string plain = start == std::string::npos ? "" : name.substr(start);
   for (char& c : plain) c = c == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return plain;
 }

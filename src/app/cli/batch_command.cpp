@@ -194,6 +194,8 @@ class BatchRun {
 };
 
 int run_batch(const BatchOptions& o, const CommonOptions& common) {
+  if (o.resume && common.overwrite)
+    throw UsageError("--resume keeps the batch's earlier outputs and --overwrite removes them: pass one");
   const auto started = std::chrono::steady_clock::now();
   const auto batch = load_batch_file(o.jobs_file, common.model);
   const Shard shard = !o.shard.empty() ? parse_shard(o.shard) : shard_from_environment(std::getenv).value_or(Shard{});
@@ -240,20 +242,19 @@ int run_batch(const BatchOptions& o, const CommonOptions& common) {
   }
 
   const std::string summary_name = summary_file(shard);
-  std::vector<fs::path> files{summary_name};
-  for (const auto& job : planned)
-    if (job.planned && shard.contains(job.source->index))
-      for (const auto& file : output_files(*job.planned)) files.push_back(file);
-  check_creatable(out, files);
-  if (o.resume && common.overwrite)
-    throw UsageError("--resume keeps the batch's earlier outputs and --overwrite removes them: pass one");
   // This shard's outputs, and the batch's (every shard's, with the summaries): shards of one
   // batch share the folder, and a summary alone is no earlier output (the lock makes it).
-  RunFiles run_files{out, {files.begin() + 1, files.end()}, {}, ", or --resume to finish that batch"};
-  for (int index = 0; index < shard.count; ++index) run_files.ours.push_back(summary_file(Shard{index, shard.count}));
+  RunFiles run_files{out, {}, {}, ", or --resume to finish that batch"};
   for (const auto& job : planned)
     if (job.planned)
-      for (const auto& file : output_files(*job.planned)) run_files.ours.push_back(file);
+      for (const auto& file : output_files(*job.planned)) {
+        run_files.ours.push_back(file);
+        if (shard.contains(job.source->index)) run_files.mine.push_back(file);
+      }
+  for (int index = 0; index < shard.count; ++index) run_files.ours.push_back(summary_file(Shard{index, shard.count}));
+  auto files = run_files.mine;
+  files.push_back(summary_name);
+  check_creatable(out, files);
   // Two runs of one shard (or of the whole batch) may not share the folder.
   const OutputFolderLock lock(out, summary_name);
   claim_output_folder(run_files, o.resume           ? EarlierOutputs::resume
