@@ -1,77 +1,20 @@
 // The modes' options, torch-free; their planners are in src/app/jobs/<mode>_job.cpp.
 #include "vsp/config/modes.hpp"
 
+#include "mode_options.hpp"
+
 #include "vsp/config/defaults.hpp"
 #include "vsp/config/sampler_names.hpp"
 #include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
 
 namespace vsp::app {
-namespace {
-
-// Guidance past 100 only burns the image; the paper's warm-up uses 20.
-constexpr int64_t kMaxGuidance = 100;
-constexpr int64_t kMaxImages = kMaxImagesPerJob;
-
-OptionSpec vae_tiling_option() {
-  return {"vae_tiling",
-          "--vae-tiling",
-          ValueKind::text,
-          "VAE decode in tiles: auto (images over 4 tiles' area, 2048x2048 on SDXL), on (over one tile), off",
-          0,
-          0,
-          {"auto", "on", "off"}};
-}
-
-// ControlNet: the same flags on generate and style.
-std::vector<OptionSpec> with_control_options(std::vector<OptionSpec> options) {
-  options.insert(
-      options.end(),
-      {
-          {"control",
-           "--control",
-           ValueKind::text,
-           "Steer the layout with a ControlNet: canny (edges of --control-image), depth (its depth, estimated) or "
-           "depth-map (a ready depth map)",
-           0,
-           0,
-           {"canny", "depth", "depth-map"}},
-          shown_as({"control_image", "--control-image", ValueKind::text,
-                    "The picture (PNG or JPEG) the control map comes from, or a folder of them"},
-                   "FILE|DIR"),
-          with_default(
-              OptionSpec{
-                  "control_scale", "--control-scale", ValueKind::number, "ControlNet strength, 0-10", 0, 0, {}, 10},
-              defaults::control::scale),
-          with_default(OptionSpec{"control_start",
-                                  "--control-start",
-                                  ValueKind::number,
-                                  "Fraction of the steps where control starts",
-                                  0,
-                                  0,
-                                  {},
-                                  1},
-                       defaults::control::start),
-          with_default(OptionSpec{"control_end",
-                                  "--control-end",
-                                  ValueKind::number,
-                                  "Fraction of the steps where control ends",
-                                  0,
-                                  0,
-                                  {},
-                                  1},
-                       defaults::control::end),
-          with_default(
-              OptionSpec{"canny_low", "--canny-low", ValueKind::integer, "Canny's low threshold", 0, 0, {}, 10000},
-              defaults::control::canny_low),
-          with_default(
-              OptionSpec{"canny_high", "--canny-high", ValueKind::integer, "Canny's high threshold", 0, 0, {}, 10000},
-              defaults::control::canny_high),
-      });
-  return options;
-}
-
-}  // namespace
+using detail::kMaxGuidance;
+using detail::kMaxImages;
+using detail::kPromptWeightsHelp;
+using detail::prompt_weights_option;
+using detail::vae_tiling_option;
+using detail::with_control_options;
 
 const ModeSchema& generate_schema() {
   static const ModeSchema schema{
@@ -101,6 +44,14 @@ const ModeSchema& generate_schema() {
           with_default(OptionSpec{"sampler", "--sampler", ValueKind::text, "Sampler (A1111's and ComfyUI's names too)",
                                   0, 0, sampling::scheduler_names(), INT32_MAX, "", sampling::sampler_from_alias},
                        defaults::generate::sampler),
+          {"timestep_spacing",
+           "--timestep-spacing",
+           ValueKind::text,
+           "The steps' timesteps: leading, trailing (few-step models such as SDXL-Turbo and Lightning) or "
+           "linspace, as diffusers' timestep_spacing (default: the export's scheduler config)",
+           0,
+           0,
+           {"leading", "trailing", "linspace"}},
           with_default(OptionSpec{"num",
                                   "--num",
                                   ValueKind::integer,
@@ -110,6 +61,20 @@ const ModeSchema& generate_schema() {
                                   {},
                                   kMaxImages},
                        defaults::generate::num),
+          shown_as({"image", "--image", ValueKind::text,
+                    "Start from this picture (PNG or JPEG), resized to the output size: image to image"},
+                   "FILE"),
+          with_default(OptionSpec{"strength",
+                                  "--strength",
+                                  ValueKind::number,
+                                  "With --image: how much is repainted, above 0 (nothing) to 1 (all the steps, from "
+                                  "the picture fully noised)",
+                                  0,
+                                  0,
+                                  {},
+                                  1},
+                       defaults::generate::strength),
+          prompt_weights_option(kPromptWeightsHelp),
           vae_tiling_option(),
       }),
       "lower --num, --width or --height", CommandKind::named_files};
@@ -199,6 +164,7 @@ const ModeSchema& style_schema() {
            "Swapped layers the maps average over, of one resolution (default: the finest swapped ones)", 0, ','},
           shown_as({"styles", "--styles", ValueKind::text, "Style folder (default: configs/styles, or $VSP_STYLES)"},
                    "DIR"),
+          prompt_weights_option(kPromptWeightsHelp),
           vae_tiling_option(),
       }),
       "lower --num, --batch-size, --width or --height", CommandKind::style_folder};
@@ -348,6 +314,8 @@ const ModeSchema& edit_schema() {
                    "DIR"),
           {"attention_res", "--attention-res", ValueKind::integer,
            "Side of the maps' grid, in tokens, on the image's shorter side (default: latent / 4)", 1},
+          prompt_weights_option("Refuse A1111's prompt syntax, which prompt-to-prompt cannot align (use --reweight for "
+                                "word weights); --no-prompt-weights reads brackets, colons and BREAK as text"),
           vae_tiling_option(),
       },
       "lower --width or --height, or give fewer --to prompts"};

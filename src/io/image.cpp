@@ -1,5 +1,8 @@
 // Reading images by content (not by extension), the input size limit, and the layout check shared
 // by the writers.
+#include <optional>
+#include <utility>
+
 #include "internal.hpp"
 #include "vsp/error.hpp"
 
@@ -54,10 +57,42 @@ Image read_image(const std::filesystem::path& path) {
   throw Error(path.string() + " is not a PNG or JPEG image; convert it to PNG or JPEG");
 }
 
+namespace {
+
+// The picture's width and height as its header gives them, when the header lies within `head`:
+// PNG's IHDR, or the first JPEG frame (SOF) marker.
+std::optional<std::pair<int64_t, int64_t>> header_size(const std::string& head) {
+  const auto byte = [&](size_t i) { return static_cast<int64_t>(static_cast<uint8_t>(head[i])); };
+  const auto be16 = [&](size_t i) { return byte(i) << 8 | byte(i + 1); };
+  if (detail::has_png_signature(head)) {
+    if (head.size() < 24 || head.compare(12, 4, "IHDR") != 0) return std::nullopt;
+    return std::make_pair(be16(16) << 16 | be16(18), be16(20) << 16 | be16(22));
+  }
+  for (size_t at = 2; at + 4 <= head.size();) {
+    if (byte(at) != 0xFF) return std::nullopt;
+    const int64_t marker = byte(at + 1);
+    if (marker == 0xFF) {  // a fill byte
+      ++at;
+    } else if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {  // markers without a length
+      at += 2;
+    } else if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC) {
+      if (at + 9 > head.size()) return std::nullopt;
+      return std::make_pair(be16(at + 7), be16(at + 5));
+    } else {
+      at += 2 + static_cast<size_t>(be16(at + 2));
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 void check_image_file(const std::filesystem::path& path) {
-  const std::string head = detail::read_head(path, 16);
+  // A JPEG's frame header may follow a large EXIF block: the first MiB holds it in practice.
+  const std::string head = detail::read_head(path, size_t{1} << 20);
   if (!detail::has_png_signature(head) && !detail::has_jpeg_signature(head))
     throw Error(path.string() + " is not a PNG or JPEG image; convert it to PNG or JPEG");
+  if (const auto size = header_size(head)) detail::check_image_size(size->first, size->second, path);
 }
 
 TextChunks read_png_text(const std::filesystem::path& path) {

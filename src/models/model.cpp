@@ -99,7 +99,8 @@ c10::ScalarType parse_dtype(const std::string& name) {
   throw Error("unknown dtype '" + name + "' in the manifest; expected fp32, fp16 or bf16");
 }
 
-std::shared_ptr<Model> Model::load(const std::filesystem::path& folder, const std::string& device) {
+std::shared_ptr<Model> Model::load(const std::filesystem::path& folder, const std::string& device,
+                                   const LoadProgress& progress) {
   // The legacy executor, optimised, without profiling: the profiling executor re-specialises the
   // graphs over the first calls (seconds of stalls), and an unoptimised graph keeps intermediate
   // tensors alive, 7x the UNet's activation memory at 512x512 (docs/benchmarks.md).
@@ -131,8 +132,15 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& folder, const st
     prepare_plan(module, model->unet_arguments(inputs));
     return module;
   });
+  const auto report = [&](const std::string& modules, int done) {
+    if (progress) progress(modules, done, 3);
+  };
   try {
+    std::string encoders;
+    for (const auto& info : m.text_encoders) encoders += (encoders.empty() ? "" : ", ") + info.file;
+    report(encoders, 0);
     model->text_encoders_ = model->load_text_encoders();
+    report(m.vae_decoder_file, 1);
     model->vae_decoder = load_module(folder / m.vae_decoder_file, m, model->device);
     check_inputs(model->vae_decoder, folder / m.vae_decoder_file, 1, "a VAE decoder export");
     use_channels_last(model->vae_decoder);
@@ -141,7 +149,9 @@ std::shared_ptr<Model> Model::load(const std::filesystem::path& folder, const st
     unet.wait();  // the thread reads the model folder: let it end before the error unwinds
     throw;
   }
+  report(m.unet_file, 2);  // the largest, loading since the start
   model->unet = unet.get();
+  report("", 3);
   return model;
 }
 

@@ -25,14 +25,34 @@ at::Tensor denoise(const models::Model& model, sampling::Scheduler& scheduler, a
     const auto eps = denoiser.predict(input, {i, steps, timesteps[i], options.guidance_at(i)}, inputs);
     const auto out = scheduler.step(eps, i, latents);
     latents = options.after_step ? options.after_step(i, out, latents) : out.prev_sample;
-    if (options.progress) options.progress(i + 1 - options.first_step, steps - options.first_step);
+    if (options.progress) options.progress({"denoise", i + 1 - options.first_step, steps - options.first_step, ""});
   }
   return latents;
 }
 
-at::Tensor initial_noise(uint64_t seed, std::vector<int64_t> shape, const c10::Device& device) {
-  auto generator = at::detail::createCPUGenerator(seed);
-  return torch::randn(shape, generator, torch::TensorOptions().dtype(torch::kFloat)).to(device);
+SeededNoise::SeededNoise(std::vector<int64_t> latent_shape, c10::Device device)
+    : latent_shape_(std::move(latent_shape)), device_(device) {}
+
+void SeededNoise::add(uint64_t seed, int64_t rows) { add(at::detail::createCPUGenerator(seed), rows); }
+
+void SeededNoise::add(at::Generator generator, int64_t rows) { parts_.emplace_back(std::move(generator), rows); }
+
+at::Tensor SeededNoise::draw() {
+  std::vector<at::Tensor> rows;
+  for (auto& [generator, count] : parts_) {
+    std::vector<int64_t> shape{count};
+    shape.insert(shape.end(), latent_shape_.begin(), latent_shape_.end());
+    rows.push_back(torch::randn(shape, generator, torch::TensorOptions().dtype(torch::kFloat)));
+  }
+  return torch::cat(rows).to(device_);
+}
+
+void SeededNoise::feed(sampling::Scheduler& scheduler, int64_t repeats) {
+  if (!scheduler.adds_noise()) return;
+  scheduler.set_step_noise([this, repeats] {
+    const auto noise = draw();
+    return repeats == 1 ? noise : noise.repeat({repeats, 1, 1, 1});
+  });
 }
 
 }  // namespace vsp::pipeline

@@ -111,19 +111,16 @@ EditResult prompt_edit(const models::Model& model, const EditPlan& plan, const P
   const auto& config = plan.schedule;
   auto scheduler = sampling::make_scheduler(r.sampler, config);
   scheduler->set_timesteps(r.steps);
-  // A real image adds its inversion's steps (and null-text's) before the edit's.
-  const int before = r.image ? r.steps : 0;
-  const auto report = [&](int done, int) {
-    if (progress) progress(done, before + r.steps);
-  };
 
   Conditioning cond, uncond;
   at::Tensor start;
+  SeededNoise noise({m.latent_channels, r.height / m.vae_scale_factor, r.width / m.vae_scale_factor}, model.device);
   std::vector<at::Tensor> path;
   {
     torch::InferenceMode guard;
-    cond = encode_prompts(model, prompts, r.width, r.height);
-    uncond = encode_negative(model, r.negative, rows, r.width, r.height);
+    // Prompt-to-prompt aligns the prompts' plain words, so they are read as plain text.
+    cond = encode_prompts(model, prompts, r.width, r.height, text::PromptSyntax::plain);
+    uncond = encode_negative(model, r.negative, rows, r.width, r.height, text::PromptSyntax::plain);
     model.text_encoding_done();
     if (r.image) {
       // As the null-text notebook's load_512: a centre crop (offset rounded down; to the output's
@@ -131,12 +128,14 @@ EditResult prompt_edit(const models::Model& model, const EditPlan& plan, const P
       const auto picture = io::crop_to_fill(io::read_image(*r.image), r.width, r.height);
       const auto z0 = encode_image(model, picture, r.width, r.height);
       PhaseClock clock("inversion", model.device);
-      path = ddim_inversion_path(model, config, z0, cond.select({0}), r.steps, BranchLayout{}, nullptr);
+      path = ddim_inversion_path(model, config, z0, cond.select({0}), r.steps, BranchLayout{}, nullptr,
+                                 sampling::InversionForm::previous_level, progress);
       start = path.back().repeat({rows, 1, 1, 1});
     } else {
-      const int64_t h = r.height / m.vae_scale_factor, w = r.width / m.vae_scale_factor;
-      start = initial_noise(r.seed, {1, m.latent_channels, h, w}, model.device).repeat({rows, 1, 1, 1}) *
-              scheduler->init_noise_sigma();
+      // Every row starts from the same noise (and, with Euler a, gets the same noise at each step).
+      noise.add(r.seed, 1);
+      start = noise.draw().repeat({rows, 1, 1, 1}) * scheduler->init_noise_sigma();
+      noise.feed(*scheduler, rows);
     }
   }
 
@@ -151,9 +150,8 @@ EditResult prompt_edit(const models::Model& model, const EditPlan& plan, const P
                           c.time_ids.defined() ? c.time_ids.clone() : c.time_ids};
     };
     PhaseClock clock("null-text", model.device);
-    const auto optimised =
-        optimise_null_text(model, *scheduler, trajectory, copy(cond.select({0})), copy(uncond.select({0})), r.cfg,
-                           r.null_text_iterations, [&](int done, int) { report(done, 0); });
+    const auto optimised = optimise_null_text(model, *scheduler, trajectory, copy(cond.select({0})),
+                                              copy(uncond.select({0})), r.cfg, r.null_text_iterations, progress);
     null_embeds = optimised.uncond_embeds;
     result.null_text_losses = optimised.losses;
     result.null_text_iterations = optimised.iterations;
@@ -174,7 +172,7 @@ EditResult prompt_edit(const models::Model& model, const EditPlan& plan, const P
   options.controller = &controller;
   options.layout.roles.assign(rows, attention::RowRole::edit);
   options.layout.roles.front() = attention::RowRole::source;
-  options.progress = [&](int done, int) { report(before + done, 0); };
+  options.progress = progress;
   const auto own_pooled = cond.pooled.defined() ? cond.pooled.clone() : at::Tensor();
   if (r.source_pooled || !null_embeds.empty()) {
     options.before_unet = [&](int step, at::Tensor&, RowInputs& inputs) {
@@ -198,7 +196,7 @@ EditResult prompt_edit(const models::Model& model, const EditPlan& plan, const P
   const auto latents = denoise(model, *scheduler, start, uncond, cond, options);
 
   result.latents = latents.to(torch::kCPU);
-  result.images = decode_latents(model, latents, r.vae_tiling);
+  result.images = decode_latents(model, latents, r.vae_tiling, progress);
   if (r.attention_level >= 0) {
     const auto [gh, gw] = level_grid(latents.size(2), latents.size(3), r.attention_level);
     const auto summed = controller.summed_maps(r.attention_level);

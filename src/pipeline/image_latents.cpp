@@ -9,7 +9,8 @@
 
 namespace vsp::pipeline {
 
-at::Tensor encode_image(const models::Model& model, const io::Image& image, int width, int height) {
+at::Tensor encode_image(const models::Model& model, const io::Image& image, int width, int height,
+                        at::Generator* sample) {
   torch::InferenceMode guard;
   PhaseClock clock("vae-encode", model.device);
   const auto resized = io::resize(image, width, height);
@@ -23,13 +24,16 @@ at::Tensor encode_image(const models::Model& model, const io::Image& image, int 
                      .forward({pixels.to(model.device, model.vae_dtype).contiguous(at::MemoryFormat::ChannelsLast)})
                      .toTuple();
   const auto mean = outputs->elements()[0].toTensor().to(torch::kFloat);
-  return mean * model.manifest.scaling_factor;
+  if (!sample) return mean * model.manifest.scaling_factor;
+  const auto std = (0.5 * outputs->elements()[1].toTensor().to(torch::kFloat)).exp();  // logvar, clamped
+  const auto eps = torch::randn(mean.sizes(), *sample, torch::kFloat).to(mean.device());
+  return (mean + std * eps) * model.manifest.scaling_factor;
 }
 
 std::vector<at::Tensor> ddim_inversion_path(const models::Model& model, const sampling::ScheduleConfig& config,
                                             const at::Tensor& z0, const Conditioning& cond, int steps,
                                             const BranchLayout& layout, attention::AttentionController* controller,
-                                            sampling::InversionForm form) {
+                                            sampling::InversionForm form, const ProgressFn& progress) {
   torch::InferenceMode guard;
   sampling::DdimInversion inversion(config, form);
   inversion.set_timesteps(steps);
@@ -40,17 +44,20 @@ std::vector<at::Tensor> ddim_inversion_path(const models::Model& model, const sa
     const auto eps =
         denoiser.predict(path.back(), {i, steps, inversion.timesteps()[i], 1.0, attention::Phase::inversion}, inputs);
     path.push_back(inversion.step(eps, i, path.back()).prev_sample);
+    if (progress) progress({"inversion", i + 1, steps, ""});
   }
   return path;
 }
 
 std::vector<at::Tensor> ddim_inversion_trajectory(const models::Model& model, const sampling::ScheduleConfig& config,
-                                                  const at::Tensor& z0, const Conditioning& cond, int steps) {
+                                                  const at::Tensor& z0, const Conditioning& cond, int steps,
+                                                  const ProgressFn& progress) {
   // The image's row runs alone in its own call (as a reference does).
   BranchLayout layout;
   layout.reference_rows = 1;
   layout.roles = {attention::RowRole::reference};
-  const auto path = ddim_inversion_path(model, config, z0, cond, steps, layout, nullptr);
+  const auto path = ddim_inversion_path(model, config, z0, cond, steps, layout, nullptr,
+                                        sampling::InversionForm::previous_level, progress);
   return {path.rbegin(), path.rend() - 1};
 }
 

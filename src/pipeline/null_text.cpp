@@ -47,6 +47,8 @@ NullTextResult optimise_null_text(const models::Model& model, sampling::Schedule
       loss_value = loss.item<double>();
       ++iterations;
       if (loss_value < threshold) break;
+      if (progress)
+        progress({"null-text", i, steps, "iteration " + std::to_string(j + 1) + "/" + std::to_string(max_iterations)});
     }
     embeds = embeds.detach();
     result.uncond_embeds.push_back(embeds);
@@ -57,7 +59,7 @@ NullTextResult optimise_null_text(const models::Model& model, sampling::Schedule
       const auto eps_uncond = predict(latent, i, {embeds, uncond.pooled, uncond.time_ids});
       latent = scheduler.step(guided_prediction(eps_uncond, eps_cond, guidance), i, latent).prev_sample;
     }
-    if (progress) progress(i + 1, steps);
+    if (progress) progress({"null-text", i + 1, steps, ""});
   }
   return result;
 }

@@ -125,12 +125,12 @@ StyleResult visual_style_prompting(const models::Model& model, const StylePlan& 
 
   std::vector<std::string> prompts{r.reference_prompt};
   prompts.insert(prompts.end(), r.target_prompts.begin(), r.target_prompts.end());
-  const auto cond = encode_prompts(model, prompts, r.width, r.height);
+  const auto cond = encode_prompts(model, prompts, r.width, r.height, r.prompt_syntax);
   Conditioning uncond;
   if (r.style_image || !r.negative) {
     uncond = zero_conditioning(model, rows, r.width, r.height);
   } else {
-    uncond = encode_prompts(model, std::vector<std::string>(rows, *r.negative), r.width, r.height);
+    uncond = encode_prompts(model, std::vector<std::string>(rows, *r.negative), r.width, r.height, r.prompt_syntax);
     if (r.zero_target_negatives)
       uncond = Conditioning::cat({uncond.select({0}), zero_conditioning(model, targets, r.width, r.height)});
   }
@@ -138,9 +138,11 @@ StyleResult visual_style_prompting(const models::Model& model, const StylePlan& 
   model.text_encoding_done();
 
   const int64_t h = r.height / m.vae_scale_factor, w = r.width / m.vae_scale_factor;
-  std::vector<at::Tensor> noise{initial_noise(r.reference_seed, {1, m.latent_channels, h, w}, model.device)};
-  for (auto seed : r.target_seeds) noise.push_back(initial_noise(seed, {1, m.latent_channels, h, w}, model.device));
-  auto latents = torch::cat(noise) * scheduler->init_noise_sigma();
+  SeededNoise noise({m.latent_channels, h, w}, model.device);
+  noise.add(r.reference_seed, 1);
+  for (auto seed : r.target_seeds) noise.add(seed, 1);
+  auto latents = noise.draw() * scheduler->init_noise_sigma();
+  noise.feed(*scheduler);
 
   std::unique_ptr<attention::AttentionController> controller;
   if (r.shared_attention)
@@ -171,7 +173,7 @@ StyleResult visual_style_prompting(const models::Model& model, const StylePlan& 
     const auto z0 = encode_image(model, io::read_image(*r.style_image), r.width, r.height);
     std::vector<at::Tensor> trajectory;
     if (r.reference_trajectory == "inversion") {
-      trajectory = ddim_inversion_trajectory(model, schedule, z0, cond.select({0}), r.steps);
+      trajectory = ddim_inversion_trajectory(model, schedule, z0, cond.select({0}), r.steps, progress);
     } else {
       // Seeded, unlike the original code: the same run gives the same reference path.
       auto generator = at::detail::createCPUGenerator(r.reference_seed);
@@ -195,7 +197,7 @@ StyleResult visual_style_prompting(const models::Model& model, const StylePlan& 
   }
   latents = denoise(model, *scheduler, latents, uncond, cond, options);
 
-  return {latents.to(torch::kCPU), decode_latents(model, latents, r.vae_tiling),
+  return {latents.to(torch::kCPU), decode_latents(model, latents, r.vae_tiling, progress),
           recorder ? recorder->maps() : at::Tensor()};
 }
 

@@ -2,17 +2,29 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "vsp/error.hpp"
+#include "vsp/io/image.hpp"
 #include "vsp/models/model.hpp"
+#include "vsp/pipeline/image_latents.hpp"
 #include "vsp/sampling/scheduler.hpp"
 
 namespace vsp::pipeline {
 
 namespace {
 
+// diffusers' img2img get_timesteps: the last int(steps * strength) steps run.
+int first_step_of(const TextToImageRequest& r) {
+  if (!r.image) return 0;
+  const int kept = std::min(static_cast<int>(r.steps * r.strength), r.steps);
+  return r.steps - kept;
+}
+
 void check_shared(const TextToImageRequest& a, const TextToImageRequest& b) {
-  if (a.width != b.width || a.height != b.height || a.steps != b.steps || a.cfg != b.cfg || a.sampler != b.sampler)
-    throw Error("text_to_image: requests batched together need the same size, steps, cfg and sampler");
+  if (a.width != b.width || a.height != b.height || a.steps != b.steps || a.cfg != b.cfg || a.sampler != b.sampler ||
+      a.timestep_spacing != b.timestep_spacing)
+    throw Error("text_to_image: requests batched together need the same size, steps, cfg, sampler and spacing");
 }
 
 }  // namespace
@@ -21,7 +33,13 @@ TextToImagePlan prepare_text_to_image(const models::Manifest& manifest, TextToIm
   manifest.check_size(r.width, r.height);
   manifest.check_steps(r.steps);
   if (r.num < 1) throw UsageError("--num must be at least 1");
+  if (r.image && (!(r.strength > 0) || r.strength > 1))
+    throw UsageError("--strength must be above 0 and at most 1, got " + std::to_string(r.strength));
+  if (r.image && first_step_of(r) >= r.steps)
+    throw UsageError("--strength " + std::to_string(r.strength) + " of " + std::to_string(r.steps) +
+                     " steps runs none (int(steps * strength) = 0); raise --strength or --steps");
   auto schedule = sampling::ScheduleConfig::from_json(manifest.scheduler);
+  if (r.timestep_spacing) schedule.timestep_spacing = *r.timestep_spacing;
   return {std::move(r), std::move(schedule)};
 }
 
@@ -34,34 +52,48 @@ std::vector<TextToImageResult> text_to_image(const models::Model& model, const s
 
   const int64_t h = first.height / m.vae_scale_factor, w = first.width / m.vae_scale_factor;
   std::vector<Conditioning> conds, unconds;
-  std::vector<at::Tensor> noise;
+  SeededNoise noise({m.latent_channels, h, w}, model.device);
   for (const auto& plan : plans) {
     const auto& r = plan.request;
     check_shared(first, r);
-    conds.push_back(encode_prompts(model, std::vector<std::string>(r.num, r.prompt), r.width, r.height));
-    unconds.push_back(encode_negative(model, r.negative, r.num, r.width, r.height));
-    noise.push_back(initial_noise(r.seed, {r.num, m.latent_channels, h, w}, model.device));
+    conds.push_back(
+        encode_prompts(model, std::vector<std::string>(r.num, r.prompt), r.width, r.height, r.prompt_syntax));
+    unconds.push_back(encode_negative(model, r.negative, r.num, r.width, r.height, r.prompt_syntax));
+    if (!r.image) noise.add(r.seed, r.num);
   }
   model.text_encoding_done();
   auto scheduler = sampling::make_scheduler(first.sampler, plans.front().schedule);
   scheduler->set_timesteps(first.steps);
+  at::Tensor start;
+  if (first.image) {
+    if (plans.size() != 1) throw Error("text_to_image: a request with a picture runs alone");
+    // As diffusers' prepare_latents: one generator samples the picture's latent, then the noise.
+    auto generator = at::detail::createCPUGenerator(first.seed);
+    const auto z0 = encode_image(model, io::read_image(*first.image), first.width, first.height, &generator);
+    const auto image_noise = torch::randn({first.num, m.latent_channels, h, w}, generator, torch::kFloat);
+    start = scheduler->add_noise(z0.repeat({first.num, 1, 1, 1}), image_noise.to(model.device), first_step_of(first));
+    noise.add(generator, first.num);
+  } else {
+    start = noise.draw() * scheduler->init_noise_sigma();
+  }
+  noise.feed(*scheduler);
   DenoiseOptions options;
   options.guidance = first.cfg;
   options.layout.batch_size = batch_size;
+  options.first_step = first_step_of(first);
   options.progress = progress;
   if (first.control.active()) {
     if (plans.size() != 1) throw Error("text_to_image: a request with a ControlNet runs alone");
     options.control = control_input(first.control, std::vector<bool>(first.num, true), model.device);
   }
-  const auto latents = denoise(model, *scheduler, torch::cat(noise) * scheduler->init_noise_sigma(),
-                               Conditioning::cat(unconds), Conditioning::cat(conds), options);
+  const auto latents = denoise(model, *scheduler, start, Conditioning::cat(unconds), Conditioning::cat(conds), options);
   const auto cpu_latents = latents.to(torch::kCPU);
   std::vector<TextToImageResult> results;
   int64_t row = 0;
   for (const auto& plan : plans) {
     const auto& r = plan.request;
-    results.push_back(
-        {cpu_latents.narrow(0, row, r.num), decode_latents(model, latents.narrow(0, row, r.num), r.vae_tiling)});
+    results.push_back({cpu_latents.narrow(0, row, r.num),
+                       decode_latents(model, latents.narrow(0, row, r.num), r.vae_tiling, progress)});
     row += r.num;
   }
   return results;

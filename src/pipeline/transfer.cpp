@@ -67,7 +67,7 @@ TransferResult style_injection(const models::Model& model, const TransferPlan& p
   for (const auto& picture : result.pictures) clean.push_back(encode_image(model, picture, r.width, r.height));
   const auto rows = r.injection && !r.cache_features ? images + pairs : pairs;
   // The empty prompt, unguided, for every row.
-  const auto empty = encode_prompts(model, {""}, r.width, r.height);
+  const auto empty = encode_prompts(model, {""}, r.width, r.height, text::PromptSyntax::plain);
   model.text_encoding_done();
 
   std::vector<attention::StyleInjectionController::Pair> pair_rows;
@@ -88,7 +88,8 @@ TransferResult style_injection(const models::Model& model, const TransferPlan& p
   const auto path = [&] {
     PhaseClock clock("inversion", model.device);
     return ddim_inversion_path(model, config, torch::cat(clean), empty.repeat(images), r.steps, image_layout,
-                               r.cache_features ? controller.get() : nullptr, sampling::InversionForm::own_level);
+                               r.cache_features ? controller.get() : nullptr, sampling::InversionForm::own_level,
+                               progress);
   }();
 
   std::vector<at::Tensor> starts;
@@ -121,7 +122,7 @@ TransferResult style_injection(const models::Model& model, const TransferPlan& p
   const auto cond = empty.repeat(rows);
   const auto final_latents = denoise(model, *scheduler, latents, cond, cond, options).slice(0, first_stylised);
   result.latents = final_latents.to(torch::kCPU);
-  result.images = decode_latents(model, final_latents, r.vae_tiling);
+  result.images = decode_latents(model, final_latents, r.vae_tiling, progress);
   return result;
 }
 

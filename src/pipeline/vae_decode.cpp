@@ -74,7 +74,8 @@ bool decodes_in_tiles(const models::Manifest& manifest, VaeTiling tiling, int64_
   return false;
 }
 
-at::Tensor decode_latents(const models::Model& model, const at::Tensor& latents, VaeTiling tiling) {
+at::Tensor decode_latents(const models::Model& model, const at::Tensor& latents, VaeTiling tiling,
+                          const ProgressFn& progress) {
   torch::InferenceMode guard;
   PhaseClock clock("decode", model.device);
   // The denoising loop's freed activations stay in the C heap unless handed back before the
@@ -89,6 +90,7 @@ at::Tensor decode_latents(const models::Model& model, const at::Tensor& latents,
     const auto scaled = (latents.slice(0, row, row + 1) / model.manifest.scaling_factor).to(model.vae_dtype);
     const auto image = tiled ? decode_tiled(model, scaled) : decode_whole(model, scaled);
     images.push_back(image.to(torch::kCPU, torch::kFloat));
+    if (progress) progress({"decode", static_cast<int>(row + 1), static_cast<int>(latents.size(0)), ""});
   }
   const auto image = (torch::cat(images) / 2 + 0.5).clamp(0, 1);
   return (image.permute({0, 2, 3, 1}) * 255).round().to(torch::kUInt8).contiguous();

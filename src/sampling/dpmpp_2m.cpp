@@ -1,9 +1,11 @@
 // DPM++ 2M: diffusers' DPMSolverMultistepScheduler with algorithm_type "dpmsolver++", solver_order 2,
-// solver_type "midpoint", lower_order_final, final_sigmas_type "zero" and euler_at_final off.
+// solver_type "midpoint", lower_order_final, final_sigmas_type "zero" and euler_at_final off, on
+// the timestep grid's sigmas or Karras sigmas.
 // The first and the last step are first order (DDIM-like); the others combine the data
 // predictions of the current and the previous step. The history makes it stateful per run.
 #include <torch/torch.h>
 
+#include <cmath>
 #include <stdexcept>
 
 #include "noise_schedule.hpp"
@@ -29,23 +31,32 @@ class DpmppTwoM final : public Scheduler {
   explicit DpmppTwoM(const ScheduleConfig& config)
       : config_(config), training_sigmas_(sigmas_from_alphas_cumprod(alphas_cumprod(config))) {}
 
-  std::string name() const override { return "dpmpp2m"; }
+  std::string name() const override { return config_.karras_sigmas ? "dpmpp2m-karras" : "dpmpp2m"; }
 
   void set_timesteps(int num_inference_steps) override {
     check_step_count(config_, num_inference_steps);
-    // diffusers builds the leading and linspace grids with one step more and drops the last (t = 0 side).
-    if (config_.timestep_spacing == "trailing") {
-      timesteps_ = timestep_grid(config_, num_inference_steps, /*round_linspace=*/true);
+    std::vector<double> sigmas;
+    if (config_.karras_sigmas) {
+      // Over the whole training range; the UNet sees the rounded timesteps those sigmas fall on.
+      const auto training = to_doubles(training_sigmas_);
+      sigmas = karras_sigmas(training.back(), training.front(), num_inference_steps);
+      timesteps_.clear();
+      for (double sigma : sigmas) timesteps_.push_back(std::nearbyint(sigma_to_timestep(sigma, training_sigmas_)));
     } else {
-      timesteps_ = timestep_grid(config_, num_inference_steps + 1, /*round_linspace=*/true);
-      timesteps_.pop_back();
+      // diffusers builds the leading and linspace grids with one step more and drops the last (t = 0 side).
+      if (config_.timestep_spacing == "trailing") {
+        timesteps_ = timestep_grid(config_, num_inference_steps, /*round_linspace=*/true);
+      } else {
+        timesteps_ = timestep_grid(config_, num_inference_steps + 1, /*round_linspace=*/true);
+        timesteps_.pop_back();
+      }
+      sigmas = interpolate_sigmas(timesteps_, training_sigmas_);
     }
-    auto sigmas = interpolate_sigmas(timesteps_, training_sigmas_);
     sigmas.push_back(0.0);
     sigma_table_ = float_tensor(sigmas);
     sigmas_ = to_doubles(sigma_table_);
     data_predictions_.clear();
-    next_step_ = 0;
+    next_step_ = -1;
   }
 
   double init_noise_sigma() const override { return 1.0; }
@@ -53,7 +64,9 @@ class DpmppTwoM final : public Scheduler {
   at::Tensor scale_model_input(const at::Tensor& sample, int) const override { return sample; }
 
   StepOutput step(const at::Tensor& model_output, int step_index, const at::Tensor& sample_in) override {
-    if (step_index != next_step_)
+    // The first step may be any (img2img and StyleID begin late, as diffusers' set_begin_index); the
+    // rest follow it in order.
+    if (next_step_ >= 0 && step_index != next_step_)
       throw std::logic_error("dpmpp2m: step " + std::to_string(step_index) + " called, expected " +
                              std::to_string(next_step_) + " (steps must run in order after set_timesteps)");
     const auto x0 = data_prediction(model_output, sample_in, step_index);
@@ -64,7 +77,7 @@ class DpmppTwoM final : public Scheduler {
     const bool last_step = step_index == static_cast<int>(timesteps_.size()) - 1;
     const auto prev_sample = data_predictions_.size() < 2 || last_step ? first_order(x0, sample, step_index)
                                                                        : second_order(sample, step_index);
-    ++next_step_;
+    next_step_ = step_index + 1;
     return {prev_sample.to(x0.scalar_type()), x0};
   }
 
@@ -107,7 +120,7 @@ class DpmppTwoM final : public Scheduler {
   at::Tensor training_sigmas_;
   at::Tensor sigma_table_;                    // float32, one per step plus the final 0
   std::vector<at::Tensor> data_predictions_;  // the previous and the current x0, oldest first
-  int next_step_ = 0;
+  int next_step_ = -1;                        // -1: no step yet
 };
 
 }  // namespace

@@ -1,5 +1,5 @@
 // Euler discrete: diffusers' EulerDiscreteScheduler with s_churn = 0 (no added noise), linear
-// sigma interpolation and a final sigma of 0. Works in the k-diffusion parameterisation
+// sigma interpolation (or Karras sigmas) and a final sigma of 0. Works in the k-diffusion parameterisation
 // x = x0 + sigma * eps, with float32 timesteps and sigmas as diffusers keeps them.
 #include <torch/torch.h>
 
@@ -14,13 +14,20 @@ class EulerDiscrete final : public Scheduler {
   explicit EulerDiscrete(const ScheduleConfig& config)
       : config_(config), training_sigmas_(sigmas_from_alphas_cumprod(alphas_cumprod(config))) {}
 
-  std::string name() const override { return "euler"; }
+  std::string name() const override { return config_.karras_sigmas ? "euler-karras" : "euler"; }
 
   void set_timesteps(int num_inference_steps) override {
     check_step_count(config_, num_inference_steps);
     const auto timesteps = float_tensor(timestep_grid(config_, num_inference_steps, /*round_linspace=*/false));
     timesteps_ = to_doubles(timesteps);
     auto sigmas = interpolate_sigmas(timesteps_, training_sigmas_);
+    if (config_.karras_sigmas) {
+      // Between the grid's first and last sigma; the UNet sees the timesteps those sigmas fall on.
+      sigmas = karras_sigmas(sigmas.front(), sigmas.back(), num_inference_steps);
+      std::vector<double> timesteps;
+      for (double sigma : sigmas) timesteps.push_back(sigma_to_timestep(sigma, training_sigmas_));
+      timesteps_ = to_doubles(float_tensor(timesteps));
+    }
     sigmas.push_back(0.0);
     sigma_table_ = float_tensor(sigmas);
     sigmas_ = to_doubles(sigma_table_);
@@ -42,11 +49,7 @@ class EulerDiscrete final : public Scheduler {
     const auto sample = sample_in.to(torch::kFloat);
     // With s_churn = 0, sigma_hat = sigma.
     const auto sigma = sigma_table_[step_index];
-    at::Tensor pred_original_sample;
-    if (config_.prediction_type == "v_prediction")
-      pred_original_sample = model_output * (-sigma / (sigma.pow(2) + 1).pow(0.5)) + (sample / (sigma.pow(2) + 1));
-    else
-      pred_original_sample = sample - sigma * model_output;
+    const auto pred_original_sample = predicted_original(model_output, sample, sigma, config_.prediction_type);
     const auto derivative = (sample - pred_original_sample) / sigma;
     const auto dt = sigma_table_[step_index + 1] - sigma;
     const auto prev_sample = (sample + derivative * dt).to(model_output.scalar_type());

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "vsp/error.hpp"
@@ -97,6 +98,35 @@ std::vector<double> interpolate_sigmas(const std::vector<double>& timesteps, con
     }
   }
   return sigmas;
+}
+
+std::vector<double> karras_sigmas(double sigma_max, double sigma_min, int count) {
+  constexpr double rho = 7.0;
+  const double max_inv_rho = std::pow(sigma_max, 1 / rho), min_inv_rho = std::pow(sigma_min, 1 / rho);
+  std::vector<double> sigmas;
+  for (double ramp : np_linspace(0, 1, count))
+    sigmas.push_back(std::pow(max_inv_rho + ramp * (min_inv_rho - max_inv_rho), rho));
+  return sigmas;
+}
+
+double sigma_to_timestep(double sigma, const at::Tensor& training_sigmas) {
+  // numpy takes the logs in float32, as the sigmas are.
+  const auto log_sigmas = to_doubles(training_sigmas.log());
+  const double log_sigma = std::log(std::max(sigma, 1e-10));
+  // The last index whose log sigma is at most log_sigma (0 if none), kept below the table's end.
+  size_t low = 0;
+  for (size_t i = 0; i < log_sigmas.size(); ++i)
+    if (log_sigma - log_sigmas[i] >= 0) low = i;
+  low = std::min(low, log_sigmas.size() - 2);
+  const double w = std::clamp((log_sigmas[low] - log_sigma) / (log_sigmas[low] - log_sigmas[low + 1]), 0.0, 1.0);
+  return (1 - w) * static_cast<double>(low) + w * static_cast<double>(low + 1);
+}
+
+at::Tensor predicted_original(const at::Tensor& model_output, const at::Tensor& sample, const at::Tensor& sigma,
+                              const std::string& prediction_type) {
+  if (prediction_type == "v_prediction")
+    return model_output * (-sigma / (sigma.pow(2) + 1).pow(0.5)) + (sample / (sigma.pow(2) + 1));
+  return sample - sigma * model_output;
 }
 
 at::Tensor float_tensor(const std::vector<double>& values) {

@@ -4,6 +4,7 @@
 // sigmas come out bit-identical to diffusers'.
 #include <ATen/core/Tensor.h>
 
+#include <string>
 #include <vector>
 
 #include "vsp/sampling/scheduler.hpp"
@@ -25,6 +26,19 @@ std::vector<double> timestep_grid(const ScheduleConfig& config, int count, bool 
 
 // np.interp(timesteps, arange(len(sigmas)), sigmas) in float64, for float32 training sigmas.
 std::vector<double> interpolate_sigmas(const std::vector<double>& timesteps, const at::Tensor& training_sigmas);
+
+// diffusers' _convert_to_karras: count sigmas from sigma_max down to sigma_min, evenly spaced in
+// sigma^(1/7), in float64.
+std::vector<double> karras_sigmas(double sigma_max, double sigma_min, int count);
+
+// diffusers' _sigma_to_t: the fractional timestep where log(sigma) falls between the float32 training
+// sigmas' logs, interpolated linearly (clamped to the table).
+double sigma_to_timestep(double sigma, const at::Tensor& training_sigmas);
+
+// The clean latent x0 the model predicts at the k-diffusion noise level sigma (x = x0 + sigma eps),
+// from eps or, with "v_prediction", from v, as diffusers' Euler schedulers compute it.
+at::Tensor predicted_original(const at::Tensor& model_output, const at::Tensor& sample, const at::Tensor& sigma,
+                              const std::string& prediction_type);
 
 // A 1-D float32 CPU tensor from doubles (the values are rounded to float32).
 at::Tensor float_tensor(const std::vector<double>& values);

@@ -14,16 +14,23 @@ const char* const kFix = "; fix the model's scheduler config (manifest.json \"sc
 
 // Options whose other values would change the results; only the value implemented here is accepted.
 const std::vector<std::pair<const char*, nlohmann::json>>& fixed_options() {
-  static const std::vector<std::pair<const char*, nlohmann::json>> options = {
-      {"trained_betas", nullptr},        {"use_karras_sigmas", false},
-      {"use_exponential_sigmas", false}, {"use_beta_sigmas", false},
-      {"use_lu_lambdas", false},         {"use_flow_sigmas", false},
-      {"thresholding", false},           {"rescale_betas_zero_snr", false},
-      {"interpolation_type", "linear"},  {"timestep_type", "discrete"},
-      {"final_sigmas_type", "zero"},     {"clip_sample_range", 1.0},
-      {"algorithm_type", "dpmsolver++"}, {"solver_order", 2},
-      {"solver_type", "midpoint"},       {"lower_order_final", true},
-      {"euler_at_final", false},         {"variance_type", nullptr}};
+  static const std::vector<std::pair<const char*, nlohmann::json>> options = {{"trained_betas", nullptr},
+                                                                              {"use_exponential_sigmas", false},
+                                                                              {"use_beta_sigmas", false},
+                                                                              {"use_lu_lambdas", false},
+                                                                              {"use_flow_sigmas", false},
+                                                                              {"thresholding", false},
+                                                                              {"rescale_betas_zero_snr", false},
+                                                                              {"interpolation_type", "linear"},
+                                                                              {"timestep_type", "discrete"},
+                                                                              {"final_sigmas_type", "zero"},
+                                                                              {"clip_sample_range", 1.0},
+                                                                              {"algorithm_type", "dpmsolver++"},
+                                                                              {"solver_order", 2},
+                                                                              {"solver_type", "midpoint"},
+                                                                              {"lower_order_final", true},
+                                                                              {"euler_at_final", false},
+                                                                              {"variance_type", nullptr}};
   return options;
 }
 
@@ -55,6 +62,7 @@ ScheduleConfig ScheduleConfig::from_json(const nlohmann::json& config) {
   parsed.prediction_type = fields.choice_or("prediction_type", "epsilon", {"epsilon", "v_prediction"});
   parsed.set_alpha_to_one = fields.flag_or("set_alpha_to_one", true);
   parsed.clip_sample = fields.flag_or("clip_sample", true);
+  parsed.karras_sigmas = fields.flag_or("use_karras_sigmas", false);
   // betas are probabilities; outside (0, 1) the schedule's square roots and logs are NaN.
   if (!(parsed.beta_start > 0 && parsed.beta_start < 1 && parsed.beta_end > 0 && parsed.beta_end < 1))
     throw Error("scheduler config: beta_start and beta_end must lie between 0 and 1" + std::string(kFix));

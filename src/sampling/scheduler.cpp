@@ -12,9 +12,23 @@ namespace {
 
 using Factory = std::function<std::unique_ptr<Scheduler>(const ScheduleConfig&)>;
 
-// One factory per name of scheduler_names() (names.cpp, torch-free), in the same order.
+// The same sampler on Karras sigmas.
+Factory with_karras(Factory make) {
+  return [make](const ScheduleConfig& config) {
+    ScheduleConfig karras = config;
+    karras.karras_sigmas = true;
+    return make(karras);
+  };
+}
+
+// One factory per name of scheduler_names() (sampler_names.cpp, torch-free), in the same order.
 const std::vector<Factory>& factories() {
-  static const std::vector<Factory> list = {detail::make_euler, detail::make_ddim, detail::make_dpmpp_2m};
+  static const std::vector<Factory> list = {detail::make_euler,
+                                            detail::make_ddim,
+                                            detail::make_dpmpp_2m,
+                                            with_karras(detail::make_euler),
+                                            with_karras(detail::make_dpmpp_2m),
+                                            detail::make_euler_ancestral};
   return list;
 }
 

@@ -147,6 +147,8 @@ ClipTokenizer ClipTokenizer::from_files(const std::filesystem::path& vocab_json,
   tokenizer.bos_id_ = vocab_id(vocab, to_utf8(kStartOfText), vocab_json);
   tokenizer.eos_id_ = vocab_id(vocab, to_utf8(kEndOfText), vocab_json);
   tokenizer.pad_id_ = pad_id;
+  if (const auto comma = vocab.find("," + std::string(kEndOfWord)); comma != vocab.end())
+    tokenizer.comma_id_ = comma->second;
   tokenizer.special_tokens_ = {{std::u32string(kStartOfText), tokenizer.bos_id_},
                                {std::u32string(kEndOfText), tokenizer.eos_id_}};
   // The pad token is one of transformers' added special tokens too ("!" for SDXL's second).

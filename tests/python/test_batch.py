@@ -257,7 +257,14 @@ def test_log_json_reports_every_step_and_job(run_vsp, tiny_model, tmp_path):
     assert events[-1]["event"] == "done" and events[-1]["outcome"] == "done"
     assert [e["job"] for e in events if e["event"] == "job"] == [
         "lighthouse", "job-001", "cat", "fire", "boat", "watercolor", "starry"]
-    assert any(e["event"] == "step" and e["step"] == e["steps"] == 3 for e in events)
+    steps = [e for e in events if e["event"] == "step"]
+    assert all(e["job"] and e["phase"] in {"load", "denoise", "decode"} for e in steps), steps
+    assert any(e["phase"] == "denoise" and e["step"] == e["steps"] == 3 for e in steps)
+    loads = [e for e in steps if e["phase"] == "load"]
+    assert loads[0]["job"].startswith("model ") and "text_encoder" in loads[0]["detail"]
+    assert loads[-1]["step"] == loads[-1]["steps"]
+    decodes = [e for e in steps if e["phase"] == "decode"]
+    assert decodes and decodes[-1]["step"] == decodes[-1]["steps"]
 
 
 def bad(tmp_path, text):

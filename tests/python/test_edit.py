@@ -499,7 +499,7 @@ def test_image_edit_timings_name_the_inversion_and_the_optimisation(run_vsp, tmp
     write_picture(tmp_path / "picture.png", r.width, r.height)
     vsp_image_edit(run_vsp, "tiny", r, tmp_path / "picture.png", tmp_path / "plain", "null-text")
     result = run_vsp("edit", "--model", exported("tiny"), *cli_args(r), "--image", tmp_path / "picture.png",
-                     "--out", tmp_path / "timed", "--timings")
+                     "--inversion", "null-text", "--out", tmp_path / "timed", "--timings")
     phases = re.findall(r"^timings: phase (\S+) ", result.stderr, re.M)
     assert phases.index("inversion") < phases.index("null-text") < phases.index("denoise"), phases
     for name in ("source.png", "edit_1.png"):

@@ -58,6 +58,13 @@ EXIT_CODES = {
     "style attention-map bad pixel": ([*STYLE, "--attention-map", "1;2"], 2, ["--attention-map"]),
     "style unknown style": (["--style", "nope", "--model", exported("tiny")], 1, ["nope"]),
     "model missing": (edit("--model", "nowhere"), 1, ["nowhere"]),
+    "generate prompt weight not a number": (generate("-p", "a (cat:1.2.3)"), 2, ["1.2.3", "is not a number"]),
+    "generate negative weight not a number": (generate("-n", "(blurry:.)"), 2, ['"."', "is not a number"]),
+    "style prompt weight not a number": ([*STYLE, "-p", "a (fox:1..2)"], 2, ["1..2", "is not a number"]),
+    "edit prompt syntax": (edit("--to", "a (dog:1.3)"), 2, ["plain text", "--reweight", "--no-prompt-weights"]),
+    "edit prompt syntax no-weights value": (edit("--no-prompt-weights=maybe"), 2, ["--no-prompt-weights"]),
+    "generate timestep spacing": (generate("--timestep-spacing", "even"), 2, ["--timestep-spacing", "trailing"]),
+    "generate sampler unknown": (generate("--sampler", "DPM++ 2M SDE"), 2, ["--sampler", "euler-a"]),
     "batch jobs file missing": (["batch", "missing.json"], 1, ["missing.json"]),
 }
 

@@ -4,11 +4,14 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "vsp/pipeline/progress.hpp"
+
 namespace vsp::app {
 
 // Progress of a batch on stderr: on a terminal, a bar over the batch (jobs, images, ETA) above
-// the step bar of the jobs running now; otherwise a line per finished job and a few per run;
-// with --log-json, one JSON object per line on stdout instead; nothing with --quiet.
+// the bar of the running jobs' phase (load, inversion, null-text, denoise, decode); otherwise a
+// line per finished job and a few per phase, with ETAs; with --log-json, one JSON object per line
+// on stdout instead, each naming its "job"; nothing with --quiet.
 class BatchProgress {
  public:
   enum class Style { quiet, human, json };
@@ -17,14 +20,16 @@ class BatchProgress {
   // Jobs skipped by --resume count as done, with no work.
   void skipped(const std::string& job, int images);
   // A group of jobs (one UNet batch) starts: `label` names them, `work` is their steps x rows.
+  // A model load is a group of no work, labelled by the model.
   void group_started(const std::string& label, int64_t work);
-  void step(int done, int total);
+  // The group's phase advances; its denoising steps count towards the batch's ETA.
+  void step(const pipeline::ProgressEvent& event);
   // One JSON line per job: {"job", "files", "seconds", "status"[, "error"]}; also the summary's.
   void job_finished(const nlohmann::json& summary, int images);
   void finished(const std::string& outcome);
 
  private:
-  void draw(int step_done, int step_total);
+  void draw(const pipeline::ProgressEvent& event);
   void emit(nlohmann::json event) const;
   double elapsed() const;
   std::string batch_line() const;
@@ -38,7 +43,9 @@ class BatchProgress {
   std::string group_label_;
   int64_t group_work_ = 0;
   int64_t group_work_done_ = 0;
-  std::chrono::steady_clock::time_point start_, group_start_;
+  std::string phase_;
+  int last_tenth_ = -1;
+  std::chrono::steady_clock::time_point start_, phase_start_, last_line_, last_event_;
 };
 
 }  // namespace vsp::app

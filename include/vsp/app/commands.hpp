@@ -5,6 +5,7 @@
 namespace vsp::app {
 
 struct Mode;
+struct RecordedJob;
 
 // Options shared by every command that loads a model.
 struct CommonOptions {
@@ -17,6 +18,8 @@ struct CommonOptions {
   bool deterministic = false;
   // Replace an earlier run's outputs instead of refusing them (README, "Output files").
   bool overwrite = false;
+  // `vsp rerun IMAGE`: the job the image records, which the command's flags override (null: none).
+  const RecordedJob* rerun = nullptr;
 };
 void add_common_options(CLI::App& app, CommonOptions& common);
 

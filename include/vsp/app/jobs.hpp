@@ -9,6 +9,7 @@
 #include "vsp/config/modes.hpp"
 #include "vsp/config/output_files.hpp"
 #include "vsp/pipeline/progress.hpp"
+#include "vsp/text/prompt_weights.hpp"
 
 namespace vsp::models {
 struct Manifest;
@@ -112,6 +113,13 @@ std::vector<std::filesystem::path> output_files(const PlannedJob& job);
 // empty: none) claimed together, and each creatable under folder.
 void check_run_files(const PlannedJob& job, const std::filesystem::path& folder,
                      const std::filesystem::path& latents_file);
+
+// The job's prompt syntax ("prompt_weights", on by default: A1111's), with each prompt parsed now,
+// before any model runs, so that a bad weight is a usage error.
+text::PromptSyntax prompt_syntax(const nlohmann::json& job, const std::vector<std::string>& prompts);
+// Prompt-to-prompt's check: its prompts are plain text, so with "prompt_weights" on a prompt that
+// A1111's syntax would read differently is a usage error.
+void check_plain_prompts(const nlohmann::json& job, const std::vector<std::string>& prompts);
 
 // Writes each output's image under folder with its metadata; returns the paths written.
 std::vector<std::filesystem::path> write_outputs(const PlannedJob& job, const JobResult& result,

@@ -2,21 +2,35 @@
 #include <chrono>
 #include <string>
 
+#include "vsp/pipeline/progress.hpp"
+
 namespace vsp::app {
 
-// Step progress on stderr: a redrawn bar with it/s and ETA on a terminal, a few plain lines
-// otherwise (logs, CI), nothing with --quiet.
+// Progress of each long phase (load, inversion, null-text, denoise, decode) on stderr: a redrawn
+// bar with it/s and ETA on a terminal; otherwise plain lines with the ETA, one when a phase starts,
+// at each tenth of it, after 10 s without one, and at its end; nothing with --quiet.
 class Progress {
  public:
   Progress(std::string label, bool quiet);
-  void update(int done, int total);
+  void update(const pipeline::ProgressEvent& event);
 
  private:
   std::string label_;
   bool quiet_;
   bool terminal_;
-  std::chrono::steady_clock::time_point start_;
+  std::string phase_;
+  bool bar_open_ = false;
+  int last_tenth_ = -1;
+  // A phase starts where the last report left off: its first unit's time counts.
+  std::chrono::steady_clock::time_point start_, last_line_, last_event_;
 };
+
+// A phase's rate and ETA from its units done in `seconds`.
+struct PhasePace {
+  double rate = 0;  // units per second
+  double eta = 0;   // seconds left
+};
+PhasePace phase_pace(int done, int total, double seconds);
 
 // "1:05" for 65 seconds.
 std::string clock_text(double seconds);

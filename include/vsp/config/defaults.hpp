@@ -10,6 +10,7 @@ inline constexpr int steps = 50;
 inline constexpr double cfg = 5.0;
 inline constexpr const char* sampler = "euler";
 inline constexpr int num = 1;
+inline constexpr double strength = 0.75;  // --image: A1111's and stable-diffusion.cpp's denoising strength
 }  // namespace generate
 
 namespace control {

@@ -4,8 +4,9 @@
 
 namespace vsp::sampling {
 
-// The samplers make_scheduler knows, in its order: "euler", "ddim", "dpmpp2m". Torch-free, so the
-// job schema can offer them as choices without linking the samplers.
+// The samplers make_scheduler knows, in its order: "euler", "ddim", "dpmpp2m", "euler-karras",
+// "dpmpp2m-karras", "euler-a". Torch-free, so the job schema can offer them as choices without
+// linking them.
 const std::vector<std::string>& scheduler_names();
 
 // The vsp name of a sampler as other tools spell it (A1111's "DPM++ 2M", ComfyUI's "dpmpp_2m",

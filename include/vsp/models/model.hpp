@@ -2,6 +2,7 @@
 #include <torch/script.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,8 +32,11 @@ struct Model {
   c10::ScalarType dtype = c10::kFloat;  // UNet and text encoders
   c10::ScalarType vae_dtype = c10::kFloat;
 
+  // Told which modules load now (their files), as `done` of `total` parts of the load.
+  using LoadProgress = std::function<void(const std::string& modules, int done, int total)>;
   // device: "auto" (the export's device) or "cpu" / "cuda" / "cuda:N". Throws vsp::Error.
-  static std::shared_ptr<Model> load(const std::filesystem::path& folder, const std::string& device = "auto");
+  static std::shared_ptr<Model> load(const std::filesystem::path& folder, const std::string& device = "auto",
+                                     const LoadProgress& progress = {});
 
   // The inputs in the order the manifest's unet.inputs lists them: the one place that knows it.
   std::vector<c10::IValue> unet_arguments(const UNetInputs& inputs) const;

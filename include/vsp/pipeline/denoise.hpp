@@ -1,8 +1,12 @@
 #pragma once
 #include <ATen/core/Tensor.h>
 
+#include <ATen/core/Generator.h>
+#include <c10/core/Device.h>
+
 #include <cstdint>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "vsp/pipeline/conditioning.hpp"
@@ -47,9 +51,25 @@ struct DenoiseOptions {
 at::Tensor denoise(const models::Model& model, sampling::Scheduler& scheduler, at::Tensor latents,
                    const Conditioning& uncond, const Conditioning& cond, const DenoiseOptions& options);
 
-// Initial noise drawn on the CPU from torch's CPU generator seeded with `seed` (the numbers of
-// torch.Generator("cpu").manual_seed(seed) in Python), then moved to `device`: one seed gives the
-// same image on every device.
-at::Tensor initial_noise(uint64_t seed, std::vector<int64_t> shape, const c10::Device& device);
+// A run's noise, drawn on the CPU from torch's CPU generators (the numbers of
+// torch.Generator("cpu").manual_seed(seed) in Python), then moved to the device: one seed gives
+// the same image on every device. Each generator draws its own rows, so a row's noise depends on
+// its seed alone. The first draw is the initial noise; a sampler that adds noise at each step
+// (Euler a) draws again from the same generators, as diffusers' pipelines pass theirs on.
+class SeededNoise {
+ public:
+  SeededNoise(std::vector<int64_t> latent_shape, c10::Device device);  // shape of one row: C, h, w
+  void add(uint64_t seed, int64_t rows);
+  void add(at::Generator generator, int64_t rows);  // a generator already drawn from (img2img)
+  // [all rows, C, h, w] float32: each generator's rows, in the order added.
+  at::Tensor draw();
+  // Makes scheduler's step noise a draw of these generators, `repeats` times over (rows that share noise).
+  void feed(sampling::Scheduler& scheduler, int64_t repeats = 1);
+
+ private:
+  std::vector<int64_t> latent_shape_;
+  c10::Device device_;
+  std::vector<std::pair<at::Generator, int64_t>> parts_;
+};
 
 }  // namespace vsp::pipeline

@@ -6,6 +6,7 @@
 #include "vsp/io/image.hpp"
 #include "vsp/pipeline/conditioning.hpp"
 #include "vsp/pipeline/denoiser.hpp"
+#include "vsp/pipeline/progress.hpp"
 #include "vsp/sampling/ddim_inversion.hpp"
 
 namespace vsp::models {
@@ -14,9 +15,11 @@ struct Model;
 
 namespace vsp::pipeline {
 
-// A picture resized to width x height, VAE-encoded (the distribution's mean, deterministic) and
-// scaled: the clean latent z0, float32 [1, C, h, w] on the model's device.
-at::Tensor encode_image(const models::Model& model, const io::Image& image, int width, int height);
+// A picture resized to width x height, VAE-encoded and scaled: the clean latent z0, float32
+// [1, C, h, w] on the model's device. Without a generator, the distribution's mean (deterministic);
+// with one, a sample mean + std * randn(generator), as diffusers' img2img pipelines take it.
+at::Tensor encode_image(const models::Model& model, const io::Image& image, int width, int height,
+                        at::Generator* sample = nullptr);
 
 // DDIM inversion of the rows of z0 together (their own UNet calls, laid out by `layout`, unguided,
 // `controller` active: it may record the rows' attention) over `steps` steps, in `form`. Returns
@@ -25,10 +28,12 @@ at::Tensor encode_image(const models::Model& model, const io::Image& image, int 
 std::vector<at::Tensor> ddim_inversion_path(const models::Model& model, const sampling::ScheduleConfig& config,
                                             const at::Tensor& z0, const Conditioning& cond, int steps,
                                             const BranchLayout& layout, attention::AttentionController* controller,
-                                            sampling::InversionForm form = sampling::InversionForm::previous_level);
+                                            sampling::InversionForm form = sampling::InversionForm::previous_level,
+                                            const ProgressFn& progress = {});
 // DDIM inversion of one image's z0 with no controller. Element i is the latent at the i-th sampling
 // timestep (descending order, as the sampler visits them).
 std::vector<at::Tensor> ddim_inversion_trajectory(const models::Model& model, const sampling::ScheduleConfig& config,
-                                                  const at::Tensor& z0, const Conditioning& cond, int steps);
+                                                  const at::Tensor& z0, const Conditioning& cond, int steps,
+                                                  const ProgressFn& progress = {});
 
 }  // namespace vsp::pipeline

@@ -14,6 +14,7 @@
 #include "vsp/pipeline/denoise.hpp"
 #include "vsp/pipeline/vae_decode.hpp"
 #include "vsp/sampling/scheduler.hpp"
+#include "vsp/text/prompt_weights.hpp"
 
 namespace vsp::pipeline {
 
@@ -27,6 +28,7 @@ struct StyleRequest {
   std::vector<uint64_t> target_seeds;   // one per target
   std::optional<std::string> negative;  // encoded for every row (even ""); absent: zeros
   bool zero_target_negatives = false;   // targets get zero negatives instead
+  text::PromptSyntax prompt_syntax = text::PromptSyntax::a1111;
   int steps = 50;
   double cfg = 7.0;
   int warmup_steps = 0;

@@ -2,6 +2,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,22 +12,30 @@
 #include "vsp/pipeline/denoise.hpp"
 #include "vsp/pipeline/vae_decode.hpp"
 #include "vsp/sampling/scheduler.hpp"
+#include "vsp/text/prompt_weights.hpp"
 
 namespace vsp::pipeline {
 
 struct TextToImageRequest {
   std::string prompt;
   std::optional<std::string> negative;  // absent: zero negatives; "" is encoded as text
+  text::PromptSyntax prompt_syntax = text::PromptSyntax::a1111;
   int steps = defaults::generate::steps;
   double cfg = defaults::generate::cfg;
   uint64_t seed = 0;
   int width = 1024;
   int height = 1024;
   std::string sampler = defaults::generate::sampler;
+  std::optional<std::string> timestep_spacing;  // overrides the export's scheduler config
   int num = defaults::generate::num;  // images from one generator: the noise of all rows is drawn in one call, as
                                       // diffusers does
   VaeTiling vae_tiling = VaeTiling::automatic;
   ControlSettings control;  // a ControlNet steering every image (no map: none)
+  // Image to image, as diffusers' img2img pipelines: the picture's latent (the VAE posterior
+  // sampled with the seed's generator), noised with the same generator to the first of the last
+  // int(steps * strength) steps, which alone run.
+  std::optional<std::filesystem::path> image;
+  double strength = defaults::generate::strength;
 };
 
 struct TextToImageResult {
@@ -41,13 +50,14 @@ struct TextToImagePlan {
 };
 
 // Every check of a request, before any model runs: size and steps for the model, --num, the
-// scheduler config. Throws vsp::UsageError for a value out of range, vsp::Error for the model's.
+// scheduler config, that --strength leaves a step to run. Throws vsp::UsageError for a value out of range, vsp::Error
+// for the model's.
 TextToImagePlan prepare_text_to_image(const models::Manifest& manifest, TextToImageRequest request);
 
 // Plans of one size, step count, guidance and sampler, run as one batch of rows, batch_size
 // rows per UNet call (0: all). Every request gets the numbers it would get alone: its own noise
 // and prompts, and the runtime's rows do not depend on their neighbours. Throws vsp::Error when
-// the requests cannot share a batch (a request with a ControlNet runs alone).
+// the requests cannot share a batch (a request with a ControlNet or a picture runs alone).
 std::vector<TextToImageResult> text_to_image(const models::Model& model, const std::vector<TextToImagePlan>& plans,
                                              int64_t batch_size, const ProgressFn& progress = {});
 

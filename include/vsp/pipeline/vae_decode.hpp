@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "vsp/pipeline/progress.hpp"
+
 namespace vsp::models {
 struct Manifest;
 struct Model;
@@ -28,6 +30,7 @@ bool decodes_in_tiles(const models::Manifest& manifest, VaeTiling tiling, int64_
 
 // VAE decode, one image at a time, in the VAE's dtype (fp32 unless the export says otherwise) to
 // uint8 [N, H, W, 3] on the CPU, rounded as diffusers' numpy_to_pil does.
-at::Tensor decode_latents(const models::Model& model, const at::Tensor& latents, VaeTiling tiling);
+at::Tensor decode_latents(const models::Model& model, const at::Tensor& latents, VaeTiling tiling,
+                          const ProgressFn& progress = {});
 
 }  // namespace vsp::pipeline

@@ -1,6 +1,7 @@
 #pragma once
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
@@ -22,6 +23,9 @@ struct ScheduleConfig {
   std::string prediction_type = "epsilon";  // or "v_prediction"
   bool set_alpha_to_one = false;            // DDIM's final alpha
   bool clip_sample = false;                 // DDIM clamps its x0 prediction to [-1, 1]
+  // Euler and DPM++ 2M: Karras et al.'s sigmas (rho 7) instead of the timestep grid's, as diffusers'
+  // use_karras_sigmas; the "-karras" sampler names set it.
+  bool karras_sigmas = false;
 
   // Reads a diffusers scheduler config dict (the SDXL one is EulerDiscreteScheduler's). Unknown keys
   // are ignored. A missing key takes diffusers' constructor default, which is the same for all three
@@ -55,12 +59,21 @@ class Scheduler {
   // Forward-noise a clean latent to the noise level of step_index (diffusers' add_noise).
   virtual at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise, int step_index) const = 0;
 
+  // A sampler that adds fresh noise at each step (Euler a) draws it here, shaped like the latents,
+  // from the generators that drew the initial noise (as diffusers passes its generator on); the
+  // pipeline sets it. Such a sampler without one throws std::logic_error.
+  using StepNoise = std::function<at::Tensor()>;
+  virtual bool adds_noise() const { return false; }
+  void set_step_noise(StepNoise source) { step_noise_ = std::move(source); }
+
  protected:
   std::vector<double> timesteps_;
   std::vector<double> sigmas_;
+  StepNoise step_noise_;
 };
 
-// "euler", "ddim" or "dpmpp2m"; throws vsp::Error naming the valid choices otherwise.
+// "euler", "ddim", "dpmpp2m", "euler-karras", "dpmpp2m-karras" or "euler-a"; throws vsp::Error
+// naming the valid choices otherwise.
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const ScheduleConfig& config);
 
 }  // namespace vsp::sampling

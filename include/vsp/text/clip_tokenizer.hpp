@@ -33,6 +33,8 @@ class ClipTokenizer {
   int64_t bos_id() const { return bos_id_; }
   int64_t eos_id() const { return eos_id_; }
   int64_t pad_id() const { return pad_id_; }
+  // The id of "," ending a word, where A1111's prompt chunks prefer to break; -1 if the vocabulary lacks it.
+  int64_t comma_id() const { return comma_id_; }
 
  private:
   struct Merge {
@@ -58,6 +60,7 @@ class ClipTokenizer {
   int64_t bos_id_ = 49406;
   int64_t eos_id_ = 49407;
   int64_t pad_id_ = 49407;
+  int64_t comma_id_ = -1;
 };
 
 }  // namespace vsp::text

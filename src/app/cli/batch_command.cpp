@@ -163,8 +163,8 @@ class BatchRun {
     try {
       if (stop_requested) throw Interrupted{};  // a stop during the model load or between groups
       progress_.group_started(label, work);
-      results = jobs.front()->run_group(jobs, model, [&](int done, int total) {
-        progress_.step(done, total);
+      results = jobs.front()->run_group(jobs, model, [&](const pipeline::ProgressEvent& event) {
+        progress_.step(event);
         if (stop_requested) throw Interrupted{};
       });
     } catch (const Interrupted&) {
@@ -292,7 +292,11 @@ int run_batch(const BatchOptions& o, const CommonOptions& common) {
       std::shared_ptr<models::Model> model;
       try {
         pipeline::PhaseClock clock("load", c10::kCPU);
-        model = models::Model::load(jobs.front()->source->model, common.device);
+        const auto& folder = jobs.front()->source->model;
+        progress.group_started("model " + folder.string(), 0);
+        model = models::Model::load(folder, common.device, [&](const std::string& modules, int done, int total) {
+          progress.step({"load", done, total, modules});
+        });
       } catch (const std::exception& e) {
         // A model that does not load fails its jobs; the other models' jobs still run.
         log::warn(jobs.front()->source->model.string() + ": " + error_text(e));

@@ -8,6 +8,7 @@
 #include "vsp/app/error_text.hpp"
 #include "vsp/app/jobs.hpp"
 #include "vsp/app/metadata.hpp"
+#include "vsp/app/rerun.hpp"
 #include "vsp/config/modes.hpp"
 #include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
@@ -66,6 +67,21 @@ std::string unknown_flag(const CLI::App& command, int argc, char** argv) {
   return "";
 }
 
+// "--no-color-calibration=maybe": CLI11 reads a flag's value as a count and throws a bare
+// std::invalid_argument on words it does not know. The flag, named, for the message.
+std::string bad_flag_value(const CLI::App& command, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    const size_t equals = word.find('=');
+    if (word.rfind("--", 0) != 0 || equals == std::string::npos) continue;
+    const CLI::Option* option = command.get_option_no_throw(word.substr(0, equals));
+    if (option != nullptr && option->get_expected_min() == 0)
+      return word.substr(0, equals) + " is a switch: give it alone, or =true / =false, not '" +
+             word.substr(equals + 1) + "'";
+  }
+  return "";
+}
+
 // What to lower when the chosen command runs out of memory, in its own flags.
 std::string memory_advice(const std::string& command) {
   if (command == "batch") return "lower --batch-size or the jobs' width and height";
@@ -99,6 +115,9 @@ int main(int argc, char** argv) {
       "  vsp --style-image \"The starry night.png\" --object \"a cat\"\n"
       "  vsp styles                              list the styles\n"
       "  vsp generate --prompt \"a lighthouse at dusk\" --steps 30 --seed 7 --out lighthouse.png\n"
+      "  vsp generate --prompt \"a (red:1.3) fox\" --image sketch.png --strength 0.6 --sampler \"Euler a\" --out "
+      "fox.png\n"
+      "  vsp rerun fox.png --seed 8 --out fox8.png  the job an image records, again (flags change it)\n"
       "  vsp batch jobs.json --out renders --resume   every job of a jobs file\n"
       "  vsp check --golden golden --actual out    compare images for CI (exit 1: regression, 2: missing/extra)\n"
       "Run vsp COMMAND --help for a command's flags. Exit codes: 0 done, 1 error, 2 usage error, 130 interrupted."};
@@ -113,6 +132,24 @@ int main(int argc, char** argv) {
   commands["styles"] = add_styles_command(app, common);
   commands["batch"] = add_batch_command(app, common);
   commands["check"] = add_check_command(app, common);
+  // `vsp rerun IMAGE [flags]` runs as the image's own command, its recorded job under the flags.
+  app.add_subcommand("rerun", "Run the job a vsp PNG records again: vsp rerun IMAGE.png [flags of its command]")
+      ->allow_extras();
+  commands["rerun"] = []() -> int {
+    throw vsp::UsageError("vsp rerun needs a PNG that vsp wrote: vsp rerun IMAGE.png [flags of its command]");
+  };
+  RecordedJob recorded;
+  std::vector<std::string> line(argv, argv + argc);
+  try {
+    line = rerun_command_line(line, recorded);
+  } catch (const vsp::Error& e) {
+    return fail(kExitError, e.what());
+  }
+  if (recorded.mode) common.rerun = &recorded;
+  std::vector<char*> line_argv;
+  for (auto& word : line) line_argv.push_back(word.data());
+  argc = static_cast<int>(line_argv.size());
+  argv = line_argv.data();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -121,6 +158,10 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const std::logic_error&) {
+    const auto chosen = app.get_subcommands();
+    const std::string flag = bad_flag_value(chosen.empty() ? app : *chosen.front(), argc, argv);
+    return fail(kExitUsage, flag.empty() ? "a flag's value could not be read; see vsp --help" : flag);
   } catch (const CLI::ParseError& e) {
     // A flag taken as a value leaves the rest of the line out of place: name the cause, not that.
     const auto chosen = app.get_subcommands();

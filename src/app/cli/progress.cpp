@@ -18,25 +18,50 @@ Progress::Progress(std::string label, bool quiet)
     : label_(std::move(label)),
       quiet_(quiet),
       terminal_(isatty(STDERR_FILENO) == 1),
-      start_(std::chrono::steady_clock::now()) {}
+      start_(std::chrono::steady_clock::now()),
+      last_line_(start_),
+      last_event_(start_) {}
 
-void Progress::update(int done, int total) {
-  if (quiet_ || total <= 0) return;
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  const double rate = elapsed > 0 ? done / elapsed : 0;
-  const double eta = rate > 0 ? (total - done) / rate : 0;
+PhasePace phase_pace(int done, int total, double seconds) {
+  PhasePace pace;
+  if (seconds > 0 && done > 0) pace.rate = done / seconds;
+  if (pace.rate > 0) pace.eta = (total - done) / pace.rate;
+  return pace;
+}
+
+void Progress::update(const pipeline::ProgressEvent& event) {
+  if (quiet_ || event.total <= 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  const bool new_phase = event.phase != phase_;
+  if (new_phase) {
+    if (terminal_ && bar_open_) std::fprintf(stderr, "\n");
+    phase_ = event.phase;
+    start_ = last_event_;
+    last_tenth_ = -1;
+  }
+  last_event_ = now;
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  const auto pace = phase_pace(event.done, event.total, elapsed);
+  const std::string eta = pace.rate > 0 ? clock_text(pace.eta) : "-";
+  const std::string detail = event.detail.empty() ? "" : " " + event.detail;
   if (terminal_) {
     constexpr int width = 30;
-    const int filled = width * done / total;
-    std::fprintf(stderr, "\r%s [%s%s] %d/%d %.2f it/s ETA %s ", label_.c_str(), std::string(filled, '#').c_str(),
-                 std::string(width - filled, '.').c_str(), done, total, rate, clock_text(eta).c_str());
-    if (done == total) std::fprintf(stderr, "\n");
+    const int filled = width * event.done / event.total;
+    std::fprintf(stderr, "\r%s %s [%s%s] %d/%d %.2f it/s ETA %s%s\x1b[K", label_.c_str(), phase_.c_str(),
+                 std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), event.done, event.total,
+                 pace.rate, eta.c_str(), detail.c_str());
+    bar_open_ = event.done < event.total;
+    if (!bar_open_) std::fprintf(stderr, "\n");
   } else {
-    // About ten lines per run: enough to follow a log, few enough to read it.
-    const int every = total < 10 ? 1 : total / 10;
-    if (done % every == 0 || done == total)
-      std::fprintf(stderr, "%s step %d/%d (%.2f it/s, elapsed %s)\n", label_.c_str(), done, total, rate,
-                   clock_text(elapsed).c_str());
+    // A log gets a line when a phase starts, at each tenth of it, when 10 s passed without one
+    // (a first null-text step can take a minute) and at its end: enough to follow, few enough to read.
+    const int tenth = 10 * event.done / event.total;
+    const bool quiet_too_long = std::chrono::duration<double>(now - last_line_).count() >= 10;
+    if (!new_phase && tenth == last_tenth_ && !quiet_too_long && event.done < event.total) return;
+    last_tenth_ = tenth;
+    last_line_ = now;
+    std::fprintf(stderr, "%s %s %d/%d%s (%.2f it/s, elapsed %s, ETA %s)\n", label_.c_str(), phase_.c_str(), event.done,
+                 event.total, detail.c_str(), pace.rate, clock_text(elapsed).c_str(), eta.c_str());
   }
   std::fflush(stderr);
 }

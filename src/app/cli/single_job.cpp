@@ -7,6 +7,7 @@
 
 #include "vsp/app/job_result.hpp"
 #include "vsp/app/progress.hpp"
+#include "vsp/app/rerun.hpp"
 #include "vsp/config/output_files.hpp"
 #include "vsp/error.hpp"
 #include "vsp/io/log.hpp"
@@ -18,7 +19,12 @@ namespace vsp::app {
 namespace fs = std::filesystem;
 
 void run_single_job(const SingleJob& run, const CommonOptions& common) {
-  const auto job = check_job_fields(run.job, run.mode.options, {}, FieldNaming::flag, "");
+  auto given = run.job;
+  if (common.rerun) {
+    given = common.rerun->job;
+    given.update(run.job);  // the flags given change the recorded job
+  }
+  const auto job = check_job_fields(given, run.mode.options, {}, FieldNaming::flag, "");
   if (run.job.value("seed", nlohmann::json()) == -1) log::info("--seed -1: drew seed " + job["seed"].dump());
   fs::path latents_file;  // inside the output folder, as every file of the run
   if (!run.latents.empty()) {
@@ -27,6 +33,10 @@ void run_single_job(const SingleJob& run, const CommonOptions& common) {
       throw UsageError("--save-latents must name a .npy file, got '" + run.latents + "'");
   }
   const auto manifest = models::Manifest::load(common.model);
+  if (common.rerun && !common.rerun->model_hash.empty() && common.rerun->model_hash != manifest.hash)
+    log::warn(common.rerun->image + " was made with the export '" + common.rerun->model + "' (hash " +
+              common.rerun->model_hash + "), not " + common.model + " (hash " + manifest.hash +
+              "): the images will differ; pass --model with that export to reproduce it");
   const auto planned = run.mode.plan(job, {manifest, "", ".", run.images_per_call, common.deterministic});
   const Placement placement = run.place(*planned);
   check_outputs(*planned, manifest, true, run.mode.memory_advice);
@@ -44,13 +54,16 @@ void run_single_job(const SingleJob& run, const CommonOptions& common) {
   }
 
   const auto load_started = std::chrono::steady_clock::now();
+  Progress progress(placement.label, common.quiet);
+  const auto report = [&](const pipeline::ProgressEvent& event) { progress.update(event); };
   const auto model = [&] {
     pipeline::PhaseClock clock("load", c10::kCPU);
-    return models::Model::load(common.model, common.device);
+    return models::Model::load(common.model, common.device, [&](const std::string& modules, int done, int total) {
+      report({"load", done, total, modules});
+    });
   }();
   model->release_text_encoders_after_use = true;  // one job: its prompts are encoded once
-  Progress progress(placement.label, common.quiet);
-  const auto result = planned->run(*model, [&](int done, int total) { progress.update(done, total); });
+  const auto result = planned->run(*model, report);
 
   auto written = write_outputs(*planned, result, placement.folder, model->manifest);
   if (!latents_file.empty()) {

@@ -17,8 +17,10 @@ JobResult ControlFolderJob::run(const models::Model& model, const pipeline::Prog
   std::vector<at::Tensor> latents;
   for (size_t p = 0; p < parts.size(); ++p) {
     // Every part has the same settings, hence the same step count: the bar runs once over all.
-    const auto part_progress = [&](int done, int total) {
-      if (progress) progress(static_cast<int>(p) * total + done, static_cast<int>(parts.size()) * total);
+    const auto part_progress = [&](const pipeline::ProgressEvent& event) {
+      if (progress)
+        progress({event.phase, static_cast<int>(p) * event.total + event.done,
+                  static_cast<int>(parts.size()) * event.total, event.detail});
     };
     auto result = parts[p]->run(model, part_progress);
     for (auto& image : result.images) all.images.push_back(std::move(image));

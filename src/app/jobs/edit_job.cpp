@@ -105,6 +105,9 @@ pipeline::EditRequest read_request(const json& job, const PlanContext& context) 
   r.edits = job.value("to", std::vector<std::string>{});
   if (r.edits.empty() && job.contains("reweight")) r.edits = {r.source};
   if (job.contains("negative") && !job["negative"].is_null()) r.negative = job["negative"].get<std::string>();
+  std::vector<std::string> prompts{r.source, r.negative.value_or("")};
+  prompts.insert(prompts.end(), r.edits.begin(), r.edits.end());
+  check_plain_prompts(job, prompts);
   r.mode = job.value("edit_mode", r.mode);  // "mode" is the job's mode, "edit"
   r.reweights = parse_reweights(job.value("reweight", std::vector<std::string>{}));
   for (const auto& entry : job.value("blend", std::vector<std::string>{})) r.blend.push_back(text::split_words(entry));

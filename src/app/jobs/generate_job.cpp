@@ -9,6 +9,7 @@
 #include "vsp/app/jobs.hpp"
 #include "vsp/config/manifest.hpp"
 #include "vsp/error.hpp"
+#include "vsp/io/image.hpp"
 #include "vsp/pipeline/text_to_image.hpp"
 #include "vsp/sampling/scheduler.hpp"
 
@@ -28,10 +29,10 @@ class GenerateJob : public PlannedJob {
 
   std::string group_key() const override {
     const auto& request = plan.request;
-    if (request.control.active()) return {};  // its control map is its own: it runs alone
+    if (request.control.active() || request.image) return {};  // its map or picture is its own: it runs alone
     std::ostringstream key;
     key << "generate " << request.width << "x" << request.height << " " << request.steps << " " << request.cfg << " "
-        << request.sampler;
+        << request.sampler << " " << request.timestep_spacing.value_or("");
     return key.str();
   }
 
@@ -66,8 +67,18 @@ pipeline::TextToImageRequest read_request(const json& job, const PlanContext& co
   r.width = job.value("width", context.manifest.default_size);
   r.height = job.value("height", context.manifest.default_size);
   r.sampler = job.value("sampler", r.sampler);
+  if (job.contains("timestep_spacing")) r.timestep_spacing = job["timestep_spacing"].get<std::string>();
   r.num = job.value("num", r.num);
   r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
+  r.prompt_syntax = prompt_syntax(job, {r.prompt, r.negative.value_or("")});
+  if (job.contains("image")) {
+    const std::filesystem::path given = job["image"].get<std::string>();
+    r.image = given.is_absolute() ? given : context.base_folder / given;
+    io::check_image_file(*r.image);
+    r.strength = job.value("strength", r.strength);
+  } else if (job.contains("strength")) {
+    throw UsageError("--strength applies to --image");
+  }
   r.control = plan_control(job, context);
   return r;
 }
@@ -96,6 +107,10 @@ std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& co
                   {"negative", r.negative ? json(*r.negative) : json(nullptr)},
                   {"job", job}};
     if (r.control.active()) image["control"] = control_metadata(job, r.control);
+    if (r.image) {
+      image["image"] = job["image"];
+      image["strength"] = r.strength;
+    }
     planned->outputs.push_back({stem + (r.num > 1 ? "_" + std::to_string(i) : "") + ".png", image});
   }
   if (r.control.active()) planned->outputs.push_back({stem + "_control.png", planned->outputs.front().metadata});

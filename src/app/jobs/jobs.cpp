@@ -21,6 +21,21 @@ std::vector<JobResult> PlannedJob::run_group(const std::vector<const PlannedJob*
   return results;
 }
 
+text::PromptSyntax prompt_syntax(const nlohmann::json& job, const std::vector<std::string>& prompts) {
+  if (!job.value("prompt_weights", true)) return text::PromptSyntax::plain;
+  for (const auto& prompt : prompts) text::parse_prompt_weights(prompt);
+  return text::PromptSyntax::a1111;
+}
+
+void check_plain_prompts(const nlohmann::json& job, const std::vector<std::string>& prompts) {
+  if (!job.value("prompt_weights", true)) return;
+  for (const auto& prompt : prompts)
+    if (text::uses_prompt_syntax(prompt))
+      throw UsageError("prompt-to-prompt reads prompts as plain text, but \"" + prompt +
+                       "\" uses A1111's syntax (brackets, weights, BREAK or \\); give word weights with --reweight, "
+                       "or pass --no-prompt-weights to keep the text as written");
+}
+
 io::Image to_image(const at::Tensor& pixels) {
   return {static_cast<int>(pixels.size(1)), static_cast<int>(pixels.size(0)), 3,
           std::vector<uint8_t>(pixels.data_ptr<uint8_t>(), pixels.data_ptr<uint8_t>() + pixels.numel())};

@@ -15,6 +15,9 @@ std::string sampler_display_name(const std::string& sampler) {
   if (sampler == "euler") return "Euler";
   if (sampler == "ddim") return "DDIM";
   if (sampler == "dpmpp2m") return "DPM++ 2M";
+  if (sampler == "dpmpp2m-karras") return "DPM++ 2M Karras";
+  if (sampler == "euler-karras") return "Euler Karras";
+  if (sampler == "euler-a") return "Euler a";
   return sampler;
 }
 
@@ -45,13 +48,15 @@ std::string a1111_model_name(const models::Manifest& manifest) {
 
 io::TextChunks image_metadata(nlohmann::json job, const models::Manifest& manifest) {
   // The job as given repeats most of what the resolved fields say, a long prompt included: it keeps
-  // only the fields that differ from the top-level field of the same name, so each text is stored once.
+  // only the fields that differ from the top-level field of the same name, so each text is stored
+  // once, and "given_as_resolved" names the others, so that `vsp rerun` can put the job back together.
   if (job.contains("job") && job["job"].is_object()) {
     nlohmann::json& given = job["job"];
     std::vector<std::string> repeated;
     for (const auto& field : given.items())
       if (job.contains(field.key()) && job[field.key()] == field.value()) repeated.push_back(field.key());
     for (const std::string& key : repeated) given.erase(key);
+    job["given_as_resolved"] = repeated;
   }
   // The export's folder name, never its path (the user's directory layout stays private).
   job["model"] = folder_name(manifest);
@@ -64,8 +69,9 @@ io::TextChunks image_metadata(nlohmann::json job, const models::Manifest& manife
     parameters << "Negative prompt: " << job["negative"].get<std::string>() << "\n";
   parameters << "Steps: " << job.value("steps", 0) << ", Sampler: " << sampler_display_name(job.value("sampler", ""))
              << ", CFG scale: " << job.value("cfg", 0.0) << ", Seed: " << job.value("seed", uint64_t{0})
-             << ", Size: " << job.value("width", 0) << "x" << job.value("height", 0)
-             << ", Model hash: " << a1111_model_hash(manifest) << ", Model: " << a1111_model_name(manifest)
+             << ", Size: " << job.value("width", 0) << "x" << job.value("height", 0);
+  if (job.contains("strength")) parameters << ", Denoising strength: " << job["strength"].get<double>();
+  parameters << ", Model hash: " << a1111_model_hash(manifest) << ", Model: " << a1111_model_name(manifest)
              << ", Version: vsp " << vsp_version();
   return {{"parameters", parameters.str()}, {"vsp", job.dump()}};
 }

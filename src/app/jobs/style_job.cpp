@@ -141,6 +141,9 @@ pipeline::StyleRequest build_request(const json& job, const StyleConfig& s, cons
   r.shared_attention = job.value("shared_attention", s.shared_attention);
   r.shared_adain = job.value("shared_adain", s.shared_adain);
   r.vae_tiling = pipeline::parse_vae_tiling(job.value("vae_tiling", "auto"));
+  std::vector<std::string> all_prompts{r.reference_prompt, r.negative.value_or("")};
+  all_prompts.insert(all_prompts.end(), r.target_prompts.begin(), r.target_prompts.end());
+  r.prompt_syntax = prompt_syntax(job, all_prompts);
   return r;
 }
 

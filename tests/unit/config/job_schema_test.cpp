@@ -287,8 +287,10 @@ TEST(CheckJobFields, SamplersTakeOtherToolsNames) {
   EXPECT_EQ(check_generate({{"sampler", "DPM++ 2M"}})["sampler"], "dpmpp2m");
   EXPECT_EQ(check_generate({{"sampler", "Euler"}})["sampler"], "euler");
   EXPECT_EQ(check_generate({{"sampler", "DDIMScheduler"}})["sampler"], "ddim");
-  // A1111's ancestral and Karras samplers sample differently: not an alias of anything vsp has.
-  EXPECT_TRUE(contains(error_of([] { check_generate({{"sampler", "Euler a"}}); }), "unknown value \"Euler a\""));
+  EXPECT_EQ(check_generate({{"sampler", "Euler a"}})["sampler"], "euler-a");
+  EXPECT_EQ(check_generate({{"sampler", "DPM++ 2M Karras"}})["sampler"], "dpmpp2m-karras");
+  // A sampler vsp does not have is no alias of one it has.
+  EXPECT_TRUE(contains(error_of([] { check_generate({{"sampler", "DPM++ SDE"}}); }), "unknown value \"DPM++ SDE\""));
 }
 
 TEST(CheckJobFields, LoraTagsAreRefused) {

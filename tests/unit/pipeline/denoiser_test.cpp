@@ -74,7 +74,8 @@ std::vector<std::string> run(const std::string& name, const vsp::pipeline::Branc
   auto scheduler =
       vsp::sampling::make_scheduler("euler", vsp::sampling::ScheduleConfig::from_json(model->manifest.scheduler));
   scheduler->set_timesteps(2);
-  const auto cond = vsp::pipeline::encode_prompts(*model, std::vector<std::string>(rows, "a cat"), 64, 64);
+  const auto cond = vsp::pipeline::encode_prompts(*model, std::vector<std::string>(rows, "a cat"), 64, 64,
+                                                  vsp::text::PromptSyntax::plain);
   const auto uncond = vsp::pipeline::zero_conditioning(*model, rows, 64, 64);
   CallRecorder recorder;
   vsp::pipeline::DenoiseOptions options;
@@ -120,8 +121,8 @@ TEST_P(Denoiser, StyleRunsTheReferenceFirstThenTargetChunksWithTheirRoles) {
 TEST_P(Denoiser, StepHooksReplaceTheConditioningOfLaterSteps) {
   const auto model = load(GetParam());
   torch::InferenceMode guard;
-  const auto cat = vsp::pipeline::encode_prompts(*model, {"a cat"}, 64, 64);
-  const auto dog = vsp::pipeline::encode_prompts(*model, {"a dog"}, 64, 64);
+  const auto cat = vsp::pipeline::encode_prompts(*model, {"a cat"}, 64, 64, vsp::text::PromptSyntax::plain);
+  const auto dog = vsp::pipeline::encode_prompts(*model, {"a dog"}, 64, 64, vsp::text::PromptSyntax::plain);
   const auto uncond = vsp::pipeline::zero_conditioning(*model, 1, 64, 64);
   const auto noise = torch::randn({1, 4, 8, 8});
   const auto final_latents = [&](const vsp::pipeline::Conditioning& from_step_2) {

@@ -62,7 +62,7 @@ TEST(ScheduleConfig, RefusesWhatItCannotReproduce) {
     json[key] = std::move(value);
     return error_message([&] { ScheduleConfig::from_json(json); });
   };
-  EXPECT_NE(with("use_karras_sigmas", true).find("use_karras_sigmas"), std::string::npos);
+  EXPECT_NE(with("use_exponential_sigmas", true).find("use_exponential_sigmas"), std::string::npos);
   EXPECT_NE(with("interpolation_type", "log_linear").find("interpolation_type"), std::string::npos);
   EXPECT_NE(with("trained_betas", {0.1, 0.2}).find("trained_betas"), std::string::npos);
   EXPECT_NE(with("prediction_type", "sample")
@@ -77,14 +77,22 @@ TEST(ScheduleConfig, RefusesWhatItCannotReproduce) {
   EXPECT_THROW(ScheduleConfig::from_json(nlohmann::json::array()), Error);
 }
 
-TEST(MakeScheduler, KnowsTheThreeSamplers) {
-  EXPECT_EQ(scheduler_names(), (std::vector<std::string>{"euler", "ddim", "dpmpp2m"}));
+TEST(ScheduleConfig, ReadsKarrasSigmas) {
+  auto json = nlohmann::json::parse(kSdxlConfig);
+  EXPECT_FALSE(ScheduleConfig::from_json(json).karras_sigmas);
+  json["use_karras_sigmas"] = true;
+  EXPECT_TRUE(ScheduleConfig::from_json(json).karras_sigmas);
+}
+
+TEST(MakeScheduler, KnowsTheSamplers) {
+  EXPECT_EQ(scheduler_names(),
+            (std::vector<std::string>{"euler", "ddim", "dpmpp2m", "euler-karras", "dpmpp2m-karras", "euler-a"}));
   for (const auto& name : scheduler_names()) EXPECT_EQ(make_scheduler(name, ScheduleConfig())->name(), name);
 }
 
 TEST(MakeScheduler, UnknownNameListsTheValidOnes) {
   EXPECT_EQ(error_message([] { make_scheduler("heun", ScheduleConfig()); }),
-            "unknown sampler 'heun'; choose one of: euler, ddim, dpmpp2m");
+            "unknown sampler 'heun'; choose one of: euler, ddim, dpmpp2m, euler-karras, dpmpp2m-karras, euler-a");
 }
 
 TEST(DpmppTwoM, StepsMustRunInOrder) {
@@ -93,8 +101,10 @@ TEST(DpmppTwoM, StepsMustRunInOrder) {
   const auto x = torch::zeros({1, 4, 2, 2});
   scheduler->step(x, 0, x);
   EXPECT_THROW(scheduler->step(x, 2, x), std::logic_error);
-  scheduler->set_timesteps(10);  // a new run starts from step 0 with an empty history
-  EXPECT_NO_THROW(scheduler->step(x, 0, x));
+  scheduler->set_timesteps(10);  // a new run starts with an empty history, at any step (img2img)
+  EXPECT_NO_THROW(scheduler->step(x, 4, x));
+  EXPECT_NO_THROW(scheduler->step(x, 5, x));
+  EXPECT_THROW(scheduler->step(x, 5, x), std::logic_error);
 }
 
 // With an eps that does not depend on the latent, DDIM sampling over the same timesteps undoes
