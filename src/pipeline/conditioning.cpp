@@ -34,7 +34,7 @@ at::Tensor emphasise(const at::Tensor& states, const std::vector<float>& weights
   if (std::all_of(weights.begin(), weights.end(), [](float w) { return w == 1.0f; })) return states;
   const auto z = states.to(torch::kFloat);
   const auto multipliers = torch::tensor(weights, torch::kFloat).view({1, -1, 1}).to(z.device());
-  const auto original_mean = z.mean();
+  const auto original_mean = states.mean().to(torch::kFloat);  // in the encoder's dtype, as A1111 takes it
   const auto weighted = z * multipliers.expand(z.sizes());
   return (weighted * (original_mean / weighted.mean())).to(states.scalar_type());
 }

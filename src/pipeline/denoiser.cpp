@@ -28,7 +28,8 @@ Denoiser::Denoiser(const models::Model& model, BranchLayout layout, int64_t rows
 }
 
 double ControlInput::scale_at(int step, int steps) const {
-  const double from = static_cast<double>(step) / steps, to = static_cast<double>(step + 1) / steps;
+  const double run = steps - first_step;
+  const double from = (step - first_step) / run, to = (step - first_step + 1) / run;
   return kind.empty() || from < start || to > end ? 0.0 : scale;
 }
 

@@ -118,9 +118,9 @@ EditResult prompt_edit(const models::Model& model, const EditPlan& plan, const P
   std::vector<at::Tensor> path;
   {
     torch::InferenceMode guard;
-    // Prompt-to-prompt aligns the prompts' plain words, so they are read as plain text.
-    cond = encode_prompts(model, prompts, r.width, r.height, text::PromptSyntax::plain);
-    uncond = encode_negative(model, r.negative, rows, r.width, r.height, text::PromptSyntax::plain);
+    // Prompt-to-prompt aligns the prompts' words as the request gives them (already read: edit_job).
+    cond = encode_prompts(model, prompts, r.width, r.height, text::PromptSyntax::verbatim);
+    uncond = encode_negative(model, r.negative, rows, r.width, r.height, text::PromptSyntax::verbatim);
     model.text_encoding_done();
     if (r.image) {
       // As the null-text notebook's load_512: a centre crop (offset rounded down; to the output's

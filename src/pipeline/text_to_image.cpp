@@ -85,6 +85,7 @@ std::vector<TextToImageResult> text_to_image(const models::Model& model, const s
   if (first.control.active()) {
     if (plans.size() != 1) throw Error("text_to_image: a request with a ControlNet runs alone");
     options.control = control_input(first.control, std::vector<bool>(first.num, true), model.device);
+    options.control.first_step = options.first_step;
   }
   const auto latents = denoise(model, *scheduler, start, Conditioning::cat(unconds), Conditioning::cat(conds), options);
   const auto cpu_latents = latents.to(torch::kCPU);

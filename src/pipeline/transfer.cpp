@@ -67,7 +67,7 @@ TransferResult style_injection(const models::Model& model, const TransferPlan& p
   for (const auto& picture : result.pictures) clean.push_back(encode_image(model, picture, r.width, r.height));
   const auto rows = r.injection && !r.cache_features ? images + pairs : pairs;
   // The empty prompt, unguided, for every row.
-  const auto empty = encode_prompts(model, {""}, r.width, r.height, text::PromptSyntax::plain);
+  const auto empty = encode_prompts(model, {""}, r.width, r.height, text::PromptSyntax::verbatim);
   model.text_encoding_done();
 
   std::vector<attention::StyleInjectionController::Pair> pair_rows;

@@ -161,8 +161,9 @@ std::string without_escapes(std::string_view prompt) {
 
 std::vector<TokenChunk> prompt_chunks(const ClipTokenizer& tokenizer, std::string_view prompt, PromptSyntax syntax,
                                       size_t max_length) {
-  if (syntax == PromptSyntax::plain) {
-    auto ids = tokenizer.encode(prompt, max_length);
+  if (syntax != PromptSyntax::a1111) {
+    auto ids =
+        tokenizer.encode(syntax == PromptSyntax::plain ? without_escapes(prompt) : std::string(prompt), max_length);
     return {{ids, std::vector<float>(ids.size(), 1.0f)}};
   }
   const size_t chunk_length = max_length - 2;

@@ -130,3 +130,13 @@ def test_shipped_onepiece_template_reads_as_the_papers_text():
     pieces = a1111_prompts.parse(text)
     assert len(pieces) == 1 and pieces[0][1] == 1.0
     assert "masterpiece, best quality, (extremely detailed), watercolor" in pieces[0][0]
+
+
+def test_onepiece_template_reads_the_same_words_either_way(run_vsp, tiny_model, tmp_path):
+    """Its escaped brackets are the paper's text in both readings: the same images."""
+    def style(out, *extra):
+        run_vsp("--style", "fire", "--template", "onepiece", "--object", "a cat", "--model", tiny_model, "-W", 64,
+                "-H", 64, "--steps", 2, "-q", "-o", out, *extra)
+        return [np.asarray(Image.open(p)) for p in sorted(out.glob("*.png"))]
+    for a, b in zip(style(tmp_path / "a1111"), style(tmp_path / "plain", "--no-prompt-weights"), strict=True):
+        assert np.array_equal(a, b)

@@ -44,6 +44,8 @@ class BatchProgress {
   int64_t group_work_ = 0;
   int64_t group_work_done_ = 0;
   std::string phase_;
+  int phase_first_done_ = 0;  // units done before the phase's clock started
+  int last_done_ = 0;
   int last_tenth_ = -1;
   std::chrono::steady_clock::time_point start_, phase_start_, last_line_, last_event_;
 };

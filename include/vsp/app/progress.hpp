@@ -19,18 +19,20 @@ class Progress {
   bool quiet_;
   bool terminal_;
   std::string phase_;
+  int phase_first_done_ = 0;  // units done before the phase's clock started
+  int last_done_ = 0;
   bool bar_open_ = false;
   int last_tenth_ = -1;
   // A phase starts where the last report left off: its first unit's time counts.
   std::chrono::steady_clock::time_point start_, last_line_, last_event_;
 };
 
-// A phase's rate and ETA from its units done in `seconds`.
+// A phase's rate and ETA from the units done in `seconds` (done - first_done of them) and those left.
 struct PhasePace {
   double rate = 0;  // units per second
   double eta = 0;   // seconds left
 };
-PhasePace phase_pace(int done, int total, double seconds);
+PhasePace phase_pace(int done, int first_done, int total, double seconds);
 
 // "1:05" for 65 seconds.
 std::string clock_text(double seconds);

@@ -37,6 +37,9 @@ struct ControlInput {
   std::vector<bool> rows;  // which rows it steers (a style reference is not steered)
   double scale = 1.0;
   double start = 0.0, end = 1.0;
+  // The window's fractions count from this step, the first that runs (image to image starts late,
+  // and diffusers' ControlNet img2img pipelines count over the steps that run).
+  int first_step = 0;
 
   // The scale at step `step` of `steps`: 0 outside the window.
   double scale_at(int step, int steps) const;

@@ -9,8 +9,10 @@
 namespace vsp::text {
 
 // How a prompt is read. a1111: AUTOMATIC1111's emphasis syntax, BREAK and 75-token chunks (no
-// truncation). plain: the text as written, truncated to one encoder input, as diffusers reads it.
-enum class PromptSyntax { a1111, plain };
+// truncation). plain: the text as written, A1111's escapes resolved (so a text written for both
+// readers reads the same words), cut to one encoder input as diffusers does. verbatim: as plain,
+// escapes included (a text already read, e.g. prompt-to-prompt's).
+enum class PromptSyntax { a1111, plain, verbatim };
 
 // A run of prompt text with its weight, or a BREAK.
 struct PromptPiece {
@@ -45,7 +47,8 @@ struct TokenChunk {
 // BOS and EOS, padded with EOS, then everything after the first EOS replaced by the tokenizer's pad
 // id; a full chunk moves the tokens after its last comma to the next chunk when that comma is
 // within 20 tokens of the end; BREAK pads the chunk out. An empty prompt is one chunk.
-// plain: one chunk, tokenizer.encode(prompt, max_length), every weight 1.
+// plain: one chunk, tokenizer.encode(without_escapes(prompt), max_length), every weight 1;
+// verbatim: the same without resolving the escapes.
 std::vector<TokenChunk> prompt_chunks(const ClipTokenizer& tokenizer, std::string_view prompt, PromptSyntax syntax,
                                       size_t max_length);
 

@@ -60,13 +60,15 @@ void BatchProgress::group_started(const std::string& label, int64_t work) {
 
 void BatchProgress::step(const pipeline::ProgressEvent& event) {
   const auto now = std::chrono::steady_clock::now();
-  const bool new_phase = event.phase != phase_;
+  const bool new_phase = event.phase != phase_ || event.done < last_done_;  // a phase may run again
   if (new_phase) {
     phase_ = event.phase;
     phase_start_ = last_event_;  // the phase's first unit began when the last report came
+    phase_first_done_ = std::max(event.done - 1, 0);
     last_tenth_ = -1;
   }
   last_event_ = now;
+  last_done_ = event.done;
   if (event.phase == "denoise") group_work_done_ = event.total > 0 ? group_work_ * event.done / event.total : 0;
   nlohmann::json line{
       {"event", "step"}, {"job", group_label_}, {"phase", event.phase}, {"step", event.done}, {"steps", event.total}};
@@ -79,7 +81,8 @@ void BatchProgress::step(const pipeline::ProgressEvent& event) {
     if (new_phase || tenth != last_tenth_ || quiet_too_long || event.done == event.total) {
       last_tenth_ = tenth;
       last_line_ = now;
-      const auto pace = phase_pace(event.done, event.total, std::chrono::duration<double>(now - phase_start_).count());
+      const auto pace = phase_pace(event.done, phase_first_done_, event.total,
+                                   std::chrono::duration<double>(now - phase_start_).count());
       std::fprintf(stderr, "  %s %s %d/%d%s (%.2f it/s, ETA %s)\n", group_label_.c_str(), event.phase.c_str(),
                    event.done, event.total, event.detail.empty() ? "" : (" " + event.detail).c_str(), pace.rate,
                    pace.rate > 0 ? clock_text(pace.eta).c_str() : "-");
@@ -116,7 +119,7 @@ void BatchProgress::finished(const std::string& outcome) {
 void BatchProgress::draw(const pipeline::ProgressEvent& event) {
   if (style_ != Style::human || !terminal_) return;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - phase_start_).count();
-  const auto pace = phase_pace(event.done, event.total, seconds);
+  const auto pace = phase_pace(event.done, phase_first_done_, event.total, seconds);
   // Two lines, redrawn in place: move up to the batch line, rewrite both, clear what is left.
   if (drawn_) std::fprintf(stderr, "\x1b[1A\r");
   std::fprintf(stderr, "%s\x1b[K\n  %s %s %s %d/%d %.2f it/s%s\x1b[K", batch_line().c_str(), group_label_.c_str(),

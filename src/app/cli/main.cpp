@@ -136,7 +136,9 @@ int main(int argc, char** argv) {
   app.add_subcommand("rerun", "Run the job a vsp PNG records again: vsp rerun IMAGE.png [flags of its command]")
       ->allow_extras();
   commands["rerun"] = []() -> int {
-    throw vsp::UsageError("vsp rerun needs a PNG that vsp wrote: vsp rerun IMAGE.png [flags of its command]");
+    throw vsp::UsageError(
+        "vsp rerun takes a PNG that vsp wrote right after it, and the flags that change its job after the image: "
+        "vsp rerun IMAGE.png [flags]");
   };
   RecordedJob recorded;
   std::vector<std::string> line(argv, argv + argc);
@@ -144,6 +146,8 @@ int main(int argc, char** argv) {
     line = rerun_command_line(line, recorded);
   } catch (const vsp::Error& e) {
     return fail(kExitError, e.what());
+  } catch (const std::exception& e) {  // a damaged chunk must not abort
+    return fail(kExitError, std::string("cannot read the job recorded in ") + argv[2] + ": " + e.what());
   }
   if (recorded.mode) common.rerun = &recorded;
   std::vector<char*> line_argv;

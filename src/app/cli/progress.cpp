@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "vsp/pipeline/phases.hpp"
@@ -22,9 +23,9 @@ Progress::Progress(std::string label, bool quiet)
       last_line_(start_),
       last_event_(start_) {}
 
-PhasePace phase_pace(int done, int total, double seconds) {
+PhasePace phase_pace(int done, int first_done, int total, double seconds) {
   PhasePace pace;
-  if (seconds > 0 && done > 0) pace.rate = done / seconds;
+  if (seconds > 0 && done > first_done) pace.rate = (done - first_done) / seconds;
   if (pace.rate > 0) pace.eta = (total - done) / pace.rate;
   return pace;
 }
@@ -32,16 +33,19 @@ PhasePace phase_pace(int done, int total, double seconds) {
 void Progress::update(const pipeline::ProgressEvent& event) {
   if (quiet_ || event.total <= 0) return;
   const auto now = std::chrono::steady_clock::now();
-  const bool new_phase = event.phase != phase_;
+  // A phase that runs again (a decode per part of a run) counts anew.
+  const bool new_phase = event.phase != phase_ || event.done < last_done_;
   if (new_phase) {
     if (terminal_ && bar_open_) std::fprintf(stderr, "\n");
     phase_ = event.phase;
     start_ = last_event_;
+    phase_first_done_ = std::max(event.done - 1, 0);  // the first report comes after its first unit
     last_tenth_ = -1;
   }
   last_event_ = now;
+  last_done_ = event.done;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const auto pace = phase_pace(event.done, event.total, elapsed);
+  const auto pace = phase_pace(event.done, phase_first_done_, event.total, elapsed);
   const std::string eta = pace.rate > 0 ? clock_text(pace.eta) : "-";
   const std::string detail = event.detail.empty() ? "" : " " + event.detail;
   if (terminal_) {

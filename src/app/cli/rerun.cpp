@@ -1,6 +1,7 @@
 #include "vsp/app/rerun.hpp"
 
 #include "vsp/app/jobs.hpp"
+#include "vsp/config/parse_json.hpp"
 #include "vsp/error.hpp"
 #include "vsp/io/image.hpp"
 
@@ -13,12 +14,7 @@ RecordedJob read_recorded_job(const std::filesystem::path& image) {
     throw Error(image.string() +
                 " holds no vsp job (no \"vsp\" text chunk: vsp did not write it, or its text "
                 "was stripped); vsp rerun reads the PNGs vsp writes");
-  nlohmann::json recorded;
-  try {
-    recorded = nlohmann::json::parse(found->second);
-  } catch (const nlohmann::json::exception&) {
-    throw Error(image.string() + "'s vsp chunk is not JSON; re-save the image from its original");
-  }
+  const nlohmann::json recorded = parse_json(found->second, image.string() + "'s vsp chunk");
   const auto field = [&](const char* key) -> const nlohmann::json& {
     if (!recorded.is_object() || !recorded.contains(key))
       throw Error(image.string() + "'s vsp chunk has no \"" + std::string(key) +
@@ -45,8 +41,11 @@ RecordedJob read_recorded_job(const std::filesystem::path& image) {
     for (const auto& option : out.mode->options)
       if (option.key == key.get<std::string>()) out.job[option.key] = recorded[option.key];
   }
-  out.model_hash = recorded.value("model_hash", "");
-  out.model = recorded.value("model", "");
+  const auto text_or_empty = [&](const char* key) {
+    return recorded.contains(key) && recorded[key].is_string() ? recorded[key].get<std::string>() : std::string();
+  };
+  out.model_hash = text_or_empty("model_hash");
+  out.model = text_or_empty("model");
   return out;
 }
 

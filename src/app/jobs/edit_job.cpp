@@ -108,6 +108,10 @@ pipeline::EditRequest read_request(const json& job, const PlanContext& context) 
   std::vector<std::string> prompts{r.source, r.negative.value_or("")};
   prompts.insert(prompts.end(), r.edits.begin(), r.edits.end());
   check_plain_prompts(job, prompts);
+  // Read once, here: the alignment, the encoders and the metadata see the same words.
+  r.source = text::without_escapes(r.source);
+  for (auto& edit : r.edits) edit = text::without_escapes(edit);
+  if (r.negative) r.negative = text::without_escapes(*r.negative);
   r.mode = job.value("edit_mode", r.mode);  // "mode" is the job's mode, "edit"
   r.reweights = parse_reweights(job.value("reweight", std::vector<std::string>{}));
   for (const auto& entry : job.value("blend", std::vector<std::string>{})) r.blend.push_back(text::split_words(entry));

@@ -138,6 +138,16 @@ TEST_F(PromptChunks, BreakAndLongPromptsMakeChunks) {
   EXPECT_EQ(plain[0].ids, tokenizer_.encode(long_prompt, 77));
 }
 
+// Plain reading resolves A1111's escapes (a text written for both readers reads the same words);
+// verbatim keeps every character.
+TEST_F(PromptChunks, PlainResolvesEscapesVerbatimKeepsThem) {
+  EXPECT_EQ(prompt_chunks(tokenizer_, "a \\(cat\\)", PromptSyntax::plain, 77)[0].ids, tokenizer_.encode("a (cat)", 77));
+  EXPECT_EQ(prompt_chunks(tokenizer_, "a \\(cat\\)", PromptSyntax::verbatim, 77)[0].ids,
+            tokenizer_.encode("a \\(cat\\)", 77));
+  EXPECT_EQ(prompt_chunks(tokenizer_, "a (cat:1.2)", PromptSyntax::plain, 77)[0].ids,
+            tokenizer_.encode("a (cat:1.2)", 77));
+}
+
 // A full chunk breaks after its last comma when that comma is within 20 tokens of its end.
 TEST_F(PromptChunks, FullChunksBreakAfterANearComma) {
   std::string prompt;
