@@ -295,3 +295,24 @@ def test_control_errors_write_nothing(vsp_bin, tiny_model, tmp_path):
         result = run(vsp_bin, "generate", "--model", model, "--prompt", "a", "--steps", 2, "--out", out / "a.png", *args)
         one_error_line(result, *words)
         assert written(out) == []
+
+
+def test_image_to_image_with_control_matches_diffusers(run_vsp, tiny_model, control_pipeline, tmp_path):
+    """--image with --control: the window counts over the steps that run, as diffusers'
+    StableDiffusionXLControlNetImg2ImgPipeline keeps its ControlNet."""
+    from diffusers import StableDiffusionXLControlNetImg2ImgPipeline
+    control_source(tmp_path / "source.png", 64, 64)
+    start = Image.fromarray(255 - np.asarray(Image.open(tmp_path / "source.png")))
+    start.save(tmp_path / "start.png")
+    out = tmp_path / "out.png"
+    run_vsp("generate", "--model", tiny_model, "--prompt", PROMPT, "--negative", NEGATIVE, "--steps", 8, "--cfg", 5,
+            "--seed", 11, "-W", 64, "-H", 64, "--image", tmp_path / "start.png", "--strength", 0.5, "--control",
+            "canny", "--control-image", tmp_path / "source.png", "--control-end", 0.5, "--out", out,
+            "--save-latents", "latents.npy", "-q")
+    control = Image.open(tmp_path / "out_control.png").convert("RGB")
+    pipe = StableDiffusionXLControlNetImg2ImgPipeline(**control_pipeline.components)
+    reference = pipe(prompt=PROMPT, negative_prompt=NEGATIVE, image=start, control_image=control, strength=0.5,
+                     num_inference_steps=8, guidance_scale=5.0, controlnet_conditioning_scale=1.0,
+                     control_guidance_start=0.0, control_guidance_end=0.5,
+                     generator=torch.Generator("cpu").manual_seed(11), output_type="latent").images
+    assert np.abs(np.load(tmp_path / "latents.npy") - reference.numpy()).max() <= LATENT_TOLERANCE
