@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "vsp/app/progress.hpp"
 #include "vsp/pipeline/progress.hpp"
 
 namespace vsp::app {
@@ -29,7 +30,7 @@ class BatchProgress {
   void finished(const std::string& outcome);
 
  private:
-  void draw(const pipeline::ProgressEvent& event);
+  void draw(const pipeline::ProgressEvent& event, const PhasePace& pace);
   void emit(nlohmann::json event) const;
   double elapsed() const;
   std::string batch_line() const;
@@ -43,11 +44,8 @@ class BatchProgress {
   std::string group_label_;
   int64_t group_work_ = 0;
   int64_t group_work_done_ = 0;
-  std::string phase_;
-  int phase_first_done_ = 0;  // units done before the phase's clock started
-  int last_done_ = 0;
-  int last_tenth_ = -1;
-  std::chrono::steady_clock::time_point start_, phase_start_, last_line_, last_event_;
+  PhaseTracker phases_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 }  // namespace vsp::app

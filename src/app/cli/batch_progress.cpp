@@ -22,10 +22,7 @@ BatchProgress::BatchProgress(Style style, int jobs, int images, int64_t work)
       jobs_total_(jobs),
       images_total_(images),
       work_total_(work),
-      start_(std::chrono::steady_clock::now()),
-      phase_start_(start_),
-      last_line_(start_),
-      last_event_(start_) {
+      start_(std::chrono::steady_clock::now()) {
   emit({{"event", "start"}, {"jobs", jobs}, {"images", images}});
 }
 
@@ -53,42 +50,22 @@ void BatchProgress::group_started(const std::string& label, int64_t work) {
   group_label_ = label;
   group_work_ = work;
   group_work_done_ = 0;
-  last_event_ = std::chrono::steady_clock::now();
-  phase_.clear();
+  phases_.restart();
   if (style_ == Style::human && !terminal_) std::fprintf(stderr, "%s: %s\n", batch_line().c_str(), label.c_str());
 }
 
 void BatchProgress::step(const pipeline::ProgressEvent& event) {
-  const auto now = std::chrono::steady_clock::now();
-  const bool new_phase = event.phase != phase_ || event.done < last_done_;  // a phase may run again
-  if (new_phase) {
-    phase_ = event.phase;
-    phase_start_ = last_event_;  // the phase's first unit began when the last report came
-    phase_first_done_ = std::max(event.done - 1, 0);
-    last_tenth_ = -1;
-  }
-  last_event_ = now;
-  last_done_ = event.done;
+  const auto reading = phases_.take(event);
   if (event.phase == "denoise") group_work_done_ = event.total > 0 ? group_work_ * event.done / event.total : 0;
   nlohmann::json line{
       {"event", "step"}, {"job", group_label_}, {"phase", event.phase}, {"step", event.done}, {"steps", event.total}};
   if (!event.detail.empty()) line["detail"] = event.detail;
   emit(line);
-  if (style_ == Style::human && !terminal_ && event.total > 0) {
-    // As a single job's log: a line as a phase starts, at each tenth, after 10 s without one, at its end.
-    const int tenth = 10 * event.done / event.total;
-    const bool quiet_too_long = std::chrono::duration<double>(now - last_line_).count() >= 10;
-    if (new_phase || tenth != last_tenth_ || quiet_too_long || event.done == event.total) {
-      last_tenth_ = tenth;
-      last_line_ = now;
-      const auto pace = phase_pace(event.done, phase_first_done_, event.total,
-                                   std::chrono::duration<double>(now - phase_start_).count());
-      std::fprintf(stderr, "  %s %s %d/%d%s (%.2f it/s, ETA %s)\n", group_label_.c_str(), event.phase.c_str(),
-                   event.done, event.total, event.detail.empty() ? "" : (" " + event.detail).c_str(), pace.rate,
-                   pace.rate > 0 ? clock_text(pace.eta).c_str() : "-");
-    }
-  }
-  draw(event);
+  if (style_ == Style::human && !terminal_ && event.total > 0 && reading.log_line)
+    std::fprintf(stderr, "  %s %s %d/%d%s (%.2f it/s, ETA %s)\n", group_label_.c_str(), event.phase.c_str(), event.done,
+                 event.total, event.detail.empty() ? "" : (" " + event.detail).c_str(), reading.pace.rate,
+                 reading.pace.rate > 0 ? clock_text(reading.pace.eta).c_str() : "-");
+  draw(event, reading.pace);
 }
 
 void BatchProgress::job_finished(const nlohmann::json& summary, int images) {
@@ -116,10 +93,8 @@ void BatchProgress::finished(const std::string& outcome) {
                images_done_, images_total_, clock_text(elapsed()).c_str());
 }
 
-void BatchProgress::draw(const pipeline::ProgressEvent& event) {
+void BatchProgress::draw(const pipeline::ProgressEvent& event, const PhasePace& pace) {
   if (style_ != Style::human || !terminal_) return;
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - phase_start_).count();
-  const auto pace = phase_pace(event.done, phase_first_done_, event.total, seconds);
   // Two lines, redrawn in place: move up to the batch line, rewrite both, clear what is left.
   if (drawn_) std::fprintf(stderr, "\x1b[1A\r");
   std::fprintf(stderr, "%s\x1b[K\n  %s %s %s %d/%d %.2f it/s%s\x1b[K", batch_line().c_str(), group_label_.c_str(),

@@ -1,6 +1,5 @@
 // The named-files command (`vsp generate`): one job of the mode, its images named by --out.
 #include "vsp/app/commands.hpp"
-#include "vsp/app/rerun.hpp"
 #include "vsp/app/single_job.hpp"
 #include "vsp/config/output_files.hpp"
 #include "vsp/error.hpp"
@@ -33,11 +32,11 @@ void run_named_files(const Mode& mode, const GenerateOptions& o, const CommonOpt
   const fs::path out = o.out;
   if (!has_extension(out, ".png") || out.stem().empty())
     throw UsageError("--out must name a .png file, got '" + o.out + "'");
-  const bool controlled = o.job.contains("control") || (common.rerun && common.rerun->job.contains("control"));
   // The outputs are named after --out inside its folder: out.png (out-0.png, ... for --num), and
   // with --control last the control map the ControlNet saw, out_control.png. --save-latents is
   // taken from that folder too.
   const auto place = [&](PlannedJob& planned) {
+    const bool controlled = planned.job.contains("control");  // the job as run (a rerun's included)
     size_t next = 0;
     const auto name_run = [&](const fs::path& base, size_t count) {
       const size_t images = count - (controlled ? 1 : 0);

@@ -15,57 +15,58 @@ std::string clock_text(double seconds) {
   return buffer;
 }
 
-Progress::Progress(std::string label, bool quiet)
-    : label_(std::move(label)),
-      quiet_(quiet),
-      terminal_(isatty(STDERR_FILENO) == 1),
-      start_(std::chrono::steady_clock::now()),
-      last_line_(start_),
-      last_event_(start_) {}
-
-PhasePace phase_pace(int done, int first_done, int total, double seconds) {
-  PhasePace pace;
-  if (seconds > 0 && done > first_done) pace.rate = (done - first_done) / seconds;
-  if (pace.rate > 0) pace.eta = (total - done) / pace.rate;
-  return pace;
-}
-
-void Progress::update(const pipeline::ProgressEvent& event) {
-  if (quiet_ || event.total <= 0) return;
+PhaseTracker::Reading PhaseTracker::take(const pipeline::ProgressEvent& event) {
   const auto now = std::chrono::steady_clock::now();
-  // A phase that runs again (a decode per part of a run) counts anew.
-  const bool new_phase = event.phase != phase_ || event.done < last_done_;
-  if (new_phase) {
-    if (terminal_ && bar_open_) std::fprintf(stderr, "\n");
+  Reading reading;
+  reading.new_phase = event.phase != phase_ || event.done < last_done_;
+  if (reading.new_phase) {
     phase_ = event.phase;
     start_ = last_event_;
-    phase_first_done_ = std::max(event.done - 1, 0);  // the first report comes after its first unit
+    first_done_ = std::max(event.done - 1, 0);  // the first report comes after its first unit
     last_tenth_ = -1;
   }
   last_event_ = now;
   last_done_ = event.done;
-  const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const auto pace = phase_pace(event.done, phase_first_done_, event.total, elapsed);
-  const std::string eta = pace.rate > 0 ? clock_text(pace.eta) : "-";
+  reading.elapsed = std::chrono::duration<double>(now - start_).count();
+  if (reading.elapsed > 0 && event.done > first_done_) reading.pace.rate = (event.done - first_done_) / reading.elapsed;
+  if (reading.pace.rate > 0) reading.pace.eta = (event.total - event.done) / reading.pace.rate;
+  // A first null-text step can take a minute: a log hears of it every 10 s.
+  const int tenth = event.total > 0 ? 10 * event.done / event.total : 0;
+  const bool quiet_too_long = std::chrono::duration<double>(now - last_line_).count() >= 10;
+  reading.log_line = reading.new_phase || tenth != last_tenth_ || quiet_too_long || event.done == event.total;
+  if (reading.log_line) {
+    last_tenth_ = tenth;
+    last_line_ = now;
+  }
+  return reading;
+}
+
+void PhaseTracker::restart() {
+  phase_.clear();
+  last_event_ = std::chrono::steady_clock::now();
+}
+
+Progress::Progress(std::string label, bool quiet)
+    : label_(std::move(label)), quiet_(quiet), terminal_(isatty(STDERR_FILENO) == 1) {}
+
+void Progress::update(const pipeline::ProgressEvent& event) {
+  if (quiet_ || event.total <= 0) return;
+  const auto reading = phases_.take(event);
+  if (reading.new_phase && terminal_ && bar_open_) std::fprintf(stderr, "\n");
+  const std::string eta = reading.pace.rate > 0 ? clock_text(reading.pace.eta) : "-";
   const std::string detail = event.detail.empty() ? "" : " " + event.detail;
   if (terminal_) {
     constexpr int width = 30;
     const int filled = width * event.done / event.total;
-    std::fprintf(stderr, "\r%s %s [%s%s] %d/%d %.2f it/s ETA %s%s\x1b[K", label_.c_str(), phase_.c_str(),
+    std::fprintf(stderr, "\r%s %s [%s%s] %d/%d %.2f it/s ETA %s%s\x1b[K", label_.c_str(), event.phase.c_str(),
                  std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), event.done, event.total,
-                 pace.rate, eta.c_str(), detail.c_str());
+                 reading.pace.rate, eta.c_str(), detail.c_str());
     bar_open_ = event.done < event.total;
     if (!bar_open_) std::fprintf(stderr, "\n");
-  } else {
-    // A log gets a line when a phase starts, at each tenth of it, when 10 s passed without one
-    // (a first null-text step can take a minute) and at its end: enough to follow, few enough to read.
-    const int tenth = 10 * event.done / event.total;
-    const bool quiet_too_long = std::chrono::duration<double>(now - last_line_).count() >= 10;
-    if (!new_phase && tenth == last_tenth_ && !quiet_too_long && event.done < event.total) return;
-    last_tenth_ = tenth;
-    last_line_ = now;
-    std::fprintf(stderr, "%s %s %d/%d%s (%.2f it/s, elapsed %s, ETA %s)\n", label_.c_str(), phase_.c_str(), event.done,
-                 event.total, detail.c_str(), pace.rate, clock_text(elapsed).c_str(), eta.c_str());
+  } else if (reading.log_line) {
+    std::fprintf(stderr, "%s %s %d/%d%s (%.2f it/s, elapsed %s, ETA %s)\n", label_.c_str(), event.phase.c_str(),
+                 event.done, event.total, detail.c_str(), reading.pace.rate, clock_text(reading.elapsed).c_str(),
+                 eta.c_str());
   }
   std::fflush(stderr);
 }
