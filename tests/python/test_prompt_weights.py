@@ -85,6 +85,7 @@ def run_generate(run_vsp, model, out, prompt, *extra):
     return np.asarray(Image.open(out))
 
 
+@pytest.mark.chunking
 def test_plain_prompts_read_the_same_either_way(run_vsp, tiny_model, tmp_path):
     prompt = "a photo of a cat: cute, 16:9, highly detailed"
     assert np.array_equal(run_generate(run_vsp, tiny_model, tmp_path / "a.png", prompt),
@@ -132,6 +133,7 @@ def test_shipped_onepiece_template_reads_as_the_papers_text():
     assert "masterpiece, best quality, (extremely detailed), watercolor" in pieces[0][0]
 
 
+@pytest.mark.chunking
 def test_onepiece_template_reads_the_same_words_either_way(run_vsp, tiny_model, tmp_path):
     """Its escaped brackets are the paper's text in both readings: the same images."""
     def style(out, *extra):

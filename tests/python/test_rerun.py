@@ -22,6 +22,7 @@ def job_of(path):
     return json.loads(Image.open(path).text["vsp"])
 
 
+@pytest.mark.chunking
 def test_generate_reruns_to_the_same_pixels(run_vsp, tiny_model, tmp_path):
     first = tmp_path / "first.png"
     run_vsp("generate", "--model", tiny_model, "-p", "a (red:1.3) fox", "-n", "blurry", "--seed", -1,
@@ -41,6 +42,7 @@ def test_a_flag_changes_only_what_it_names(run_vsp, tiny_model, tmp_path):
     assert not np.array_equal(pixels(tmp_path / "a.png"), pixels(tmp_path / "b.png"))
 
 
+@pytest.mark.chunking
 def test_style_and_edit_rerun_their_whole_job(run_vsp, tiny_model, tmp_path):
     run_vsp("--style", "fire", "--model", tiny_model, *SIZE, "-p", "a whale", "--num", 2, "-o", tmp_path / "style",
             "-q")

@@ -64,6 +64,7 @@ def test_euler_a_draws_several_images_from_one_generator(run_vsp, tiny_model, ti
     check(run_vsp, tiny_model, tiny_pipeline, tmp_path, "euler-a", 5, num=2)
 
 
+@pytest.mark.chunking
 def test_euler_a_noise_is_each_style_rows_own(run_vsp, tiny_model, tmp_path):
     """A target's step noise comes from its own seed: alone or beside another, the same image."""
     def style(out, *objects):
