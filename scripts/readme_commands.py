@@ -10,8 +10,9 @@ files. Two substitutions only:
   - the model path: `vsp` is the built binary (on PATH), and the model folders the README names
     (models/sdxl, the default of -m; models/sd15; path/to/diffusers_folder) are links to the tiny
     exports in build/testdata (made by scripts/test.sh);
-  - the inputs the README assumes the user has: small PNGs (photo.png, bird.png, photos/, ...)
-    sized for the tiny model, and jobs.json, written from the README's own jobs.json example.
+  - the inputs the README assumes the user has: small PNGs (photo.png, bird.png, photos/, ...) and
+    a LoRA (style.safetensors), sized for the tiny model, and jobs.json, written from the README's
+    own jobs.json example.
 A command whose trailing comment says "(exits N)" must exit N; every other one must exit 0.
 Commands a test machine cannot run are listed in SKIP with the reason. Prints a line per command
 and exits 1 if any failed."""
@@ -38,7 +39,7 @@ MODELS = {"models/sdxl": "tiny", "models/sd15": "sd1-tiny", "models/tiny": "tiny
 # Pictures the README's commands read, as a user would have them (64x64: the tiny models' size).
 PICTURES = ["photo.png", "painting.png", "bird.png", "depth.png", "gundam.png", "The starry night.png",
             "refs/The starry night.png", "photos/street.png", "photos/beach.png", "paintings/waves.png",
-            "edges/bird.png"]
+            "edges/bird.png", "mask.png"]
 
 # Not run: (a piece of the command, why). Anything not listed runs.
 SKIP = [
@@ -187,6 +188,11 @@ def prepare(folder, group):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         blocks = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)  # coarse blocks: edges for canny
         Image.fromarray(blocks.repeat(8, 0).repeat(8, 1)).save(folder / name)
+    # A LoRA as a user downloads one (kohya's format), on a layer the tiny models have (conv_in, 4 -> 32).
+    from safetensors.numpy import save_file
+    save_file({"lora_unet_conv_in.lora_down.weight": rng.standard_normal((1, 4, 3, 3), dtype=np.float32) * 0.1,
+               "lora_unet_conv_in.lora_up.weight": rng.standard_normal((32, 1, 1, 1), dtype=np.float32) * 0.1},
+              str(folder / "style.safetensors"))
     (folder / "jobs.json").write_text(json.dumps(readme_jobs_file(), indent=2))
     (folder / ".bin").mkdir()
     (folder / ".bin" / "vsp").symlink_to(BUILD / "vsp")

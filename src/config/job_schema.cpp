@@ -317,7 +317,9 @@ json check_fields(const json& job, const std::vector<OptionSpec>& options, const
     // A1111's LoRA tag would be read as words of the prompt: refuse it rather than draw it.
     for (const auto& text : value_checked.is_array() ? value_checked : json::array({value_checked}))
       if (text.is_string() && text.get_ref<const std::string&>().find("<lora:") != std::string::npos)
-        throw Error(where + name + " holds an A1111 LoRA tag (<lora:...>), which vsp does not apply yet; remove it");
+        throw Error(where + name +
+                    " holds an A1111 LoRA tag (<lora:...>), which vsp does not read in prompts; remove it and pass "
+                    "--lora FILE:WEIGHT");
     checked[key] = value_checked;
   }
   return checked;

@@ -15,6 +15,28 @@ OptionSpec vae_tiling_option() {
           {"auto", "on", "off"}};
 }
 
+OptionSpec image_option(const char* help) { return shown_as({"image", "--image", ValueKind::text, help}, "FILE"); }
+
+OptionSpec strength_option() {
+  return with_default(OptionSpec{"strength",
+                                 "--strength",
+                                 ValueKind::number,
+                                 "With --image: how much is repainted, above 0 (nothing) to 1 (all the steps, from "
+                                 "the picture fully noised)",
+                                 0,
+                                 0,
+                                 {},
+                                 1},
+                      defaults::generate::strength);
+}
+
+OptionSpec lora_option() {
+  return shown_as({"lora", "--lora", ValueKind::text_list,
+                   "LoRA to merge into the weights (kohya/A1111 or diffusers format), at WEIGHT or 1; "
+                   "repeatable"},
+                  "FILE[:WEIGHT]");
+}
+
 OptionSpec prompt_weights_option(const char* help) {
   return with_default(OptionSpec{"prompt_weights", "--prompt-weights,!--no-prompt-weights", ValueKind::flag, help},
                       true);

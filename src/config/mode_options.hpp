@@ -12,6 +12,11 @@ inline constexpr int64_t kMaxGuidance = 100;
 inline constexpr int64_t kMaxImages = kMaxImagesPerJob;
 
 OptionSpec vae_tiling_option();
+// Image to image (generate and style): the picture, with the help of each, and --strength.
+OptionSpec image_option(const char* help);
+OptionSpec strength_option();
+// LoRAs merged into the weights for the job (generate and style).
+OptionSpec lora_option();
 // generate and style read A1111's prompt syntax; edit refuses it (prompt-to-prompt aligns plain
 // words), so each gives its own help.
 OptionSpec prompt_weights_option(const char* help);

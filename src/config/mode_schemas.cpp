@@ -9,10 +9,13 @@
 #include "vsp/error.hpp"
 
 namespace vsp::app {
+using detail::image_option;
 using detail::kMaxGuidance;
 using detail::kMaxImages;
 using detail::kPromptWeightsHelp;
+using detail::lora_option;
 using detail::prompt_weights_option;
+using detail::strength_option;
 using detail::vae_tiling_option;
 using detail::with_control_options;
 
@@ -61,19 +64,25 @@ const ModeSchema& generate_schema() {
                                   {},
                                   kMaxImages},
                        defaults::generate::num),
-          shown_as({"image", "--image", ValueKind::text,
-                    "Start from this picture (PNG or JPEG), resized to the output size: image to image"},
+          shown_as({"preset", "--preset", ValueKind::text,
+                    "Settings for few-step models from configs/presets.json: turbo (SDXL-Turbo, SD-Turbo), lightning "
+                    "(SDXL-Lightning), lcm (LCM-LoRA); the flags given win"},
+                   "NAME"),
+          lora_option(),
+          image_option("Start from this picture (PNG or JPEG), resized to the output size: image to image"),
+          strength_option(),
+          shown_as({"mask", "--mask", ValueKind::text,
+                    "With --image: repaint only where this picture of the same size is white (a masked edit)"},
                    "FILE"),
-          with_default(OptionSpec{"strength",
-                                  "--strength",
-                                  ValueKind::number,
-                                  "With --image: how much is repainted, above 0 (nothing) to 1 (all the steps, from "
-                                  "the picture fully noised)",
-                                  0,
-                                  0,
-                                  {},
-                                  1},
-                       defaults::generate::strength),
+          {"mask_blur",
+           "--mask-blur",
+           ValueKind::number,
+           "With --mask: paste the result over the picture through the mask feathered by this many pixels, 0-100 "
+           "(0: hard edges; default: no paste)",
+           0,
+           0,
+           {},
+           100},
           prompt_weights_option(kPromptWeightsHelp),
           vae_tiling_option(),
       }),
@@ -150,6 +159,9 @@ const ModeSchema& style_schema() {
           with_default(OptionSpec{"color_calibration", "--color-calibration,!--no-color-calibration", ValueKind::flag,
                                   "With --style-image: match the targets' colours to the picture"},
                        defaults::style::color_calibration),
+          lora_option(),
+          image_option("Start the targets from this picture (PNG or JPEG): image to image; the reference is unchanged"),
+          strength_option(),
           {"shared_attention", "--shared-attention,!--no-shared-attention", ValueKind::flag,
            "Shared attention (StyleAligned) instead of the swap: targets attend to their own and the reference's "
            "keys and values (default: the style's, off)"},

@@ -7,8 +7,8 @@
 namespace vsp::sampling {
 
 const std::vector<std::string>& scheduler_names() {
-  static const std::vector<std::string> names = {"euler",        "ddim",           "dpmpp2m",
-                                                 "euler-karras", "dpmpp2m-karras", "euler-a"};
+  static const std::vector<std::string> names = {"euler",          "ddim",    "dpmpp2m", "euler-karras",
+                                                 "dpmpp2m-karras", "euler-a", "lcm"};
   return names;
 }
 
@@ -32,7 +32,9 @@ std::string sampler_from_alias(const std::string& name) {
                                                              {"euler a", "euler-a"},
                                                              {"euler-a", "euler-a"},
                                                              {"euler_ancestral", "euler-a"},
-                                                             {"eulerancestraldiscretescheduler", "euler-a"}};
+                                                             {"eulerancestraldiscretescheduler", "euler-a"},
+                                                             {"lcm", "lcm"},
+                                                             {"lcmscheduler", "lcm"}};
   std::string lower = name;
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
   const auto found = aliases.find(lower);

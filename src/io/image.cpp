@@ -87,12 +87,15 @@ std::optional<std::pair<int64_t, int64_t>> header_size(const std::string& head) 
 
 }  // namespace
 
-void check_image_file(const std::filesystem::path& path) {
+std::optional<std::pair<int, int>> check_image_file(const std::filesystem::path& path) {
   // A JPEG's frame header may follow a large EXIF block: the first MiB holds it in practice.
   const std::string head = detail::read_head(path, size_t{1} << 20);
   if (!detail::has_png_signature(head) && !detail::has_jpeg_signature(head))
     throw Error(path.string() + " is not a PNG or JPEG image; convert it to PNG or JPEG");
-  if (const auto size = header_size(head)) detail::check_image_size(size->first, size->second, path);
+  const auto size = header_size(head);
+  if (!size) return std::nullopt;
+  detail::check_image_size(size->first, size->second, path);
+  return std::make_pair(static_cast<int>(size->first), static_cast<int>(size->second));
 }
 
 TextChunks read_png_text(const std::filesystem::path& path) {

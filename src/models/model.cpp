@@ -168,14 +168,37 @@ std::vector<torch::jit::Module> Model::load_text_encoders() const {
 
 torch::jit::Module& Model::text_encoder(size_t index) const {
   std::lock_guard lock(text_encoders_mutex_);
-  if (text_encoders_.empty()) text_encoders_ = load_text_encoders();
+  if (text_encoders_.empty()) {
+    text_encoders_ = load_text_encoders();
+    for (size_t i = 0; i < text_encoders_.size(); ++i)
+      text_encoder_loras_.merge(text_encoders_[i], i + 1, lora_deltas_);
+  }
   return text_encoders_.at(index);
+}
+
+void Model::set_loras(const std::vector<LoraSpec>& loras) {
+  if (loras == loras_) return;
+  unet_loras_.restore();
+  {
+    std::lock_guard lock(text_encoders_mutex_);
+    text_encoder_loras_.restore();
+  }
+  lora_deltas_.clear();
+  loras_.clear();
+  if (loras.empty()) return;
+  auto deltas = resolve_loras(*this, loras);
+  unet_loras_.merge(unet, 0, deltas);
+  std::lock_guard lock(text_encoders_mutex_);
+  for (size_t i = 0; i < text_encoders_.size(); ++i) text_encoder_loras_.merge(text_encoders_[i], i + 1, deltas);
+  lora_deltas_ = std::move(deltas);
+  loras_ = loras;
 }
 
 void Model::text_encoding_done() const {
   if (!release_text_encoders_after_use) return;
   std::lock_guard lock(text_encoders_mutex_);
   text_encoders_.clear();
+  text_encoder_loras_.forget();
   release_free_memory();
 }
 

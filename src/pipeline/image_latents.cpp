@@ -9,8 +9,7 @@
 
 namespace vsp::pipeline {
 
-at::Tensor encode_image(const models::Model& model, const io::Image& image, int width, int height,
-                        at::Generator* sample) {
+LatentPosterior encode_posterior(const models::Model& model, const io::Image& image, int width, int height) {
   torch::InferenceMode guard;
   PhaseClock clock("vae-encode", model.device);
   const auto resized = io::resize(image, width, height);
@@ -24,10 +23,19 @@ at::Tensor encode_image(const models::Model& model, const io::Image& image, int 
                      .forward({pixels.to(model.device, model.vae_dtype).contiguous(at::MemoryFormat::ChannelsLast)})
                      .toTuple();
   const auto mean = outputs->elements()[0].toTensor().to(torch::kFloat);
-  if (!sample) return mean * model.manifest.scaling_factor;
   const auto std = (0.5 * outputs->elements()[1].toTensor().to(torch::kFloat)).exp();  // logvar, clamped
-  const auto eps = torch::randn(mean.sizes(), *sample, torch::kFloat).to(mean.device());
-  return (mean + std * eps) * model.manifest.scaling_factor;
+  return {mean, std, model.manifest.scaling_factor};
+}
+
+at::Tensor LatentPosterior::sample(at::Generator& generator) const {
+  const auto eps = torch::randn(mean.sizes(), generator, torch::kFloat).to(mean.device());
+  return (mean + std * eps) * scaling_factor;
+}
+
+at::Tensor encode_image(const models::Model& model, const io::Image& image, int width, int height,
+                        at::Generator* sample) {
+  const auto posterior = encode_posterior(model, image, width, height);
+  return sample ? posterior.sample(*sample) : posterior.scaled_mean();
 }
 
 std::vector<at::Tensor> ddim_inversion_path(const models::Model& model, const sampling::ScheduleConfig& config,

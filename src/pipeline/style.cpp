@@ -45,6 +45,13 @@ StylePlan prepare_style(const models::Manifest& manifest, StyleRequest r) {
     if (r.reference_trajectory != "noise" && r.reference_trajectory != "inversion")
       throw UsageError("unknown --reference-trajectory '" + r.reference_trajectory + "'; use noise or inversion");
   }
+  if (r.target_image) {
+    if (!(r.strength > 0) || r.strength > 1)
+      throw UsageError("--strength must be above 0 and at most 1, got " + std::to_string(r.strength));
+    if (static_cast<int>(r.steps * r.strength) < 1)
+      throw UsageError("--strength " + std::to_string(r.strength) + " of " + std::to_string(r.steps) +
+                       " steps runs none (int(steps * strength) = 0); raise --strength or --steps");
+  }
   StylePlan plan;
   plan.layers = attention::select_self_layers(manifest.attention_layers, r.layers);
   plan.swap_steps = attention::select_steps(r.swap_steps, r.steps);
@@ -111,6 +118,33 @@ at::Tensor calibrate_colours(const sampling::StepOutput& out, double sigma_prev)
   return out.prev_sample + sqrt_alpha_prev * (corrected - x0);
 }
 
+using BeforeUnet = std::function<void(int step, at::Tensor& latents, RowInputs& inputs)>;
+
+// The targets' rows from a picture: as generate --image, each target's generator samples the
+// picture's latent, then its noise; the row takes that at its first step and the sampler restarts
+// it there. Until then the row runs from noise drawn after, and its results are dropped (the
+// reference never reads a target).
+BeforeUnet targets_from_picture(const models::Model& model, const StyleRequest& r, sampling::Scheduler& scheduler,
+                                SeededNoise& noise) {
+  const int first_step = r.steps - std::min(static_cast<int>(r.steps * r.strength), r.steps);
+  const auto posterior = encode_posterior(model, io::read_image(*r.target_image), r.width, r.height);
+  std::vector<at::Tensor> starts;
+  for (auto seed : r.target_seeds) {
+    auto generator = at::detail::createCPUGenerator(seed);
+    const auto z0 = posterior.sample(generator);
+    const auto eps = torch::randn(z0.sizes(), generator, torch::kFloat).to(z0.device());
+    starts.push_back(scheduler.add_noise(z0, eps, first_step));
+    noise.add(generator, 1);
+  }
+  auto restarting = torch::ones({1 + static_cast<int64_t>(starts.size())}, torch::kBool);
+  restarting[0] = false;
+  return [first_step, start = torch::cat(starts), restarting, &scheduler](int step, at::Tensor& x, RowInputs&) {
+    if (step != first_step) return;
+    x.slice(0, 1).copy_(start);
+    scheduler.restart_rows(restarting);
+  };
+}
+
 }  // namespace
 
 StyleResult visual_style_prompting(const models::Model& model, const StylePlan& plan, const ProgressFn& progress) {
@@ -140,7 +174,12 @@ StyleResult visual_style_prompting(const models::Model& model, const StylePlan& 
   const int64_t h = r.height / m.vae_scale_factor, w = r.width / m.vae_scale_factor;
   SeededNoise noise({m.latent_channels, h, w}, model.device);
   noise.add(r.reference_seed, 1);
-  for (auto seed : r.target_seeds) noise.add(seed, 1);
+  std::vector<BeforeUnet> hooks;
+  if (r.target_image) {
+    hooks.push_back(targets_from_picture(model, r, *scheduler, noise));
+  } else {
+    for (auto seed : r.target_seeds) noise.add(seed, 1);
+  }
   auto latents = noise.draw() * scheduler->init_noise_sigma();
   noise.feed(*scheduler);
 
@@ -182,9 +221,7 @@ StyleResult visual_style_prompting(const models::Model& model, const StylePlan& 
         trajectory.push_back(scheduler->add_noise(z0, eps, i));
       }
     }
-    options.before_unet = [trajectory](int step, at::Tensor& x, RowInputs&) {
-      x.slice(0, 0, 1).copy_(trajectory[step]);
-    };
+    hooks.push_back([trajectory](int step, at::Tensor& x, RowInputs&) { x.slice(0, 0, 1).copy_(trajectory[step]); });
     if (r.color_calibration) {
       const auto& timesteps = scheduler->timesteps();
       const auto& sigmas = scheduler->sigmas();
@@ -195,6 +232,9 @@ StyleResult visual_style_prompting(const models::Model& model, const StylePlan& 
       };
     }
   }
+  options.before_unet = [hooks](int step, at::Tensor& x, RowInputs& inputs) {
+    for (const auto& hook : hooks) hook(step, x, inputs);
+  };
   latents = denoise(model, *scheduler, latents, uncond, cond, options);
 
   return {latents.to(torch::kCPU), decode_latents(model, latents, r.vae_tiling, progress),

@@ -8,6 +8,7 @@
 #include "vsp/io/image.hpp"
 #include "vsp/models/model.hpp"
 #include "vsp/pipeline/image_latents.hpp"
+#include "vsp/pipeline/inpaint_mask.hpp"
 #include "vsp/sampling/scheduler.hpp"
 
 namespace vsp::pipeline {
@@ -35,6 +36,10 @@ TextToImagePlan prepare_text_to_image(const models::Manifest& manifest, TextToIm
   if (r.num < 1) throw UsageError("--num must be at least 1");
   if (r.image && (!(r.strength > 0) || r.strength > 1))
     throw UsageError("--strength must be above 0 and at most 1, got " + std::to_string(r.strength));
+  if (r.mask && !r.image) throw UsageError("--mask needs --image: the picture it masks");
+  if (r.mask_blur && !r.mask) throw UsageError("--mask-blur applies to --mask");
+  if (r.mask_blur && !(*r.mask_blur >= 0 && *r.mask_blur <= 100))
+    throw UsageError("--mask-blur must be 0 to 100 pixels, got " + std::to_string(*r.mask_blur));
   if (r.image && first_step_of(r) >= r.steps)
     throw UsageError("--strength " + std::to_string(r.strength) + " of " + std::to_string(r.steps) +
                      " steps runs none (int(steps * strength) = 0); raise --strength or --steps");
@@ -64,24 +69,43 @@ std::vector<TextToImageResult> text_to_image(const models::Model& model, const s
   model.text_encoding_done();
   auto scheduler = sampling::make_scheduler(first.sampler, plans.front().schedule);
   scheduler->set_timesteps(first.steps);
-  at::Tensor start;
-  if (first.image) {
-    if (plans.size() != 1) throw Error("text_to_image: a request with a picture runs alone");
-    // As diffusers' prepare_latents: one generator samples the picture's latent, then the noise.
-    auto generator = at::detail::createCPUGenerator(first.seed);
-    const auto z0 = encode_image(model, io::read_image(*first.image), first.width, first.height, &generator);
-    const auto image_noise = torch::randn({first.num, m.latent_channels, h, w}, generator, torch::kFloat);
-    start = scheduler->add_noise(z0.repeat({first.num, 1, 1, 1}), image_noise.to(model.device), first_step_of(first));
-    noise.add(generator, first.num);
-  } else {
-    start = noise.draw() * scheduler->init_noise_sigma();
-  }
-  noise.feed(*scheduler);
   DenoiseOptions options;
   options.guidance = first.cfg;
   options.layout.batch_size = batch_size;
   options.first_step = first_step_of(first);
   options.progress = progress;
+  at::Tensor start, mask;
+  if (first.image) {
+    if (plans.size() != 1) throw Error("text_to_image: a request with a picture runs alone");
+    // As diffusers' prepare_latents: one generator samples the picture's latent, then the noise.
+    const auto picture = io::read_image(*first.image);
+    auto generator = at::detail::createCPUGenerator(first.seed);
+    const auto z0 = encode_image(model, picture, first.width, first.height, &generator).repeat({first.num, 1, 1, 1});
+    const auto image_noise =
+        torch::randn({first.num, m.latent_channels, h, w}, generator, torch::kFloat).to(model.device);
+    if (first.mask) {
+      // diffusers also VAE-encodes the masked picture, sampled with the generator, which a UNet of
+      // 4 channels never reads: the encode is skipped, its draw kept, so Euler a's noise continues alike.
+      torch::randn({1, m.latent_channels, h, w}, generator, torch::kFloat);
+      mask = read_inpaint_mask(*first.mask, picture.width, picture.height, first.width, first.height);
+      const auto kept = 1 - latent_mask(mask, h, w).to(model.device);
+      // diffusers' is_strength_max: all the steps, from pure noise.
+      start = first.strength >= 1 ? image_noise * scheduler->init_noise_sigma()
+                                  : scheduler->add_noise(z0, image_noise, options.first_step);
+      const auto* sampler = scheduler.get();
+      const int steps = first.steps;
+      options.after_step = [=](int step, const sampling::StepOutput& out, const at::Tensor&) {
+        const auto known = step + 1 < steps ? sampler->add_noise(z0, image_noise, step + 1) : z0;
+        return kept * known + (1 - kept) * out.prev_sample;
+      };
+    } else {
+      start = scheduler->add_noise(z0, image_noise, options.first_step);
+    }
+    noise.add(generator, first.num);
+  } else {
+    start = noise.draw() * scheduler->init_noise_sigma();
+  }
+  noise.feed(*scheduler);
   if (first.control.active()) {
     if (plans.size() != 1) throw Error("text_to_image: a request with a ControlNet runs alone");
     options.control = control_input(first.control, std::vector<bool>(first.num, true), model.device);
@@ -93,8 +117,9 @@ std::vector<TextToImageResult> text_to_image(const models::Model& model, const s
   int64_t row = 0;
   for (const auto& plan : plans) {
     const auto& r = plan.request;
-    results.push_back({cpu_latents.narrow(0, row, r.num),
-                       decode_latents(model, latents.narrow(0, row, r.num), r.vae_tiling, progress)});
+    auto images = decode_latents(model, latents.narrow(0, row, r.num), r.vae_tiling, progress);
+    if (r.mask_blur) images = overlay_on_picture(images, io::read_image(*r.image), mask, *r.mask_blur);
+    results.push_back({cpu_latents.narrow(0, row, r.num), images});
     row += r.num;
   }
   return results;

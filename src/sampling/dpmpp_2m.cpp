@@ -57,6 +57,7 @@ class DpmppTwoM final : public Scheduler {
     sigmas_ = to_doubles(sigma_table_);
     data_predictions_.clear();
     next_step_ = -1;
+    restarting_ = at::Tensor();
   }
 
   double init_noise_sigma() const override { return 1.0; }
@@ -72,6 +73,12 @@ class DpmppTwoM final : public Scheduler {
     const auto x0 = data_prediction(model_output, sample_in, step_index);
     data_predictions_.push_back(x0);
     if (data_predictions_.size() > 2) data_predictions_.erase(data_predictions_.begin());
+    if (restarting_.defined() && data_predictions_.size() == 2) {
+      // The previous prediction equal to this one makes the second-order step the first-order one.
+      const auto rows = restarting_.to(x0.device()).view({-1, 1, 1, 1});
+      data_predictions_.front() = torch::where(rows, x0, data_predictions_.front());
+    }
+    restarting_ = at::Tensor();
 
     const auto sample = sample_in.to(torch::kFloat);
     const bool last_step = step_index == static_cast<int>(timesteps_.size()) - 1;
@@ -80,6 +87,8 @@ class DpmppTwoM final : public Scheduler {
     next_step_ = step_index + 1;
     return {prev_sample.to(x0.scalar_type()), x0};
   }
+
+  void restart_rows(const at::Tensor& rows) override { restarting_ = rows; }
 
   at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise, int step_index) const override {
     const auto level = noise_level(sigma_table_.to(original.device(), original.scalar_type())[step_index]);
@@ -121,6 +130,7 @@ class DpmppTwoM final : public Scheduler {
   at::Tensor sigma_table_;                    // float32, one per step plus the final 0
   std::vector<at::Tensor> data_predictions_;  // the previous and the current x0, oldest first
   int next_step_ = -1;                        // -1: no step yet
+  at::Tensor restarting_;                     // rows whose next step is their first (restart_rows)
 };
 
 }  // namespace

@@ -28,7 +28,8 @@ const std::vector<Factory>& factories() {
                                             detail::make_dpmpp_2m,
                                             with_karras(detail::make_euler),
                                             with_karras(detail::make_dpmpp_2m),
-                                            detail::make_euler_ancestral};
+                                            detail::make_euler_ancestral,
+                                            detail::make_lcm};
   return list;
 }
 

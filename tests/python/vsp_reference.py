@@ -106,6 +106,8 @@ class StyleRun:
     control_image: np.ndarray | None = None  # uint8 HxWx3 control map at the output size
     control_scale: float = 1.0
     control_window: tuple = (0.0, 1.0)
+    target_image: np.ndarray | None = None  # uint8 HxWx3 at the output size: targets start from it
+    strength: float = 0.75
 
 
 def encode(pipe, run):
@@ -146,6 +148,22 @@ def calibrate_colours(scheduler, out, eps, t):
     return alpha_prev.sqrt() * corrected + (1 - alpha_prev).sqrt() * eps
 
 
+def targets_from_picture(pipe, scheduler, run):
+    """Image to image for the targets, as diffusers' img2img pipelines prepare it per target seed:
+    the posterior sampled, then the noise, added at the first of the last int(steps * strength)
+    steps. Returns that step and the targets' latents there."""
+    first_step = run.steps - min(int(run.steps * run.strength), run.steps)
+    image = torch.from_numpy(run.target_image).permute(2, 0, 1)[None].float() / 255 * 2 - 1
+    posterior = pipe.vae.encode(image).latent_dist
+    starts = []
+    for seed in run.target_seeds:
+        generator = torch.Generator("cpu").manual_seed(seed)
+        z0 = posterior.sample(generator) * pipe.vae.config.scaling_factor
+        noise = torch.randn(z0.shape, generator=generator)
+        starts.append(scheduler.add_noise(z0, noise, scheduler.timesteps[first_step:first_step + 1]))
+    return first_step, torch.cat(starts)
+
+
 @torch.no_grad()
 def visual_style_prompting(pipe, run):
     """Final latents and images [1 + N, ...] (row 0 is the reference)."""
@@ -164,6 +182,7 @@ def visual_style_prompting(pipe, run):
     time_ids = torch.tensor([[run.height, run.width, 0, 0, run.height, run.width]], dtype=embeds.dtype)
     time_ids = time_ids.repeat(len(embeds), 1)
 
+    first_step, starts = targets_from_picture(pipe, scheduler, run) if run.target_image is not None else (-1, None)
     trajectory = None
     if run.style_image is not None:
         z0 = encode_image(pipe, run.style_image)
@@ -180,6 +199,8 @@ def visual_style_prompting(pipe, run):
             state.step = i
             if trajectory is not None:
                 latents[:1] = trajectory[i]
+            if i == first_step:
+                latents[1:] = starts
             model_input = torch.cat([latents, latents]) if guided else latents
             model_input = scheduler.scale_model_input(model_input, t)
             added = {"text_embeds": pooled, "time_ids": time_ids}

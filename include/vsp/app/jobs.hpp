@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "vsp/config/lora_spec.hpp"
 #include "vsp/config/modes.hpp"
 #include "vsp/config/output_files.hpp"
 #include "vsp/pipeline/progress.hpp"
@@ -40,12 +41,13 @@ struct JobResult;
 class PlannedJob {
  public:
   virtual ~PlannedJob() = default;
-  nlohmann::json job;                // the whole job, as given (defaults merged)
-  std::vector<OutputImage> outputs;  // what run() returns, in order
-  std::vector<OutputArray> arrays;   // the .npy files run() returns in JobResult::arrays
-  int64_t rows = 0;                  // images denoised together
-  int64_t work = 0;                  // denoising steps times rows, for the ETA
-  int64_t image_pixels = 0;          // width times height of each image, for the memory check
+  nlohmann::json job;                   // the whole job, as given (defaults merged)
+  std::vector<OutputImage> outputs;     // what run() returns, in order
+  std::vector<OutputArray> arrays;      // the .npy files run() returns in JobResult::arrays
+  int64_t rows = 0;                     // images denoised together
+  int64_t work = 0;                     // denoising steps times rows, for the ETA
+  int64_t image_pixels = 0;             // width times height of each image, for the memory check
+  std::vector<models::LoraSpec> loras;  // merged into the model's weights while it runs (none: the export's)
 
   virtual JobResult run(const models::Model& model, const pipeline::ProgressFn& progress) const = 0;
   // Jobs with the same non-empty group key can run together as one batch of rows.
@@ -117,6 +119,9 @@ void check_run_files(const PlannedJob& job, const std::filesystem::path& folder,
 // The job's prompt syntax ("prompt_weights", on by default: A1111's), with each prompt parsed now,
 // before any model runs, so that a bad weight is a usage error.
 text::PromptSyntax prompt_syntax(const nlohmann::json& job, const std::vector<std::string>& prompts);
+
+// The job's "lora" list (--lora FILE[:WEIGHT]), files relative to the context's base folder.
+std::vector<models::LoraSpec> read_loras(const nlohmann::json& job, const PlanContext& context);
 // Prompt-to-prompt's check: its prompts are plain text, so with "prompt_weights" on a prompt that
 // A1111's syntax would read differently is a usage error.
 void check_plain_prompts(const nlohmann::json& job, const std::vector<std::string>& prompts);

@@ -5,7 +5,7 @@
 namespace vsp::sampling {
 
 // The samplers make_scheduler knows, in its order: "euler", "ddim", "dpmpp2m", "euler-karras",
-// "dpmpp2m-karras", "euler-a". Torch-free, so the job schema can offer them as choices without
+// "dpmpp2m-karras", "euler-a", "lcm". Torch-free, so the job schema can offer them as choices without
 // linking them.
 const std::vector<std::string>& scheduler_names();
 

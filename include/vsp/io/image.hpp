@@ -2,7 +2,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace vsp::io {
@@ -39,8 +41,9 @@ inline constexpr int64_t kMaxImageSide = 65535;
 Image read_image(const std::filesystem::path& path);
 // What can be known of a picture without decoding it, for a check before any compute: it is a
 // readable file that starts as PNG or JPEG do, and the size its header gives is one read_image
-// accepts. Throws read_image's vsp::Error otherwise.
-void check_image_file(const std::filesystem::path& path);
+// accepts. Returns the width and height its header gives, when the first MiB holds it (a JPEG's
+// frame header may come later). Throws read_image's vsp::Error otherwise.
+std::optional<std::pair<int, int>> check_image_file(const std::filesystem::path& path);
 // The text chunks of a PNG: at most 30, and a compressed one only if it inflates to at most 8 MiB
 // (the others are skipped). The pixels are decoded too, one row at a time and with no size limit,
 // to refuse a damaged file.

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "vsp/config/manifest.hpp"
+#include "vsp/models/lora.hpp"
 #include "vsp/text/clip_tokenizer.hpp"
 
 namespace vsp::models {
@@ -61,6 +62,12 @@ struct Model {
   bool release_text_encoders_after_use = false;
   void text_encoding_done() const;
 
+  // Merges these LoRAs into the UNet's and the text encoders' weights, after putting back the
+  // weights of the LoRAs merged before: each job gets exactly the weights its own list gives (none:
+  // the export's). The same list again changes nothing. Throws resolve_loras' errors, with the
+  // weights as the export's.
+  void set_loras(const std::vector<LoraSpec>& loras);
+
  private:
   std::filesystem::path folder_;
   mutable std::once_flag vae_encoder_loaded_;
@@ -71,6 +78,10 @@ struct Model {
   mutable std::mutex text_encoders_mutex_;
   mutable std::vector<torch::jit::Module> text_encoders_;  // empty once released
   std::vector<torch::jit::Module> load_text_encoders() const;
+  std::vector<LoraSpec> loras_;
+  std::vector<LoraDelta> lora_deltas_;
+  MergedLoras unet_loras_;
+  mutable MergedLoras text_encoder_loras_;  // re-merged when the encoders reload
 };
 
 c10::ScalarType parse_dtype(const std::string& name);

@@ -15,9 +15,20 @@ struct Model;
 
 namespace vsp::pipeline {
 
-// A picture resized to width x height, VAE-encoded and scaled: the clean latent z0, float32
-// [1, C, h, w] on the model's device. Without a generator, the distribution's mean (deterministic);
-// with one, a sample mean + std * randn(generator), as diffusers' img2img pipelines take it.
+// The VAE's distribution of a picture's latent, before the scaling factor: float32 [1, C, h, w] on
+// the model's device.
+struct LatentPosterior {
+  at::Tensor mean;
+  at::Tensor std;
+  double scaling_factor = 1;
+  at::Tensor scaled_mean() const { return mean * scaling_factor; }
+  // (mean + std * randn(generator)) * scaling_factor, as diffusers' img2img pipelines take it.
+  at::Tensor sample(at::Generator& generator) const;
+};
+
+// A picture resized to width x height and VAE-encoded.
+LatentPosterior encode_posterior(const models::Model& model, const io::Image& image, int width, int height);
+// Its clean latent z0: without a generator, the distribution's mean (deterministic); with one, a sample.
 at::Tensor encode_image(const models::Model& model, const io::Image& image, int width, int height,
                         at::Generator* sample = nullptr);
 

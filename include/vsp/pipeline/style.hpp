@@ -51,6 +51,11 @@ struct StyleRequest {
   int attention_step = -1;                    // -1: the middle step, steps / 2
   std::vector<std::string> attention_layers;  // empty: the swapped layers of the finest level
   VaeTiling vae_tiling = VaeTiling::automatic;
+  // Targets from a picture (image to image): each target's row joins at the first of the last
+  // int(steps * strength) steps from the picture's latent, sampled and noised with the target's
+  // seed as generate --image does; the reference row runs every step, as without the picture.
+  std::optional<std::filesystem::path> target_image;
+  double strength = defaults::generate::strength;
 
   // Reference from a real image: the reference row follows the encoded image, noised to each
   // step's timestep ("noise", seeded by reference_seed) or its DDIM inversion ("inversion").

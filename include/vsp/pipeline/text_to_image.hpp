@@ -36,6 +36,14 @@ struct TextToImageRequest {
   // int(steps * strength) steps, which alone run.
   std::optional<std::filesystem::path> image;
   double strength = defaults::generate::strength;
+  // A masked edit of the picture (white = repaint), as diffusers' inpainting pipelines run a UNet
+  // of 4 input channels: after each step the unmasked region is put back to the picture's latent,
+  // noised to the next step's level. At strength 1 the run starts from pure noise.
+  std::optional<std::filesystem::path> mask;
+  // With a mask: paste the result over the picture through the mask feathered by a Gaussian of
+  // this many pixels (0: hard edges), as A1111's inpaint overlay; absent: the decoded latents as
+  // they are (diffusers).
+  std::optional<double> mask_blur;
 };
 
 struct TextToImageResult {
@@ -50,8 +58,8 @@ struct TextToImagePlan {
 };
 
 // Every check of a request, before any model runs: size and steps for the model, --num, the
-// scheduler config, that --strength leaves a step to run. Throws vsp::UsageError for a value out of range, vsp::Error
-// for the model's.
+// scheduler config, that --strength leaves a step to run, that a mask has a picture of its size. Throws vsp::UsageError
+// for a value out of range, vsp::Error for the model's.
 TextToImagePlan prepare_text_to_image(const models::Manifest& manifest, TextToImageRequest request);
 
 // Plans of one size, step count, guidance and sampler, run as one batch of rows, batch_size

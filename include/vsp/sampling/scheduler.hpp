@@ -59,6 +59,11 @@ class Scheduler {
   // Forward-noise a clean latent to the noise level of step_index (diffusers' add_noise).
   virtual at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise, int step_index) const = 0;
 
+  // Rows that begin at the next step (targets of a style run that start from a picture, while the
+  // reference row goes on): a sampler with a history (DPM++ 2M) takes that step for them as its
+  // first, as a scheduler begun there would. rows: bool [rows]. Samplers without one ignore it.
+  virtual void restart_rows(const at::Tensor& rows) { (void)rows; }
+
   // A sampler that adds fresh noise at each step (Euler a) draws it here, shaped like the latents,
   // from the generators that drew the initial noise (as diffusers passes its generator on); the
   // pipeline sets it. Such a sampler without one throws std::logic_error.
@@ -72,7 +77,7 @@ class Scheduler {
   StepNoise step_noise_;
 };
 
-// "euler", "ddim", "dpmpp2m", "euler-karras", "dpmpp2m-karras" or "euler-a"; throws vsp::Error
+// "euler", "ddim", "dpmpp2m", "euler-karras", "dpmpp2m-karras", "euler-a" or "lcm"; throws vsp::Error
 // naming the valid choices otherwise.
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const ScheduleConfig& config);
 

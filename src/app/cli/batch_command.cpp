@@ -114,14 +114,16 @@ class BatchRun {
       : out_(out), summary_(out / summary_name), progress_(progress) {}
 
   // Runs the jobs of one model, compatible neighbours batched up to batch_size rows.
-  void run_model(const std::vector<const PlannedBatchJob*>& jobs, const models::Model& model, int64_t batch_size) {
+  void run_model(const std::vector<const PlannedBatchJob*>& jobs, models::Model& model, int64_t batch_size) {
     for (size_t first = 0; first < jobs.size();) {
       std::vector<const PlannedBatchJob*> group{jobs[first]};
       const auto key = jobs[first]->planned->group_key();
       int64_t rows = jobs[first]->planned->rows;
       while (!key.empty() && first + group.size() < jobs.size()) {
         const auto* next = jobs[first + group.size()];
-        if (next->planned->group_key() != key || rows + next->planned->rows > std::max<int64_t>(batch_size, 1)) break;
+        if (next->planned->group_key() != key || next->planned->loras != jobs[first]->planned->loras ||
+            rows + next->planned->rows > std::max<int64_t>(batch_size, 1))
+          break;
         rows += next->planned->rows;
         group.push_back(next);
       }
@@ -146,7 +148,7 @@ class BatchRun {
   int failed() const { return failed_; }
 
  private:
-  void run_group(const std::vector<const PlannedBatchJob*>& group, const models::Model& model) {
+  void run_group(const std::vector<const PlannedBatchJob*>& group, models::Model& model) {
     std::string label;
     int64_t work = 0;
     std::vector<const PlannedJob*> jobs;
@@ -163,6 +165,7 @@ class BatchRun {
     try {
       if (stop_requested) throw Interrupted{};  // a stop during the model load or between groups
       progress_.group_started(label, work);
+      model.set_loras(jobs.front()->loras);
       results = jobs.front()->run_group(jobs, model, [&](const pipeline::ProgressEvent& event) {
         progress_.step(event);
         if (stop_requested) throw Interrupted{};

@@ -63,6 +63,7 @@ void run_single_job(const SingleJob& run, const CommonOptions& common) {
     });
   }();
   model->release_text_encoders_after_use = true;  // one job: its prompts are encoded once
+  model->set_loras(planned->loras);
   const auto result = planned->run(*model, report);
 
   auto written = write_outputs(*planned, result, placement.folder, model->manifest);

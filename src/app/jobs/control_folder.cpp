@@ -55,6 +55,7 @@ Planner over_control_folders(Planner plan) {
       whole->rows += part->rows;  // every image stays in memory until the job ends
       whole->work += part->work;
       whole->image_pixels = part->image_pixels;
+      whole->loras = part->loras;
       whole->parts.push_back(std::move(part));
       whole->part_names.push_back(name);
     }

@@ -8,6 +8,8 @@
 #include "vsp/app/job_result.hpp"
 #include "vsp/app/jobs.hpp"
 #include "vsp/config/manifest.hpp"
+#include "vsp/config/modes.hpp"
+#include "vsp/config/presets.hpp"
 #include "vsp/error.hpp"
 #include "vsp/io/image.hpp"
 #include "vsp/pipeline/text_to_image.hpp"
@@ -56,6 +58,10 @@ class GenerateJob : public PlannedJob {
   }
 };
 
+std::string size_text(const std::pair<int, int>& size) {
+  return std::to_string(size.first) + "x" + std::to_string(size.second);
+}
+
 // The job's request, as given: prepare_text_to_image checks it against the model.
 pipeline::TextToImageRequest read_request(const json& job, const PlanContext& context) {
   pipeline::TextToImageRequest r;
@@ -74,11 +80,21 @@ pipeline::TextToImageRequest read_request(const json& job, const PlanContext& co
   if (job.contains("image")) {
     const std::filesystem::path given = job["image"].get<std::string>();
     r.image = given.is_absolute() ? given : context.base_folder / given;
-    io::check_image_file(*r.image);
+    const auto picture_size = io::check_image_file(*r.image);
     r.strength = job.value("strength", r.strength);
-  } else if (job.contains("strength")) {
-    throw UsageError("--strength applies to --image");
+    if (job.contains("mask")) {
+      const std::filesystem::path mask = job["mask"].get<std::string>();
+      r.mask = mask.is_absolute() ? mask : context.base_folder / mask;
+      const auto mask_size = io::check_image_file(*r.mask);
+      if (picture_size && mask_size && picture_size != mask_size)
+        throw UsageError("--mask " + r.mask->string() + " is " + size_text(*mask_size) + " but the picture is " +
+                         size_text(*picture_size) + "; give a mask of the picture's size");
+    }
+  } else {
+    for (const char* field : {"strength", "mask"})
+      if (job.contains(field)) throw UsageError("--" + std::string(field) + " applies to --image");
   }
+  if (job.contains("mask_blur")) r.mask_blur = job["mask_blur"].get<double>();
   r.control = plan_control(job, context);
   return r;
 }
@@ -89,8 +105,10 @@ std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& co
   auto planned = std::make_unique<GenerateJob>();
   planned->job = job;
   planned->batch_size = context.deterministic ? 1 : context.batch_size;
-  planned->plan = pipeline::prepare_text_to_image(context.manifest, read_request(job, context));
+  planned->plan = pipeline::prepare_text_to_image(context.manifest,
+                                                  read_request(with_preset(job, generate_schema().options), context));
   const auto& r = planned->plan.request;
+  planned->loras = read_loras(job, context);
 
   const std::string stem = context.name + (context.name.empty() ? "" : "_") + "s" + std::to_string(r.seed);
   for (int i = 0; i < r.num; ++i) {
@@ -110,6 +128,8 @@ std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& co
     if (r.image) {
       image["image"] = job["image"];
       image["strength"] = r.strength;
+      if (r.mask) image["mask"] = job["mask"];
+      if (r.mask_blur) image["mask_blur"] = *r.mask_blur;
     }
     planned->outputs.push_back({stem + (r.num > 1 ? "_" + std::to_string(i) : "") + ".png", image});
   }

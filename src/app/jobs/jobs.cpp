@@ -27,6 +27,13 @@ text::PromptSyntax prompt_syntax(const nlohmann::json& job, const std::vector<st
   return text::PromptSyntax::a1111;
 }
 
+std::vector<models::LoraSpec> read_loras(const nlohmann::json& job, const PlanContext& context) {
+  std::vector<models::LoraSpec> loras;
+  for (const auto& text : job.value("lora", std::vector<std::string>{}))
+    loras.push_back(models::parse_lora_spec(text, context.base_folder));
+  return loras;
+}
+
 void check_plain_prompts(const nlohmann::json& job, const std::vector<std::string>& prompts) {
   if (!job.value("prompt_weights", true)) return;
   for (const auto& prompt : prompts)

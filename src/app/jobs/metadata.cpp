@@ -18,6 +18,7 @@ std::string sampler_display_name(const std::string& sampler) {
   if (sampler == "dpmpp2m-karras") return "DPM++ 2M Karras";
   if (sampler == "euler-karras") return "Euler Karras";
   if (sampler == "euler-a") return "Euler a";
+  if (sampler == "lcm") return "LCM";
   return sampler;
 }
 
@@ -71,6 +72,7 @@ io::TextChunks image_metadata(nlohmann::json job, const models::Manifest& manife
              << ", CFG scale: " << job.value("cfg", 0.0) << ", Seed: " << job.value("seed", uint64_t{0})
              << ", Size: " << job.value("width", 0) << "x" << job.value("height", 0);
   if (job.contains("strength")) parameters << ", Denoising strength: " << job["strength"].get<double>();
+  if (job.contains("mask_blur")) parameters << ", Mask blur: " << job["mask_blur"].get<double>();
   parameters << ", Model hash: " << a1111_model_hash(manifest) << ", Model: " << a1111_model_name(manifest)
              << ", Version: vsp " << vsp_version();
   return {{"parameters", parameters.str()}, {"vsp", job.dump()}};

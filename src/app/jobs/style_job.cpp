@@ -187,7 +187,15 @@ std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& conte
     request.style_image = from_base(context, job["style_image"]);
     io::check_image_file(*request.style_image);
   }
+  if (job.contains("image")) {
+    request.target_image = from_base(context, job["image"]);
+    io::check_image_file(*request.target_image);
+    request.strength = job.value("strength", request.strength);
+  } else if (job.contains("strength")) {
+    throw UsageError("--strength applies to --image");
+  }
   planned->plan = pipeline::prepare_style(context.manifest, std::move(request));
+  planned->loras = read_loras(job, context);
   const auto& r = planned->plan.request;
 
   json shared = {{"mode", "style"},
@@ -228,6 +236,10 @@ std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& conte
     target["prompt"] = r.target_prompts[i];
     target["seed"] = r.target_seeds[i];
     target["index"] = i;
+    if (r.target_image) {  // the targets' start, not the reference's
+      target["image"] = job["image"];
+      target["strength"] = r.strength;
+    }
     char prefix[16];
     std::snprintf(prefix, sizeof prefix, "%02zu", i);
     const auto name = std::string(prefix) + "_" + slug(r.target_prompts[i]) + "_s" + std::to_string(r.target_seeds[i]);

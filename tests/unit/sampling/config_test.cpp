@@ -86,13 +86,38 @@ TEST(ScheduleConfig, ReadsKarrasSigmas) {
 
 TEST(MakeScheduler, KnowsTheSamplers) {
   EXPECT_EQ(scheduler_names(),
-            (std::vector<std::string>{"euler", "ddim", "dpmpp2m", "euler-karras", "dpmpp2m-karras", "euler-a"}));
+            (std::vector<std::string>{"euler", "ddim", "dpmpp2m", "euler-karras", "dpmpp2m-karras", "euler-a", "lcm"}));
   for (const auto& name : scheduler_names()) EXPECT_EQ(make_scheduler(name, ScheduleConfig())->name(), name);
 }
 
 TEST(MakeScheduler, UnknownNameListsTheValidOnes) {
   EXPECT_EQ(error_message([] { make_scheduler("heun", ScheduleConfig()); }),
-            "unknown sampler 'heun'; choose one of: euler, ddim, dpmpp2m, euler-karras, dpmpp2m-karras, euler-a");
+            "unknown sampler 'heun'; choose one of: euler, ddim, dpmpp2m, euler-karras, dpmpp2m-karras, euler-a, lcm");
+}
+
+TEST(Lcm, TimestepsAreEvenIndicesIntoTheDistillationGrid) {
+  auto scheduler = make_scheduler("lcm", ScheduleConfig());
+  scheduler->set_timesteps(4);  // indices floor(50 i / 4) = 0, 12, 25, 37 of 999, 979, ..., 19
+  EXPECT_EQ(scheduler->timesteps(), (std::vector<double>{999, 759, 499, 259}));
+  EXPECT_EQ(scheduler->sigmas().size(), 5u);
+  EXPECT_EQ(scheduler->sigmas().back(), 0.0);
+  EXPECT_THROW(scheduler->set_timesteps(51), vsp::UsageError);
+}
+
+TEST(DpmppTwoM, RestartedRowsTakeTheFirstStepOfARunBegunThere) {
+  const auto sample = torch::randn({2, 4, 2, 2}, torch::TensorOptions().dtype(torch::kFloat));
+  const auto first_output = torch::randn({2, 4, 2, 2}), second_output = torch::randn({2, 4, 2, 2});
+  auto running = make_scheduler("dpmpp2m", ScheduleConfig());
+  running->set_timesteps(10);
+  const auto after_first = running->step(first_output, 0, sample).prev_sample;
+  running->restart_rows(torch::tensor({false, true}));
+  const auto second = running->step(second_output, 1, after_first).prev_sample;
+
+  auto fresh = make_scheduler("dpmpp2m", ScheduleConfig());
+  fresh->set_timesteps(10);
+  const auto begun = fresh->step(second_output, 1, after_first).prev_sample;
+  EXPECT_TRUE(torch::allclose(second[1], begun[1], 1e-5, 1e-6));
+  EXPECT_FALSE(torch::allclose(second[0], begun[0], 1e-3, 1e-3));  // row 0 keeps its history: second order
 }
 
 TEST(DpmppTwoM, StepsMustRunInOrder) {
