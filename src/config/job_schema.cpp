@@ -314,12 +314,16 @@ json check_fields(const json& job, const std::vector<OptionSpec>& options, const
     json value_checked = normalised(*option, value);
     if (value_checked.is_null() && !(option->kind == ValueKind::optional_text && value.is_null()))
       throw Error(where + name + " must be " + expected(*option) + ", got " + shown(value));
-    // A1111's LoRA tag would be read as words of the prompt: refuse it rather than draw it.
+    // A1111's LoRA tag is read from the target prompts when a LoRA folder says where its files
+    // are; anywhere else it would be drawn as words: refuse it.
+    const bool tags_read = key == "prompt" && job.contains("lora_dir");
     for (const auto& text : value_checked.is_array() ? value_checked : json::array({value_checked}))
-      if (text.is_string() && text.get_ref<const std::string&>().find("<lora:") != std::string::npos)
+      if (!tags_read && text.is_string() && text.get_ref<const std::string&>().find("<lora:") != std::string::npos)
         throw Error(where + name +
-                    " holds an A1111 LoRA tag (<lora:...>), which vsp does not read in prompts; remove it and pass "
-                    "--lora FILE:WEIGHT");
+                    (key == "prompt" ? " holds an A1111 LoRA tag (<lora:NAME:W>); pass --lora-dir DIR, the folder of "
+                                       "NAME.safetensors, or --lora FILE:WEIGHT instead"
+                                     : " holds an A1111 LoRA tag (<lora:...>), which vsp reads only in the prompt; "
+                                       "move it there (with --lora-dir) or pass --lora FILE:WEIGHT"));
     checked[key] = value_checked;
   }
   return checked;

@@ -37,6 +37,12 @@ OptionSpec lora_option() {
                   "FILE[:WEIGHT]");
 }
 
+OptionSpec lora_dir_option() {
+  return shown_as({"lora_dir", "--lora-dir", ValueKind::text,
+                   "Read A1111's <lora:NAME:WEIGHT> tags in the prompt, as NAME.safetensors in this folder"},
+                  "DIR");
+}
+
 OptionSpec prompt_weights_option(const char* help) {
   return with_default(OptionSpec{"prompt_weights", "--prompt-weights,!--no-prompt-weights", ValueKind::flag, help},
                       true);

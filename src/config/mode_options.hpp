@@ -17,6 +17,7 @@ OptionSpec image_option(const char* help);
 OptionSpec strength_option();
 // LoRAs merged into the weights for the job (generate and style).
 OptionSpec lora_option();
+OptionSpec lora_dir_option();
 // generate and style read A1111's prompt syntax; edit refuses it (prompt-to-prompt aligns plain
 // words), so each gives its own help.
 OptionSpec prompt_weights_option(const char* help);

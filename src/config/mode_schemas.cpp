@@ -13,6 +13,7 @@ using detail::image_option;
 using detail::kMaxGuidance;
 using detail::kMaxImages;
 using detail::kPromptWeightsHelp;
+using detail::lora_dir_option;
 using detail::lora_option;
 using detail::prompt_weights_option;
 using detail::strength_option;
@@ -69,6 +70,7 @@ const ModeSchema& generate_schema() {
                     "(SDXL-Lightning), lcm (LCM-LoRA); the flags given win"},
                    "NAME"),
           lora_option(),
+          lora_dir_option(),
           image_option("Start from this picture (PNG or JPEG), resized to the output size: image to image"),
           strength_option(),
           shown_as({"mask", "--mask", ValueKind::text,
@@ -160,6 +162,7 @@ const ModeSchema& style_schema() {
                                   "With --style-image: match the targets' colours to the picture"},
                        defaults::style::color_calibration),
           lora_option(),
+          lora_dir_option(),
           image_option("Start the targets from this picture (PNG or JPEG): image to image; the reference is unchanged"),
           strength_option(),
           {"shared_attention", "--shared-attention,!--no-shared-attention", ValueKind::flag,

@@ -4,6 +4,7 @@
 // UNet's modules, which sgm_name derives from diffusers' layout.
 #include <torch/torch.h>
 
+#include <optional>
 #include <regex>
 #include <set>
 
@@ -131,7 +132,9 @@ std::map<std::string, Target> lora_targets(const Model& model) {
     const std::string diffusers = i == 0 ? "text_encoder." : "text_encoder_" + std::to_string(i + 1) + ".";
     const std::string kohya = encoders == 1 ? "lora_te_" : "lora_te" + std::to_string(i + 1) + "_";
     add_weights(model.text_encoder(i), i + 1, "encoder.", [&](const std::string& path) {
-      return std::vector<std::string>{diffusers + path, kohya + underscored(path)};
+      std::vector<std::string> names{diffusers + path, kohya + underscored(path)};
+      if (i == 0 && encoders > 1) names.push_back("lora_te_" + underscored(path));  // as diffusers reads it
+      return names;
     });
   }
   return targets;
@@ -141,24 +144,28 @@ struct LayerFactors {
   at::Tensor up, down, alpha;
 };
 
-// The file's layers by name: kohya's .lora_down/.lora_up/.alpha, PEFT's .lora_A/.lora_B, older
-// diffusers' .lora.down/.lora.up. Keys of other kinds (LoHa, LoKr, DoRA, ...) are returned apart.
-std::map<std::string, LayerFactors> layers_of(const std::map<std::string, at::Tensor>& tensors,
-                                              std::vector<std::string>& unknown) {
+// What a LoRA key holds: kohya's .lora_down/.lora_up/.alpha, PEFT's .lora_A/.lora_B, older
+// diffusers' .lora.down/.lora.up. The suffix's length and part (0 down, 1 up, 2 alpha), or none
+// for other kinds (LoHa, LoKr, DoRA's scales, a checkpoint's weights).
+std::optional<std::pair<size_t, int>> lora_part(const std::string& key) {
   static const std::vector<std::pair<std::string, int>> suffixes = {
       {".lora_down.weight", 0}, {".lora_up.weight", 1}, {".lora_A.weight", 0}, {".lora_B.weight", 1},
       {".lora.down.weight", 0}, {".lora.up.weight", 1}, {".alpha", 2}};
+  for (const auto& [suffix, part] : suffixes)
+    if (key.size() > suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0)
+      return std::make_pair(suffix.size(), part);
+  return std::nullopt;
+}
+
+// The file's LoRA layers by name, reading only their tensors; other keys go to `unknown`.
+std::map<std::string, LayerFactors> read_layers(const std::filesystem::path& file, std::vector<std::string>& unknown) {
+  const auto tensors = read_safetensors(
+      file, [](const std::string& key) { return lora_part(key).has_value(); }, unknown);
   std::map<std::string, LayerFactors> layers;
   for (const auto& [key, tensor] : tensors) {
-    bool known = false;
-    for (const auto& [suffix, part] : suffixes) {
-      if (key.size() <= suffix.size() || key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
-      auto& layer = layers[key.substr(0, key.size() - suffix.size())];
-      (part == 0 ? layer.down : part == 1 ? layer.up : layer.alpha) = tensor;
-      known = true;
-      break;
-    }
-    if (!known) unknown.push_back(key);
+    const auto [length, part] = *lora_part(key);
+    auto& layer = layers[key.substr(0, key.size() - length)];
+    (part == 0 ? layer.down : part == 1 ? layer.up : layer.alpha) = tensor;
   }
   return layers;
 }
@@ -171,7 +178,7 @@ std::vector<LoraDelta> resolve_loras(const Model& model, const std::vector<LoraS
   for (const auto& spec : loras) {
     const auto name = spec.file.filename().string();
     std::vector<std::string> unmatched;
-    const auto layers = layers_of(read_safetensors(spec.file), unmatched);
+    const auto layers = read_layers(spec.file, unmatched);
     size_t matched = 0;
     for (const auto& [layer_name, layer] : layers) {
       const auto target = targets.find(layer_name);
@@ -180,6 +187,11 @@ std::vector<LoraDelta> resolve_loras(const Model& model, const std::vector<LoraS
         continue;
       }
       const auto& shape = target->second.shape;
+      if (layer.down.dim() < 2 || layer.up.dim() < 2 || layer.down.size(0) == 0 ||
+          (layer.alpha.defined() && layer.alpha.numel() != 1))
+        throw UsageError("LoRA " + name + ": layer " + layer_name +
+                         " is damaged (its factors are not matrices of a rank above 0, or its alpha not one number)"
+                         "; download it again");
       const int64_t rank = layer.down.size(0);
       const auto up = layer.up.flatten(1), down = layer.down.flatten(1);
       int64_t weight_in = 1;

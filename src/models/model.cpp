@@ -178,19 +178,25 @@ torch::jit::Module& Model::text_encoder(size_t index) const {
 
 void Model::set_loras(const std::vector<LoraSpec>& loras) {
   if (loras == loras_) return;
-  unet_loras_.restore();
-  {
+  const auto restore = [this] {
+    unet_loras_.restore();
     std::lock_guard lock(text_encoders_mutex_);
     text_encoder_loras_.restore();
-  }
-  lora_deltas_.clear();
+    lora_deltas_.clear();
+  };
+  restore();
   loras_.clear();
   if (loras.empty()) return;
   auto deltas = resolve_loras(*this, loras);
-  unet_loras_.merge(unet, 0, deltas);
-  std::lock_guard lock(text_encoders_mutex_);
-  for (size_t i = 0; i < text_encoders_.size(); ++i) text_encoder_loras_.merge(text_encoders_[i], i + 1, deltas);
-  lora_deltas_ = std::move(deltas);
+  try {
+    unet_loras_.merge(unet, 0, deltas);
+    std::lock_guard lock(text_encoders_mutex_);
+    for (size_t i = 0; i < text_encoders_.size(); ++i) text_encoder_loras_.merge(text_encoders_[i], i + 1, deltas);
+    lora_deltas_ = std::move(deltas);
+  } catch (...) {
+    restore();  // out of memory halfway: the export's weights, not half a merge
+    throw;
+  }
   loras_ = loras;
 }
 

@@ -25,7 +25,9 @@ c10::ScalarType dtype_of(const std::string& name, const std::string& key, const 
 
 }  // namespace
 
-std::map<std::string, at::Tensor> read_safetensors(const std::filesystem::path& file) {
+std::map<std::string, at::Tensor> read_safetensors(const std::filesystem::path& file,
+                                                   const std::function<bool(const std::string&)>& wanted,
+                                                   std::vector<std::string>& skipped) {
   const auto damaged = [&](const std::string& why) {
     return Error(file.string() + " is not a readable .safetensors file (" + why + "); download it again");
   };
@@ -51,6 +53,10 @@ std::map<std::string, at::Tensor> read_safetensors(const std::filesystem::path& 
   std::map<std::string, at::Tensor> tensors;
   for (const auto& [key, entry] : header.items()) {
     if (key == "__metadata__") continue;
+    if (!wanted(key)) {
+      skipped.push_back(key);
+      continue;
+    }
     if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets"))
       throw damaged("entry '" + key + "' lacks dtype, shape or data_offsets");
     c10::ScalarType dtype;
@@ -63,14 +69,19 @@ std::map<std::string, at::Tensor> read_safetensors(const std::filesystem::path& 
     } catch (const nlohmann::json::exception&) {
       throw damaged("entry '" + key + "' has fields of the wrong type");
     }
+    if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size)
+      throw damaged("entry '" + key + "' has offsets outside the file");
+    // The element count, bounded by the bytes the entry has (so no product can overflow).
     uint64_t count = 1;
+    const uint64_t most = (offsets[1] - offsets[0]) / c10::elementSize(dtype);
     for (auto d : shape) {
-      if (d < 0) throw damaged("entry '" + key + "' has a negative size");
+      if (d < 0 || (d > 0 && count > most / static_cast<uint64_t>(d)))
+        throw damaged("entry '" + key + "' has a shape that does not fit its bytes");
       count *= static_cast<uint64_t>(d);
     }
-    if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size ||
-        offsets[1] - offsets[0] != count * c10::elementSize(dtype))
+    if (count * c10::elementSize(dtype) != offsets[1] - offsets[0])
       throw damaged("entry '" + key + "' has offsets that do not fit its shape");
+
     auto tensor = torch::empty(shape, torch::TensorOptions().dtype(dtype));
     in.seekg(static_cast<std::streamoff>(8 + header_length + offsets[0]));
     if (!in.read(static_cast<char*>(tensor.data_ptr()), static_cast<std::streamsize>(offsets[1] - offsets[0])))

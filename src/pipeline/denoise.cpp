@@ -37,6 +37,8 @@ void SeededNoise::add(uint64_t seed, int64_t rows) { add(at::detail::createCPUGe
 
 void SeededNoise::add(at::Generator generator, int64_t rows) { parts_.emplace_back(std::move(generator), rows); }
 
+void SeededNoise::replace(size_t part, at::Generator generator) { parts_.at(part).first = std::move(generator); }
+
 at::Tensor SeededNoise::draw() {
   std::vector<at::Tensor> rows;
   for (auto& [generator, count] : parts_) {

@@ -49,7 +49,7 @@ at::Tensor read_inpaint_mask(const std::filesystem::path& path, int picture_widt
     throw UsageError("--mask " + path.string() + " is " + size_text(image.width, image.height) +
                      " but the picture is " + size_text(picture_width, picture_height) +
                      "; give a mask of the picture's size");
-  const auto grey = io::resize(to_grey(image), width, height);
+  const auto grey = to_grey(io::resize(image, width, height));  // diffusers resizes, then greys
   const auto values =
       torch::from_blob(const_cast<uint8_t*>(grey.pixels.data()), {1, 1, height, width}, torch::kUInt8).clone();
   return (values.to(torch::kFloat) / 255 >= 0.5).to(torch::kFloat);

@@ -121,27 +121,32 @@ at::Tensor calibrate_colours(const sampling::StepOutput& out, double sigma_prev)
 using BeforeUnet = std::function<void(int step, at::Tensor& latents, RowInputs& inputs)>;
 
 // The targets' rows from a picture: as generate --image, each target's generator samples the
-// picture's latent, then its noise; the row takes that at its first step and the sampler restarts
-// it there. Until then the row runs from noise drawn after, and its results are dropped (the
-// reference never reads a target).
+// picture's latent, then its noise; the row takes that at its first step, where the sampler
+// restarts it and its step noise (Euler a, LCM) goes on from that generator. Until then the row
+// runs from a stand-in generator's noise and its results are dropped (the reference never reads a
+// target).
 BeforeUnet targets_from_picture(const models::Model& model, const StyleRequest& r, sampling::Scheduler& scheduler,
                                 SeededNoise& noise) {
   const int first_step = r.steps - std::min(static_cast<int>(r.steps * r.strength), r.steps);
   const auto posterior = encode_posterior(model, io::read_image(*r.target_image), r.width, r.height);
   std::vector<at::Tensor> starts;
+  std::vector<at::Generator> generators;
   for (auto seed : r.target_seeds) {
     auto generator = at::detail::createCPUGenerator(seed);
     const auto z0 = posterior.sample(generator);
     const auto eps = torch::randn(z0.sizes(), generator, torch::kFloat).to(z0.device());
     starts.push_back(scheduler.add_noise(z0, eps, first_step));
-    noise.add(generator, 1);
+    generators.push_back(generator);
+    noise.add(at::detail::createCPUGenerator(seed), 1);  // the stand-in
   }
   auto restarting = torch::ones({1 + static_cast<int64_t>(starts.size())}, torch::kBool);
   restarting[0] = false;
-  return [first_step, start = torch::cat(starts), restarting, &scheduler](int step, at::Tensor& x, RowInputs&) {
+  return [first_step, start = torch::cat(starts), restarting, generators, &scheduler, &noise](int step, at::Tensor& x,
+                                                                                              RowInputs&) {
     if (step != first_step) return;
     x.slice(0, 1).copy_(start);
     scheduler.restart_rows(restarting);
+    for (size_t i = 0; i < generators.size(); ++i) noise.replace(1 + i, generators[i]);
   };
 }
 

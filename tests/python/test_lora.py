@@ -126,20 +126,60 @@ def test_style_prompting_with_a_lora(run_vsp, tmp_path):
     assert not np.array_equal(*target)
 
 
-@pytest.mark.parametrize("case", ["matches nothing", "other family", "missing", "weight", "prompt tag"])
+def test_a1111_tags_read_from_a_lora_folder(run_vsp, tmp_path):
+    """<lora:NAME:W> in the prompt with --lora-dir is --lora DIR/NAME.safetensors:W on the prompt
+    without the tag; a tag without its weight is weight 1."""
+    (tmp_path / "loras").mkdir()
+    write_lora(tmp_path / "loras" / "ink.safetensors", pipeline("sdxl"), "kohya")
+    base = ["generate", "--model", model_of("sdxl"), "--steps", 3, "--seed", 3, "-W", 64, "-H", 64, "-q"]
+
+    def image(name, *args):
+        run_vsp(*base, *args, "--out", tmp_path / f"{name}.png")
+        return np.asarray(Image.open(tmp_path / f"{name}.png"))
+    tagged = image("tagged", "-p", "a cat <lora:ink:0.5>, night", "--lora-dir", tmp_path / "loras")
+    flagged = image("flagged", "-p", "a cat , night", "--lora", f"{tmp_path / 'loras' / 'ink.safetensors'}:0.5")
+    assert np.array_equal(tagged, flagged)
+    whole = image("whole", "-p", "a cat <lora:ink>", "--lora-dir", tmp_path / "loras")
+    assert np.array_equal(whole, image("whole-flag", "-p", "a cat ", "--lora", tmp_path / "loras" / "ink.safetensors"))
+    assert not np.array_equal(whole, tagged)
+
+
+@pytest.mark.parametrize("case", ["unknown tag", "tag in the negative"])
+def test_bad_tags(vsp_bin, place, case):
+    (place / "loras").mkdir()
+    (place / "loras" / "ink.safetensors").write_bytes(b"")
+    base = ["generate", "--model", model_of("sdxl"), "-W", 64, "-H", 64, "--steps", 2, "-q", "--lora-dir", "loras"]
+    args, code, words = {
+        "unknown tag": ([*base, "-p", "a cat <lora:inc:1>"], 1, ["inc.safetensors", "'ink'"]),
+        "tag in the negative": ([*base, "-p", "a cat", "-n", "<lora:ink:1>"], 2, ["--negative", "prompt"]),
+    }[case]
+    before = written(place)
+    one_error_line(run(vsp_bin, *args, cwd=place), *words, code=code)
+    assert written(place) == before
+
+
+@pytest.mark.parametrize("case", ["matches nothing", "other family", "missing", "weight", "damaged", "huge shape",
+                                  "prompt tag"])
 def test_bad_input_is_one_line(vsp_bin, place, case):
     if case == "matches nothing":
         save_file({"lora_unet_no_such_layer.lora_down.weight": torch.zeros(4, 8),
                    "lora_unet_no_such_layer.lora_up.weight": torch.zeros(8, 4)}, str(place / "x.safetensors"))
     if case == "other family":
         write_lora(place / "x.safetensors", pipeline("sd1"), "kohya", sdxl=False)
+    if case == "damaged":
+        (place / "x.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}      ")
+    if case == "huge shape":  # a header whose shape overflows 64 bits must not allocate
+        header = json.dumps({"a.lora_down.weight": {"dtype": "F32", "shape": [2 ** 62, 8], "data_offsets": [0, 0]}})
+        (place / "x.safetensors").write_bytes(len(header).to_bytes(8, "little") + header.encode())
     base = ["generate", "--model", model_of("sdxl"), "-p", "a cat", "-W", 64, "-H", 64, "--steps", 2, "-q"]
     args, code, words = {
         "matches nothing": ([*base, "--lora", "x.safetensors"], 2, ["x.safetensors", "none of its"]),
         "other family": ([*base, "--lora", "x.safetensors"], 2, ["x.safetensors", "another model"]),
         "missing": ([*base, "--lora", "nowhere.safetensors:0.5"], 1, ["nowhere.safetensors", "not found"]),
         "weight": ([*base, "--lora", "x.safetensors:11"], 2, ["--lora", "-10 to 10"]),
-        "prompt tag": (["generate", "--model", model_of("sdxl"), "-p", "a cat <lora:x:1>", "-q"], 2, ["--lora"]),
+        "damaged": ([*base, "--lora", "x.safetensors"], 1, ["x.safetensors", "not a readable"]),
+        "huge shape": ([*base, "--lora", "x.safetensors"], 1, ["x.safetensors", "shape"]),
+        "prompt tag": (["generate", "--model", model_of("sdxl"), "-p", "a cat <lora:x:1>", "-q"], 2, ["--lora-dir"]),
     }[case]
     before = written(place)
     one_error_line(run(vsp_bin, *args, cwd=place), *words, code=code)

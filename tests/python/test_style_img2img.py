@@ -43,16 +43,18 @@ def test_the_reference_is_unaffected(run_vsp, tiny_model, tmp_path, sampler):
     assert np.abs(plain[1:] - started[1:]).max() > 8 / 255
 
 
-def test_dpmpp2m_restarts_the_targets_like_generate(run_vsp, tiny_model, tmp_path):
-    """A target starting late takes a first-order DPM++ step there, as a run begun at that step:
-    with no swap at all (an empty step set), it is generate --image's image."""
-    write_style(tmp_path / "styles", "test-style", targets=OBJECTS[:1], seeds=[4], sampler="dpmpp2m",
+@pytest.mark.parametrize("sampler", ["dpmpp2m", "euler-a", "lcm"])
+def test_a_late_target_runs_as_generate_would(run_vsp, tiny_model, tmp_path, sampler):
+    """A target starting late takes a first-order DPM++ step there, and draws its Euler a or LCM
+    step noise from its own generator from there, as a run begun at that step: with no swap after
+    it, it is generate --image's image."""
+    write_style(tmp_path / "styles", "test-style", targets=OBJECTS[:1], seeds=[4], sampler=sampler,
                 swap_steps="0-0", warmup={"cfg": 7.0, "steps": 0})
     image = picture(tmp_path / "in.png")
     styled = run_style(run_vsp, tiny_model, tmp_path / "styles", tmp_path / "out", "--image", image, "--strength",
                        0.5, "--swap-steps", "0-0")
     run_vsp("generate", "--model", tiny_model, "--prompt", TEMPLATE.format(object=OBJECTS[0]), "--negative", "",
-            "--image", image, "--strength", 0.5, "--steps", 8, "--cfg", 7.0, "--seed", 4, "--sampler", "dpmpp2m",
+            "--image", image, "--strength", 0.5, "--steps", 8, "--cfg", 7.0, "--seed", 4, "--sampler", sampler,
             "-W", 64, "-H", 64, "--out", tmp_path / "alone.png", "-q")
     alone = np.asarray(Image.open(tmp_path / "alone.png").convert("RGB"), dtype=np.float32) / 255
     assert np.abs(styled[1] - alone).max() <= 2 / 255 + 1e-6

@@ -120,8 +120,11 @@ void check_run_files(const PlannedJob& job, const std::filesystem::path& folder,
 // before any model runs, so that a bad weight is a usage error.
 text::PromptSyntax prompt_syntax(const nlohmann::json& job, const std::vector<std::string>& prompts);
 
-// The job's "lora" list (--lora FILE[:WEIGHT]), files relative to the context's base folder.
-std::vector<models::LoraSpec> read_loras(const nlohmann::json& job, const PlanContext& context);
+// The job's LoRAs: its "lora" list (--lora FILE[:WEIGHT]), then, when it names a "lora_dir", the
+// A1111 tags <lora:NAME:W> of `prompts`, which are taken out of them. Files relative to the
+// context's base folder.
+std::vector<models::LoraSpec> read_loras(const nlohmann::json& job, const PlanContext& context,
+                                         const std::vector<std::string*>& prompts);
 // Prompt-to-prompt's check: its prompts are plain text, so with "prompt_weights" on a prompt that
 // A1111's syntax would read differently is a usage error.
 void check_plain_prompts(const nlohmann::json& job, const std::vector<std::string>& prompts);

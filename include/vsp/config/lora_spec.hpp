@@ -17,4 +17,10 @@ struct LoraSpec {
 // exists. Throws vsp::UsageError for a bad weight, vsp::Error for a missing file.
 LoraSpec parse_lora_spec(const std::string& text, const std::filesystem::path& base_folder);
 
+// A1111's LoRA tags, <lora:NAME> and <lora:NAME:WEIGHT>, taken out of `prompt` (the text between
+// stays as it was, as A1111 leaves it), each resolved to folder/NAME.safetensors. Throws
+// vsp::UsageError for a malformed tag or weight, vsp::Error when the folder has no such file
+// (naming the closest).
+std::vector<LoraSpec> take_lora_tags(std::string& prompt, const std::filesystem::path& folder);
+
 }  // namespace vsp::models

@@ -2,6 +2,7 @@
 #include <torch/script.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -12,9 +13,12 @@ namespace vsp::models {
 
 struct Model;
 
-// The tensors of a .safetensors file (F32, F16 or BF16), as float32 on the CPU. Throws vsp::Error
-// naming the file when it is missing, damaged or holds another dtype.
-std::map<std::string, at::Tensor> read_safetensors(const std::filesystem::path& file);
+// The tensors of a .safetensors file (F32, F16 or BF16) whose names are `wanted`, as float32 on the
+// CPU; the others' names go to `skipped`, unread. Throws vsp::Error naming the file when it is
+// missing, damaged or holds another dtype.
+std::map<std::string, at::Tensor> read_safetensors(const std::filesystem::path& file,
+                                                   const std::function<bool(const std::string&)>& wanted,
+                                                   std::vector<std::string>& skipped);
 
 // One LoRA layer, resolved: the weight it changes (component 0: the UNet, i + 1: text encoder i;
 // the parameter's name in that TorchScript module) by scale * up @ down.

@@ -61,6 +61,9 @@ class SeededNoise {
   SeededNoise(std::vector<int64_t> latent_shape, c10::Device device);  // shape of one row: C, h, w
   void add(uint64_t seed, int64_t rows);
   void add(at::Generator generator, int64_t rows);  // a generator already drawn from (img2img)
+  // The generator of the part-th add() from now on: a row that joins late (a style target from a
+  // picture) draws its own step noise from there, as a run begun at that step would.
+  void replace(size_t part, at::Generator generator);
   // [all rows, C, h, w] float32: each generator's rows, in the order added.
   at::Tensor draw();
   // Makes scheduler's step noise a draw of these generators, `repeats` times over (rows that share noise).

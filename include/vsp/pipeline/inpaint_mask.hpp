@@ -8,7 +8,7 @@
 namespace vsp::pipeline {
 
 // A masked edit's mask (white = repaint), as diffusers' inpainting pipelines prepare it: the
-// picture in grey (Pillow's "L" weights), resized to width x height like the picture it covers,
+// picture resized to width x height like the picture it covers, in grey (Pillow's "L" weights),
 // then binarised at one half. float32 [1, 1, height, width] of 0 and 1, on the CPU. Throws
 // vsp::UsageError when the mask's size differs from the picture's (picture_width x picture_height).
 at::Tensor read_inpaint_mask(const std::filesystem::path& path, int picture_width, int picture_height, int width,

@@ -105,10 +105,10 @@ std::unique_ptr<PlannedJob> plan_generate(const json& job, const PlanContext& co
   auto planned = std::make_unique<GenerateJob>();
   planned->job = job;
   planned->batch_size = context.deterministic ? 1 : context.batch_size;
-  planned->plan = pipeline::prepare_text_to_image(context.manifest,
-                                                  read_request(with_preset(job, generate_schema().options), context));
+  auto request = read_request(with_preset(job, generate_schema().options), context);
+  planned->loras = read_loras(job, context, {&request.prompt});
+  planned->plan = pipeline::prepare_text_to_image(context.manifest, std::move(request));
   const auto& r = planned->plan.request;
-  planned->loras = read_loras(job, context);
 
   const std::string stem = context.name + (context.name.empty() ? "" : "_") + "s" + std::to_string(r.seed);
   for (int i = 0; i < r.num; ++i) {

@@ -27,10 +27,19 @@ text::PromptSyntax prompt_syntax(const nlohmann::json& job, const std::vector<st
   return text::PromptSyntax::a1111;
 }
 
-std::vector<models::LoraSpec> read_loras(const nlohmann::json& job, const PlanContext& context) {
+std::vector<models::LoraSpec> read_loras(const nlohmann::json& job, const PlanContext& context,
+                                         const std::vector<std::string*>& prompts) {
   std::vector<models::LoraSpec> loras;
   for (const auto& text : job.value("lora", std::vector<std::string>{}))
     loras.push_back(models::parse_lora_spec(text, context.base_folder));
+  if (!job.contains("lora_dir")) return loras;
+  const std::filesystem::path given = job["lora_dir"].get<std::string>();
+  const auto folder = given.is_absolute() ? given : context.base_folder / given;
+  std::error_code error;
+  if (!std::filesystem::is_directory(folder, error))
+    throw Error("--lora-dir " + folder.string() + " is not a folder; name the folder of your .safetensors LoRAs");
+  for (auto* prompt : prompts)
+    for (auto& spec : models::take_lora_tags(*prompt, folder)) loras.push_back(std::move(spec));
   return loras;
 }
 

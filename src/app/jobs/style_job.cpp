@@ -194,8 +194,10 @@ std::unique_ptr<PlannedJob> plan_style(const json& job, const PlanContext& conte
   } else if (job.contains("strength")) {
     throw UsageError("--strength applies to --image");
   }
+  std::vector<std::string*> targets;
+  for (auto& prompt : request.target_prompts) targets.push_back(&prompt);
+  planned->loras = read_loras(job, context, targets);
   planned->plan = pipeline::prepare_style(context.manifest, std::move(request));
-  planned->loras = read_loras(job, context);
   const auto& r = planned->plan.request;
 
   json shared = {{"mode", "style"},

@@ -2,6 +2,8 @@
 // name the field the way the user wrote it, and flags filling a job object.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "../app/app_test_support.hpp"
 
 #include <algorithm>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "vsp/config/job_schema.hpp"
+#include "vsp/config/lora_spec.hpp"
 #include "vsp/config/modes.hpp"
 #include "vsp/config/suggest.hpp"
 #include "vsp/error.hpp"
@@ -293,9 +296,36 @@ TEST(CheckJobFields, SamplersTakeOtherToolsNames) {
   EXPECT_TRUE(contains(error_of([] { check_generate({{"sampler", "DPM++ SDE"}}); }), "unknown value \"DPM++ SDE\""));
 }
 
-TEST(CheckJobFields, LoraTagsAreRefused) {
+TEST(CheckJobFields, LoraTagsNeedALoraFolderAndThePrompt) {
   const std::string message = error_of([] { check_generate({{"prompt", "a cat <lora:ink:0.8>"}}); });
   EXPECT_TRUE(contains(message, "\"prompt\" holds an A1111 LoRA tag")) << message;
+  EXPECT_TRUE(contains(message, "--lora-dir")) << message;
+  EXPECT_EQ(check_generate({{"prompt", "a cat <lora:ink:0.8>"}, {"lora_dir", "loras"}})["prompt"],
+            "a cat <lora:ink:0.8>");
+  const std::string negative = error_of([] {
+    check_generate({{"negative", "<lora:ink:0.8>"}, {"lora_dir", "loras"}});
+  });
+  EXPECT_TRUE(contains(negative, "\"negative\" holds an A1111 LoRA tag")) << negative;
+}
+
+TEST(LoraTags, AreTakenOutOfThePromptAndResolvedInTheFolder) {
+  const auto folder = std::filesystem::temp_directory_path() / "vsp-lora-tags";
+  std::filesystem::create_directories(folder);
+  std::ofstream(folder / "ink.safetensors") << "x";
+  std::string prompt = "a cat <lora:ink:0.8>, at night<lora:ink>";
+  const auto loras = vsp::models::take_lora_tags(prompt, folder);
+  EXPECT_EQ(prompt, "a cat , at night");
+  ASSERT_EQ(loras.size(), 2u);
+  EXPECT_EQ(loras[0].file, folder / "ink.safetensors");
+  EXPECT_EQ(loras[0].weight, 0.8);
+  EXPECT_EQ(loras[1].weight, 1.0);
+  std::string unknown = "<lora:inc:1>";
+  EXPECT_TRUE(contains(error_of([&] { vsp::models::take_lora_tags(unknown, folder); }), "did you mean 'ink'?"));
+  std::string open = "<lora:ink:1";
+  EXPECT_TRUE(contains(error_of([&] { vsp::models::take_lora_tags(open, folder); }), "not closed"));
+  std::string heavy = "<lora:ink:11>";
+  EXPECT_TRUE(contains(error_of([&] { vsp::models::take_lora_tags(heavy, folder); }), "-10 to 10"));
+  std::filesystem::remove_all(folder);
 }
 
 TEST(CheckJobFields, OtherToolsFieldNamesSuggestTheirMeaning) {
