@@ -42,9 +42,7 @@ class Ddim final : public Scheduler {
   }
 
   at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise, int step_index) const override {
-    const auto alphas = alphas_cumprod_.to(original.device(), original.scalar_type());
-    const auto alpha_prod = alphas[static_cast<int64_t>(timesteps_.at(step_index))];
-    return alpha_prod.pow(0.5) * original + (1 - alpha_prod).pow(0.5) * noise;
+    return add_noise_at(alphas_cumprod_, static_cast<int64_t>(timesteps_.at(step_index)), original, noise);
   }
 
  private:

@@ -38,4 +38,10 @@ Prediction predict_x0_and_eps(const ScheduleConfig& config, const at::Tensor& mo
   return predicted;
 }
 
+at::Tensor add_noise_at(const at::Tensor& alphas_cumprod, int64_t timestep, const at::Tensor& original,
+                        const at::Tensor& noise) {
+  const auto alpha_prod = alphas_cumprod.to(original.device(), original.scalar_type())[timestep];
+  return alpha_prod.pow(0.5) * original + (1 - alpha_prod).pow(0.5) * noise;
+}
+
 }  // namespace vsp::sampling::detail

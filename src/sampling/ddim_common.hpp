@@ -1,5 +1,6 @@
 #pragma once
-// The parts of a DDIM step shared by sampling (ddim.cpp) and inversion (ddim_inversion.cpp).
+// The parts of a DDIM step shared by sampling (ddim.cpp, and lcm.cpp on the same alphabar grid)
+// and inversion (ddim_inversion.cpp).
 #include <ATen/core/Tensor.h>
 
 #include <vector>
@@ -23,5 +24,9 @@ struct Prediction {
 // x0 and eps from the model output at noise level alpha_prod_t, as diffusers' DDIM schedulers do.
 Prediction predict_x0_and_eps(const ScheduleConfig& config, const at::Tensor& model_output, const at::Tensor& sample,
                               const at::Tensor& alpha_prod_t);
+
+// diffusers' DDPM-style add_noise at an integer timestep: sqrt(abar) x0 + sqrt(1 - abar) noise.
+at::Tensor add_noise_at(const at::Tensor& alphas_cumprod, int64_t timestep, const at::Tensor& original,
+                        const at::Tensor& noise);
 
 }  // namespace vsp::sampling::detail
