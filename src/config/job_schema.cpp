@@ -316,14 +316,19 @@ json check_fields(const json& job, const std::vector<OptionSpec>& options, const
       throw Error(where + name + " must be " + expected(*option) + ", got " + shown(value));
     // A1111's LoRA tag is read from the target prompts when a LoRA folder says where its files
     // are; anywhere else it would be drawn as words: refuse it.
+    const bool reads_tags =
+        std::any_of(options.begin(), options.end(), [](const OptionSpec& o) { return o.key == "lora_dir"; });
     const bool tags_read = key == "prompt" && job.contains("lora_dir");
     for (const auto& text : value_checked.is_array() ? value_checked : json::array({value_checked}))
       if (!tags_read && text.is_string() && text.get_ref<const std::string&>().find("<lora:") != std::string::npos)
         throw Error(where + name +
-                    (key == "prompt" ? " holds an A1111 LoRA tag (<lora:NAME:W>); pass --lora-dir DIR, the folder of "
-                                       "NAME.safetensors, or --lora FILE:WEIGHT instead"
-                                     : " holds an A1111 LoRA tag (<lora:...>), which vsp reads only in the prompt; "
-                                       "move it there (with --lora-dir) or pass --lora FILE:WEIGHT"));
+                    (!reads_tags       ? " holds an A1111 LoRA tag (<lora:...>), which vsp reads only in generate and "
+                                         "style prompts; remove it"
+                     : key == "prompt" ? " holds an A1111 LoRA tag (<lora:NAME:W>); pass --lora-dir DIR, the folder "
+                                         "of NAME.safetensors, or --lora FILE:WEIGHT instead"
+                                       : " holds an A1111 LoRA tag (<lora:...>), which vsp reads only in the "
+                                         "prompt; move it there (with --lora-dir) or pass --lora FILE:WEIGHT"));
+
     checked[key] = value_checked;
   }
   return checked;

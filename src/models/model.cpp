@@ -170,8 +170,14 @@ torch::jit::Module& Model::text_encoder(size_t index) const {
   std::lock_guard lock(text_encoders_mutex_);
   if (text_encoders_.empty()) {
     text_encoders_ = load_text_encoders();
-    for (size_t i = 0; i < text_encoders_.size(); ++i)
-      text_encoder_loras_.merge(text_encoders_[i], i + 1, lora_deltas_);
+    try {
+      for (size_t i = 0; i < text_encoders_.size(); ++i)
+        text_encoder_loras_.merge(text_encoders_[i], i + 1, lora_deltas_);
+    } catch (...) {
+      text_encoders_.clear();  // never half merged: the next use loads them again
+      text_encoder_loras_.forget();
+      throw;
+    }
   }
   return text_encoders_.at(index);
 }

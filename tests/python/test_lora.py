@@ -144,7 +144,18 @@ def test_a1111_tags_read_from_a_lora_folder(run_vsp, tmp_path):
     assert not np.array_equal(whole, tagged)
 
 
-@pytest.mark.parametrize("case", ["unknown tag", "tag in the negative"])
+def test_a_tag_on_repeated_targets_merges_once(run_vsp, tmp_path):
+    """--num repeats a tagged target prompt: its LoRA still merges once, at its weight."""
+    (tmp_path / "loras").mkdir()
+    write_lora(tmp_path / "loras" / "ink.safetensors", pipeline("sdxl"), "diffusers")
+    base = ["--style", "fire", "--model", model_of("sdxl"), "-W", 64, "-H", 64, "--steps", 2, "--num", 2, "-q"]
+    run_vsp(*base, "-p", "a cat <lora:ink:0.6>", "--lora-dir", tmp_path / "loras", "--out", tmp_path / "tagged")
+    run_vsp(*base, "-p", "a cat ", "--lora", f"{tmp_path / 'loras' / 'ink.safetensors'}:0.6", "--out",
+            tmp_path / "flagged")
+    assert np.array_equal(*(np.asarray(Image.open(tmp_path / d / "grid.png")) for d in ["tagged", "flagged"]))
+
+
+@pytest.mark.parametrize("case", ["unknown tag", "tag in the negative", "two weights"])
 def test_bad_tags(vsp_bin, place, case):
     (place / "loras").mkdir()
     (place / "loras" / "ink.safetensors").write_bytes(b"")
@@ -152,6 +163,9 @@ def test_bad_tags(vsp_bin, place, case):
     args, code, words = {
         "unknown tag": ([*base, "-p", "a cat <lora:inc:1>"], 1, ["inc.safetensors", "'ink'"]),
         "tag in the negative": ([*base, "-p", "a cat", "-n", "<lora:ink:1>"], 2, ["--negative", "prompt"]),
+        "two weights": (["--style", "fire", "--model", model_of("sdxl"), "-W", 64, "-H", 64, "--steps", 2, "-q",
+                         "--lora-dir", "loras", "-p", "a cat <lora:ink:1>", "-p", "a dog <lora:ink:0.5>"], 2,
+                        ["ink", "two weights"]),
     }[case]
     before = written(place)
     one_error_line(run(vsp_bin, *args, cwd=place), *words, code=code)

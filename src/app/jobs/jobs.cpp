@@ -38,8 +38,22 @@ std::vector<models::LoraSpec> read_loras(const nlohmann::json& job, const PlanCo
   std::error_code error;
   if (!std::filesystem::is_directory(folder, error))
     throw Error("--lora-dir " + folder.string() + " is not a folder; name the folder of your .safetensors LoRAs");
+  // A tag changes the one model every row runs on: each LoRA merges once, however many targets
+  // (a prompt repeated for --num) carry its tag.
+  std::vector<models::LoraSpec> tagged;
   for (auto* prompt : prompts)
-    for (auto& spec : models::take_lora_tags(*prompt, folder)) loras.push_back(std::move(spec));
+    for (auto& spec : models::take_lora_tags(*prompt, folder)) {
+      const auto same_file = std::find_if(tagged.begin(), tagged.end(),
+                                          [&](const models::LoraSpec& other) { return other.file == spec.file; });
+      if (same_file == tagged.end()) {
+        tagged.push_back(std::move(spec));
+      } else if (same_file->weight != spec.weight) {
+        throw UsageError("the prompts tag " + spec.file.stem().string() + " at two weights (" +
+                         std::to_string(same_file->weight) + " and " + std::to_string(spec.weight) +
+                         "); one model runs every row, so give it one weight");
+      }
+    }
+  loras.insert(loras.end(), tagged.begin(), tagged.end());
   return loras;
 }
 
