@@ -85,6 +85,7 @@ def test_sd1_matches_diffusers(run_vsp, sd1_model, sd1_inpaint, tmp_path, streng
                   diffusers_inpaint(sd1_inpaint, image, mask, **args))
 
 
+@pytest.mark.chunking
 def test_the_unmasked_region_keeps_the_pictures_latent(run_vsp, tiny_model, tmp_path):
     image, mask = picture(tmp_path / "in.png"), mask_file(tmp_path / "mask.png")
     latents, _ = vsp_inpaint(run_vsp, tiny_model, tmp_path, image, mask, "euler", 0.75, 6, 2, 1)

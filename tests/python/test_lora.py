@@ -93,6 +93,7 @@ def test_two_loras_at_once(run_vsp, tmp_path):
     assert_parity(vsp_run(run_vsp, model_of("sdxl"), tmp_path, loras), diffusers_run(pipe, loras))
 
 
+@pytest.mark.chunking
 def test_a_batch_puts_the_weights_back(run_vsp, tmp_path):
     pipe = pipeline("sdxl")
     lora = write_lora(tmp_path / "b.safetensors", pipe, "kohya")
@@ -126,6 +127,7 @@ def test_style_prompting_with_a_lora(run_vsp, tmp_path):
     assert not np.array_equal(*target)
 
 
+@pytest.mark.chunking
 def test_a1111_tags_read_from_a_lora_folder(run_vsp, tmp_path):
     """<lora:NAME:W> in the prompt with --lora-dir is --lora DIR/NAME.safetensors:W on the prompt
     without the tag; a tag without its weight is weight 1."""
@@ -144,6 +146,7 @@ def test_a1111_tags_read_from_a_lora_folder(run_vsp, tmp_path):
     assert not np.array_equal(whole, tagged)
 
 
+@pytest.mark.chunking
 def test_a_tag_on_repeated_targets_merges_once(run_vsp, tmp_path):
     """--num repeats a tagged target prompt: its LoRA still merges once, at its weight."""
     (tmp_path / "loras").mkdir()

@@ -24,6 +24,7 @@ def generate(run_vsp, model, tmp_path, name, *args):
     return pixels, np.load(tmp_path / f"{name}.npy")
 
 
+@pytest.mark.chunking
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_a_preset_is_its_flags(run_vsp, tiny_model, tmp_path, preset):
     fields = PRESETS[preset]
@@ -35,6 +36,7 @@ def test_a_preset_is_its_flags(run_vsp, tiny_model, tmp_path, preset):
     assert np.array_equal(by_name[0], by_hand[0]) and np.array_equal(by_name[1], by_hand[1])
 
 
+@pytest.mark.chunking
 def test_a_given_flag_wins(run_vsp, tiny_model, tmp_path):
     one = generate(run_vsp, tiny_model, tmp_path, "one", "--preset", "turbo")
     two = generate(run_vsp, tiny_model, tmp_path, "two", "--preset", "turbo", "--steps", 2)

@@ -32,6 +32,7 @@ def test_matches_python_vsp(run_vsp, tiny_model, tiny_pipeline, tmp_path, sample
     assert_rows_match(images, visual_style_prompting(tiny_pipeline, run)[1])
 
 
+@pytest.mark.chunking
 @pytest.mark.parametrize("sampler", ["euler", "dpmpp2m", "euler-a", "ddim"])
 def test_the_reference_is_unaffected(run_vsp, tiny_model, tmp_path, sampler):
     write_style(tmp_path / "styles", "test-style", targets=OBJECTS[:2], seeds=[4, 8], sampler=sampler)
